@@ -1,0 +1,470 @@
+//! The health check behind `status`/`check`: equal to or stricter than
+//! `redis-cli --cluster check`. Pure: it judges a [`ClusterView`] and lists every problem with
+//! the node it concerns.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use super::node_line::NodeId;
+use super::slots::{SLOT_COUNT, SlotSet};
+use super::view::ClusterView;
+
+/// A node as problems name it: id and address.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NodeRef {
+    /// Node id (may be unknown for an unreachable seed).
+    pub id: Option<NodeId>,
+    /// `ip:port`.
+    pub endpoint: String,
+}
+
+impl fmt::Display for NodeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "{} ({})", self.endpoint, id.short()),
+            None => f.write_str(&self.endpoint),
+        }
+    }
+}
+
+/// Which way a slot is open on a node.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "direction", content = "peer")]
+pub enum OpenDirection {
+    /// `[slot->-peer]`.
+    MigratingTo(NodeId),
+    /// `[slot-<-peer]`.
+    ImportingFrom(NodeId),
+}
+
+/// One thing wrong with the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Problem {
+    /// A node did not answer.
+    Unreachable {
+        /// The node.
+        node: NodeRef,
+        /// Why.
+        error: String,
+    },
+    /// `cluster_state` is not `ok` on a node.
+    StateNotOk {
+        /// The node.
+        node: NodeRef,
+        /// What it said.
+        state: String,
+    },
+    /// Slots no master serves.
+    SlotsUncovered {
+        /// The slots.
+        slots: SlotSet,
+    },
+    /// A node has slots in migrating or importing state.
+    OpenSlots {
+        /// The node.
+        node: NodeRef,
+        /// The slots.
+        slots: SlotSet,
+        /// Direction and peer.
+        open: OpenDirection,
+    },
+    /// A node's slot map differs from the majority's.
+    ViewDisagrees {
+        /// The node whose view differs.
+        node: NodeRef,
+        /// The slots it sees differently.
+        slots: SlotSet,
+    },
+    /// A node sees a peer as failing, in handshake, or without address.
+    PeerFlagged {
+        /// The node reporting.
+        reporter: NodeRef,
+        /// The peer.
+        peer: NodeRef,
+        /// `fail`, `fail?`, `handshake` or `noaddr`.
+        flag: String,
+    },
+    /// A node does not know some node the others know.
+    MissingPeers {
+        /// The node.
+        node: NodeRef,
+        /// The nodes it lacks.
+        missing: Vec<NodeId>,
+    },
+    /// A replica's link to its master is down or still syncing.
+    ReplicaNotInSync {
+        /// The replica.
+        replica: NodeRef,
+        /// Its master's id.
+        master: Option<NodeId>,
+    },
+    /// A master has fewer replicas than expected.
+    TooFewReplicas {
+        /// The master.
+        master: NodeRef,
+        /// How many it has.
+        has: usize,
+        /// How many were expected.
+        expected: usize,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreachable { node, error } => write!(f, "{node} is unreachable: {error}"),
+            Self::StateNotOk { node, state } => write!(f, "{node} reports cluster_state:{state}"),
+            Self::SlotsUncovered { slots } => {
+                write!(f, "{} slots are served by no master: {slots}", slots.len())
+            }
+            Self::OpenSlots { node, slots, open } => match open {
+                OpenDirection::MigratingTo(peer) => {
+                    write!(f, "{node} has slots open, migrating to {}: {slots}", peer.short())
+                }
+                OpenDirection::ImportingFrom(peer) => write!(
+                    f,
+                    "{node} has slots open, importing from {}: {slots}",
+                    peer.short()
+                ),
+            },
+            Self::ViewDisagrees { node, slots } => write!(
+                f,
+                "{node} disagrees with the other nodes about the owner of {} slots: {slots}",
+                slots.len()
+            ),
+            Self::PeerFlagged {
+                reporter,
+                peer,
+                flag,
+            } => write!(f, "{reporter} sees {peer} as {flag}"),
+            Self::MissingPeers { node, missing } => {
+                let ids: Vec<&str> = missing.iter().map(NodeId::short).collect();
+                write!(f, "{node} does not know node(s) {}", ids.join(", "))
+            }
+            Self::ReplicaNotInSync { replica, master } => match master {
+                Some(m) => write!(
+                    f,
+                    "replica {replica} is not in sync with its master {}",
+                    m.short()
+                ),
+                None => write!(f, "replica {replica} has no master"),
+            },
+            Self::TooFewReplicas {
+                master,
+                has,
+                expected,
+            } => write!(f, "master {master} has {has} replica(s), expected {expected}"),
+        }
+    }
+}
+
+/// Checks a cluster view; an empty list means healthy.
+///
+/// `replicas_per_master`, when known, is the number of replicas every master should have;
+/// without it, every master needs at least one replica as soon as any master has one.
+pub fn check(view: &ClusterView, replicas_per_master: Option<usize>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let node_ref = |id: &NodeId| NodeRef {
+        id: Some(id.clone()),
+        endpoint: view
+            .report(id)
+            .map(|r| r.endpoint.clone())
+            .or_else(|| {
+                view.known_nodes()
+                    .get(id)
+                    .and_then(|l| l.addr.as_ref().map(|a| a.endpoint()))
+            })
+            .unwrap_or_else(|| "?".into()),
+    };
+
+    for u in &view.unreachable {
+        problems.push(Problem::Unreachable {
+            node: NodeRef {
+                id: u.id.clone(),
+                endpoint: u.endpoint.clone(),
+            },
+            error: u.error.clone(),
+        });
+    }
+    for r in &view.reports {
+        if r.cluster_state() != "ok" {
+            problems.push(Problem::StateNotOk {
+                node: node_ref(r.id()),
+                state: r.cluster_state().to_string(),
+            });
+        }
+    }
+
+    let consensus = consensus_owners(view);
+    let covered: SlotSet = consensus.keys().copied().collect();
+    if covered.len() < usize::from(SLOT_COUNT) {
+        problems.push(Problem::SlotsUncovered {
+            slots: covered.complement(),
+        });
+    }
+    for r in &view.reports {
+        problems.extend(open_slots(r.myself(), &node_ref(r.id())));
+        let theirs = r.slot_owners();
+        let differing: SlotSet = (0..SLOT_COUNT)
+            .filter(|s| theirs.get(s).copied() != consensus.get(s).copied())
+            .collect();
+        if !differing.is_empty() {
+            problems.push(Problem::ViewDisagrees {
+                node: node_ref(r.id()),
+                slots: differing,
+            });
+        }
+    }
+
+    problems.extend(membership_problems(view, &node_ref));
+    problems.extend(replica_problems(view, replicas_per_master, &node_ref));
+    problems
+}
+
+/// For each slot, the owner most reporters agree on (ties: the owner's own claim wins).
+fn consensus_owners(view: &ClusterView) -> BTreeMap<u16, &NodeId> {
+    let mut votes: HashMap<u16, HashMap<&NodeId, usize>> = HashMap::new();
+    for r in &view.reports {
+        for (slot, owner) in r.slot_owners() {
+            *votes.entry(slot).or_default().entry(owner).or_default() += 1;
+        }
+    }
+    votes
+        .into_iter()
+        .filter_map(|(slot, by_owner)| {
+            let self_claim = |id: &NodeId| {
+                view.report(id)
+                    .is_some_and(|r| r.myself().slots.contains(slot))
+            };
+            by_owner
+                .into_iter()
+                .max_by_key(|(id, n)| (*n, self_claim(id), std::cmp::Reverse((*id).clone())))
+                .map(|(id, _)| (slot, id))
+        })
+        .collect()
+}
+
+/// The `[slot->-id]` and `[slot-<-id]` markers of a node's own line, grouped by peer.
+fn open_slots(me: &super::node_line::NodeLine, node: &NodeRef) -> Vec<Problem> {
+    let mut groups: BTreeMap<(bool, &NodeId), SlotSet> = BTreeMap::new();
+    for (slot, peer) in &me.migrating {
+        groups.entry((true, peer)).or_default().insert(*slot);
+    }
+    for (slot, peer) in &me.importing {
+        groups.entry((false, peer)).or_default().insert(*slot);
+    }
+    groups
+        .into_iter()
+        .map(|((migrating, peer), slots)| Problem::OpenSlots {
+            node: node.clone(),
+            slots,
+            open: if migrating {
+                OpenDirection::MigratingTo(peer.clone())
+            } else {
+                OpenDirection::ImportingFrom(peer.clone())
+            },
+        })
+        .collect()
+}
+
+/// Peers seen as failing, and nodes that do not know every other node.
+fn membership_problems(view: &ClusterView, node_ref: &dyn Fn(&NodeId) -> NodeRef) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let all_ids: Vec<NodeId> = view.known_nodes().into_keys().collect();
+    for r in &view.reports {
+        for line in r.nodes.iter().filter(|l| !l.flags.myself) {
+            if let Some(flag) = line.is_flagged() {
+                problems.push(Problem::PeerFlagged {
+                    reporter: node_ref(r.id()),
+                    peer: node_ref(&line.id),
+                    flag: flag.to_string(),
+                });
+            }
+        }
+        let missing: Vec<NodeId> = all_ids
+            .iter()
+            .filter(|id| !r.nodes.iter().any(|l| &&l.id == id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            problems.push(Problem::MissingPeers {
+                node: node_ref(r.id()),
+                missing,
+            });
+        }
+    }
+    problems
+}
+
+/// Replicas out of sync, and masters with fewer replicas than expected.
+fn replica_problems(
+    view: &ClusterView,
+    replicas_per_master: Option<usize>,
+    node_ref: &dyn Fn(&NodeId) -> NodeRef,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for r in view.replicas() {
+        if !r.replica_in_sync() {
+            problems.push(Problem::ReplicaNotInSync {
+                replica: node_ref(r.id()),
+                master: r.myself().master_id.clone(),
+            });
+        }
+    }
+    let counts: Vec<(&NodeId, usize)> = view
+        .masters()
+        .filter(|m| !m.myself().slots.is_empty())
+        .map(|m| (m.id(), view.replicas_of(m.id()).count()))
+        .collect();
+    // Unknown layout: once any master has a replica, a master with none has no failover.
+    let expected = replicas_per_master
+        .unwrap_or_else(|| usize::from(counts.iter().any(|(_, n)| *n > 0)));
+    for (id, has) in counts {
+        if has < expected {
+            problems.push(Problem::TooFewReplicas {
+                master: node_ref(id),
+                has,
+                expected,
+            });
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::fixtures::{Fixture, fixture_id};
+
+    fn kinds(problems: &[Problem]) -> Vec<String> {
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_healthy_cluster_has_no_problems() {
+        let view = Fixture::healthy(3, 1).view();
+        assert_eq!(kinds(&check(&view, Some(1))), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_unassigned_slot_is_reported_exactly() {
+        let view = Fixture::healthy(3, 1).uncover(100).view();
+        let problems = check(&view, Some(1));
+        assert_eq!(
+            problems,
+            vec![Problem::SlotsUncovered {
+                slots: SlotSet::from_iter([100])
+            }]
+        );
+        assert_eq!(
+            problems[0].to_string(),
+            "1 slots are served by no master: 100"
+        );
+    }
+
+    #[test]
+    fn a_killed_node_is_unreachable_and_flagged_by_its_peers() {
+        let view = Fixture::healthy(3, 1)
+            .with(1, |n| n.reachable = false)
+            .with(0, |n| n.sees_failed = vec![1])
+            .view();
+        let problems = check(&view, Some(1));
+        assert!(matches!(&problems[0], Problem::Unreachable { node, .. } if node.endpoint == "127.0.0.1:7001"));
+        assert!(problems.iter().any(|p| matches!(p,
+            Problem::PeerFlagged { reporter, flag, .. } if reporter.endpoint == "127.0.0.1:7000" && flag == "fail")));
+        // Its slots are still covered: the others remember who owns them.
+        assert!(!problems.iter().any(|p| matches!(p, Problem::SlotsUncovered { .. })));
+    }
+
+    #[test]
+    fn open_slots_are_reported_per_node_and_peer() {
+        let view = Fixture::healthy(3, 0)
+            .with(0, |n| n.migrating = vec![(5, 1), (6, 1)])
+            .with(1, |n| n.importing = vec![(5, 0), (6, 0)])
+            .view();
+        let text = kinds(&check(&view, Some(0)));
+        assert_eq!(
+            text,
+            vec![
+                format!(
+                    "127.0.0.1:7000 (00aaaaaa) has slots open, migrating to 01aaaaaa: 5-6"
+                ),
+                format!(
+                    "127.0.0.1:7001 (01aaaaaa) has slots open, importing from 00aaaaaa: 5-6"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_node_with_a_stale_slot_map_disagrees_with_the_majority() {
+        // Node 2 still believes slot 0 belongs to itself; nodes 0 and 1 agree it is node 0's.
+        let mut fixture = Fixture::healthy(3, 0);
+        fixture.nodes[2].slots.insert(0);
+        let mut view = fixture.view();
+        // Only node 2's own report carries the stale claim.
+        for r in view.reports.iter_mut().take(2) {
+            for line in &mut r.nodes {
+                if line.id == fixture_id(2) {
+                    line.slots.remove(0);
+                }
+            }
+        }
+        let problems = check(&view, Some(0));
+        assert_eq!(
+            problems,
+            vec![Problem::ViewDisagrees {
+                node: NodeRef {
+                    id: Some(fixture_id(2)),
+                    endpoint: "127.0.0.1:7002".into()
+                },
+                slots: SlotSet::from_iter([0]),
+            }]
+        );
+    }
+
+    #[test]
+    fn state_fail_missing_peers_and_lagging_replicas_are_each_reported() {
+        let view = Fixture::healthy(3, 1)
+            .with(4, |n| n.in_sync = false)
+            .with(5, |n| {
+                n.state = "fail";
+                n.unknown = vec![0];
+            })
+            .view();
+        let text = kinds(&check(&view, Some(1)));
+        assert_eq!(
+            text,
+            vec![
+                "127.0.0.1:7005 (05aaaaaa) reports cluster_state:fail",
+                "127.0.0.1:7005 (05aaaaaa) disagrees with the other nodes about the owner of 5461 slots: 0-5460",
+                "127.0.0.1:7005 (05aaaaaa) does not know node(s) 00aaaaaa",
+                "replica 127.0.0.1:7004 (04aaaaaa) is not in sync with its master 01aaaaaa",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_master_without_the_expected_replicas_is_reported() {
+        let view = Fixture::healthy(3, 1).with(3, |n| n.master = Some(1)).view();
+        let text = kinds(&check(&view, Some(1)));
+        assert_eq!(
+            text,
+            vec!["master 127.0.0.1:7000 (00aaaaaa) has 0 replica(s), expected 1"]
+        );
+        // Without an explicit expectation, a master needs one replica once any master has one.
+        assert_eq!(check(&view, None).len(), 1);
+    }
+
+    #[test]
+    fn problems_serialise_with_a_kind_tag() {
+        let p = Problem::SlotsUncovered {
+            slots: SlotSet::from_iter([1, 2, 3]),
+        };
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"kind":"slots_uncovered","slots":[[1,3]]}"#
+        );
+    }
+}

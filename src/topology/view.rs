@@ -1,0 +1,198 @@
+//! What we observed of a cluster: every reachable node's own report (`CLUSTER NODES`,
+//! `CLUSTER INFO`, `INFO`), and the nodes we could not reach. Pure data; [`super::health`]
+//! judges it and the planners read it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::node_line::{NodeId, NodeLine};
+use super::slots::SlotSet;
+
+/// `key:value` lines of `INFO` or `CLUSTER INFO`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InfoFields(pub HashMap<String, String>);
+
+impl InfoFields {
+    /// Parses `INFO`-style text, ignoring `# Section` headers and blank lines.
+    pub fn parse(text: &str) -> Self {
+        Self(
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.trim().split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    /// A field's text.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// A numeric field, `None` when missing or not a number.
+    pub fn number(&self, key: &str) -> Option<u64> {
+        self.get(key).and_then(|v| v.parse().ok())
+    }
+}
+
+/// One node's answer: how it sees itself and the cluster.
+#[derive(Clone, Debug)]
+pub struct NodeReport {
+    /// The address we reached it at (`ip:port`, cluster-internal).
+    pub endpoint: String,
+    /// Its `CLUSTER NODES`, its own line included.
+    pub nodes: Vec<NodeLine>,
+    /// Its `CLUSTER INFO`.
+    pub cluster_info: InfoFields,
+    /// Its `INFO` (server, memory, replication, keyspace, cluster sections).
+    pub info: InfoFields,
+}
+
+impl NodeReport {
+    /// The node's own line (flag `myself`). Every valid reply has exactly one.
+    pub fn myself(&self) -> &NodeLine {
+        // The observer only builds reports from replies it validated with `has_myself`.
+        self.nodes
+            .iter()
+            .find(|n| n.flags.myself)
+            .expect("reports are built only from replies with a myself line")
+    }
+
+    /// Whether `CLUSTER NODES` included the `myself` line (false means a garbled reply).
+    pub fn has_myself(nodes: &[NodeLine]) -> bool {
+        nodes.iter().filter(|n| n.flags.myself).count() == 1
+    }
+
+    /// The node id.
+    pub fn id(&self) -> &NodeId {
+        &self.myself().id
+    }
+
+    /// `cluster_state` from `CLUSTER INFO` (`ok` or `fail`).
+    pub fn cluster_state(&self) -> &str {
+        self.cluster_info.get("cluster_state").unwrap_or("unknown")
+    }
+
+    /// Keys in db0 (cluster mode has only db0).
+    pub fn keys(&self) -> u64 {
+        self.info
+            .get("db0")
+            .and_then(|v| v.split(',').find_map(|kv| kv.strip_prefix("keys=")))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `used_memory` in bytes.
+    pub fn used_memory(&self) -> u64 {
+        self.info.number("used_memory").unwrap_or(0)
+    }
+
+    /// For a replica, whether its replication link is up and the initial sync is done.
+    pub fn replica_in_sync(&self) -> bool {
+        self.info.get("master_link_status") == Some("up")
+            && self.info.get("master_sync_in_progress") != Some("1")
+    }
+
+    /// Whether the server runs with `cluster-enabled yes`.
+    pub fn cluster_enabled(&self) -> bool {
+        self.info.get("cluster_enabled") == Some("1")
+    }
+
+    /// The slot → owner map as this node sees it (masters' slot columns).
+    pub fn slot_owners(&self) -> BTreeMap<u16, &NodeId> {
+        self.nodes
+            .iter()
+            .filter(|n| n.flags.master)
+            .flat_map(|n| n.slots.iter().map(move |s| (s, &n.id)))
+            .collect()
+    }
+}
+
+/// A node we tried and failed to reach.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Unreachable {
+    /// `ip:port` we dialled.
+    pub endpoint: String,
+    /// The node id, when some other node told us about it.
+    pub id: Option<NodeId>,
+    /// What went wrong, one line.
+    pub error: String,
+}
+
+/// Everything observed in one pass over a cluster.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterView {
+    /// Reachable nodes, in the order they were discovered.
+    pub reports: Vec<NodeReport>,
+    /// Nodes that did not answer.
+    pub unreachable: Vec<Unreachable>,
+}
+
+impl ClusterView {
+    /// The report of the node with this id.
+    pub fn report(&self, id: &NodeId) -> Option<&NodeReport> {
+        self.reports.iter().find(|r| r.id() == id)
+    }
+
+    /// The report of the node at `ip:port`.
+    pub fn report_at(&self, endpoint: &str) -> Option<&NodeReport> {
+        self.reports.iter().find(|r| r.endpoint == endpoint)
+    }
+
+    /// Masters as they describe themselves, with their slots.
+    pub fn masters(&self) -> impl Iterator<Item = &NodeReport> {
+        self.reports.iter().filter(|r| r.myself().flags.master)
+    }
+
+    /// Replicas as they describe themselves.
+    pub fn replicas(&self) -> impl Iterator<Item = &NodeReport> {
+        self.reports.iter().filter(|r| r.myself().flags.replica)
+    }
+
+    /// The replicas (by their own account) of master `id`.
+    pub fn replicas_of<'a>(&'a self, id: &'a NodeId) -> impl Iterator<Item = &'a NodeReport> + 'a {
+        self.replicas()
+            .filter(move |r| r.myself().master_id.as_ref() == Some(id))
+    }
+
+    /// Slots claimed by at least one master, judged by each master's own line.
+    pub fn covered_slots(&self) -> SlotSet {
+        self.masters()
+            .fold(SlotSet::new(), |acc, r| acc.union(&r.myself().slots))
+    }
+
+    /// Every node id known to any reachable node, with the line that describes it best: its
+    /// own `myself` line when we reached it, else the first peer's line.
+    pub fn known_nodes(&self) -> BTreeMap<NodeId, &NodeLine> {
+        let mut known: BTreeMap<NodeId, &NodeLine> = BTreeMap::new();
+        for report in &self.reports {
+            known.insert(report.id().clone(), report.myself());
+        }
+        for report in &self.reports {
+            for line in &report.nodes {
+                known.entry(line.id.clone()).or_insert(line);
+            }
+        }
+        known
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_text_parses_into_fields_and_keys() {
+        let info = InfoFields::parse(
+            "# Server\r\nredis_version:7.0.15\r\n\r\n# Keyspace\r\ndb0:keys=42,expires=0,avg_ttl=0\r\n",
+        );
+        assert_eq!(info.get("redis_version"), Some("7.0.15"));
+        let report = NodeReport {
+            endpoint: "127.0.0.1:7000".into(),
+            nodes: vec![],
+            cluster_info: InfoFields::default(),
+            info,
+        };
+        assert_eq!(report.keys(), 42);
+        assert_eq!(report.cluster_state(), "unknown");
+    }
+}

@@ -1,0 +1,356 @@
+//! One task per pod: keeps a redis-server running for the pod while the pod wants it, restarts it
+//! (with backoff) when it crashes or when the pod comes back with another IP or UID, stops it when
+//! the pod stops running, and cleans up the kwok objects when the pod is gone.
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
+use kube::{Api, Client};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::datadirs::{DataDirs, DirGuard};
+use crate::kwok;
+use crate::podspec::{EnvValue, ObjKey, RedisPod, expand};
+use crate::process::{self, RedisProcess, Spawn};
+use crate::redisconf::{LaunchInput, launch};
+
+/// What the main loop wants for a pod.
+#[derive(Debug, Clone)]
+pub enum Want {
+    /// Run redis for this pod.
+    Run(Box<RedisPod>),
+    /// The pod exists but should not run redis (reason for the log).
+    Stop(String),
+    /// The pod was deleted: stop, clean up, end the task.
+    Gone,
+    /// The harness is shutting down: stop, keep everything else, end the task.
+    Shutdown,
+}
+
+/// Shared settings and clients.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Kubernetes client.
+    pub client: Client,
+    /// Data directories.
+    pub dirs: Arc<DataDirs>,
+    /// `redis-server` binary.
+    pub redis_server: PathBuf,
+    /// Harness state dir (configs, logs, pid files).
+    pub state: PathBuf,
+}
+
+impl Ctx {
+    /// Generated config file of a pod.
+    fn conf_file(&self, key: &ObjKey) -> PathBuf {
+        self.state.join("conf").join(&key.ns).join(format!("{}.conf", key.name))
+    }
+    /// redis-server log file of a pod.
+    pub fn log_file(&self, key: &ObjKey) -> PathBuf {
+        self.state.join("logs").join(&key.ns).join(format!("{}.log", key.name))
+    }
+    /// Pid file of a pod's redis-server (flat dir: `<ns>_<pod>.pid`; `_` is not valid in names).
+    fn pid_file(&self, key: &ObjKey) -> PathBuf {
+        self.state.join("pids").join(format!("{}_{}.pid", key.ns, key.name))
+    }
+}
+
+/// A started redis-server and what it was started for.
+#[derive(Debug)]
+struct Running {
+    /// Pod UID, IP, port and data dir it was started for.
+    identity: (String, String, u16, PathBuf),
+    /// The process.
+    proc: RedisProcess,
+    /// Keeps the data dir marked in use.
+    _guard: DirGuard,
+}
+
+/// What woke the supervisor up.
+enum Wake {
+    /// The wanted state changed (false: the main loop went away).
+    Changed(bool),
+    /// The process exited by itself.
+    Exited(std::io::Result<std::process::ExitStatus>),
+    /// The retry timer fired.
+    Retry,
+}
+
+/// Delay before retry number `failures` (1 s, 2 s, 4 s ... 30 s).
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.saturating_sub(1).min(5)).min(Duration::from_secs(30))
+}
+
+/// Runs the supervisor of pod `key` until it receives `Gone`/`Shutdown` or the sender is dropped.
+pub async fn supervise(ctx: Arc<Ctx>, key: ObjKey, mut rx: watch::Receiver<Want>) {
+    let mut current: Option<Running> = None;
+    let mut retry_at: Option<Instant> = None;
+    let mut failures = 0u32;
+    let mut last: Option<Box<RedisPod>> = None;
+    loop {
+        let want = rx.borrow_and_update().clone();
+        match &want {
+            Want::Run(rp) => {
+                last = Some(rp.clone());
+                let id = identity(&ctx, rp);
+                if let Some(cur) = &current
+                    && cur.identity != id
+                {
+                    info!(pod = %key, "pod changed (uid/ip/port {} {}:{} -> {} {}:{}), restarting redis-server",
+                        cur.identity.0, cur.identity.1, cur.identity.2, id.0, id.1, id.2);
+                    stop(&key, current.take()).await;
+                    failures = 0;
+                    retry_at = None;
+                }
+                if current.is_none() && retry_at.is_none_or(|t| Instant::now() >= t) {
+                    match start(&ctx, rp, id).await {
+                        Ok(r) => {
+                            current = Some(r);
+                            retry_at = None;
+                        }
+                        Err(e) => {
+                            failures += 1;
+                            let d = backoff(failures);
+                            warn!(pod = %key, "failed to start redis-server: {e:#}; retrying in {d:?}");
+                            retry_at = Some(Instant::now() + d);
+                        }
+                    }
+                }
+            }
+            Want::Stop(reason) => {
+                if current.is_some() {
+                    info!(pod = %key, "pod is {reason}: stopping redis-server");
+                    stop(&key, current.take()).await;
+                }
+                retry_at = None;
+                failures = 0;
+            }
+            Want::Gone => {
+                stop(&key, current.take()).await;
+                gone_cleanup(&ctx, &key, last.as_deref());
+                return;
+            }
+            Want::Shutdown => {
+                stop(&key, current.take()).await;
+                return;
+            }
+        }
+        let wake = tokio::select! {
+            r = rx.changed() => Wake::Changed(r.is_ok()),
+            s = wait_exit(&mut current) => Wake::Exited(s),
+            _ = sleep_until(retry_at) => Wake::Retry,
+        };
+        match wake {
+            Wake::Changed(true) | Wake::Retry => {}
+            Wake::Changed(false) => {
+                stop(&key, current.take()).await;
+                return;
+            }
+            Wake::Exited(status) => {
+                let ran = current.take().map(|r| r.proc.started.elapsed()).unwrap_or_default();
+                failures = if ran > Duration::from_secs(30) { 1 } else { failures + 1 };
+                let d = backoff(failures);
+                let tail = process::log_tail(&ctx.log_file(&key), 3);
+                warn!(pod = %key, "redis-server exited by itself ({status:?}) after {ran:?}; restarting in {d:?}; log tail:\n{tail}");
+                retry_at = Some(Instant::now() + d);
+            }
+        }
+    }
+}
+
+/// Waits for the current process to exit; pending forever if there is none.
+async fn wait_exit(current: &mut Option<Running>) -> std::io::Result<std::process::ExitStatus> {
+    match current {
+        Some(r) => r.proc.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `at`; pending forever if `None`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The identity a running server is tied to: pod UID, IP, port, data dir.
+fn identity(ctx: &Ctx, rp: &RedisPod) -> (String, String, u16, PathBuf) {
+    let dir = ctx.dirs.path_for(&rp.key, rp.claim.as_deref(), &rp.uid);
+    (rp.uid.clone(), rp.ip.clone(), rp.port, dir)
+}
+
+/// Stops a running server, logging the outcome.
+async fn stop(key: &ObjKey, running: Option<Running>) {
+    let Some(r) = running else { return };
+    let pid = r.proc.pid;
+    match r.proc.stop(Duration::from_secs(10)).await {
+        Ok(status) => info!(pod = %key, "stopped redis-server pid {pid} ({status}); data kept in {}", r.identity.3.display()),
+        Err(e) => warn!(pod = %key, "failed to stop redis-server pid {pid}: {e:#}"),
+    }
+}
+
+/// After pod deletion: an emptyDir-style data dir goes with the pod. (The PortForward and Exec
+/// objects are owned by the pod, so the garbage collector deletes them; deleting them here could
+/// race with the supervisor of a recreated pod of the same name that already re-applied them.)
+fn gone_cleanup(ctx: &Ctx, key: &ObjKey, last: Option<&RedisPod>) {
+    info!(pod = %key, "pod deleted");
+    if let Some(rp) = last
+        && rp.claim.is_none()
+    {
+        remove_pod_dir(&ctx.dirs, key, &rp.uid);
+    }
+}
+
+/// Resolves everything and starts redis-server for `rp`.
+async fn start(ctx: &Arc<Ctx>, rp: &RedisPod, id: (String, String, u16, PathBuf)) -> Result<Running> {
+    let key = &rp.key;
+    let env = resolve_env(&ctx.client, rp).await?;
+    let lookup = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let password = lookup("REDIS_PASSWORD").filter(|p| !p.is_empty());
+    let config = read_config(&ctx.client, rp).await?;
+    let pvc_uid = match &rp.claim {
+        Some(c) => pvc_uid(&ctx.client, &key.ns, c).await?,
+        None => None,
+    };
+    let data_dir = id.3.clone();
+    let guard = ctx.dirs.acquire(&data_dir, pvc_uid.as_deref())?;
+    let extra: Vec<String> = rp.extra_args.iter().map(|a| expand(a, lookup)).collect();
+    let (conf_file, log_file, pid_file) = (ctx.conf_file(key), ctx.log_file(key), ctx.pid_file(key));
+    for f in [&conf_file, &log_file, &pid_file] {
+        if let Some(dir) = f.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+        }
+    }
+    let l = launch(&LaunchInput {
+        config: config.as_deref(),
+        ip: &rp.ip,
+        port: rp.port,
+        data_dir: &data_dir,
+        log_file: &log_file,
+        data_mount: rp.data_mount.as_deref(),
+        password: password.as_deref(),
+        extra_args: &extra,
+    });
+    std::fs::write(&conf_file, &l.conf_text).with_context(|| format!("failed to write {}", conf_file.display()))?;
+
+    let mut exec_env = env.clone();
+    exec_env.extend([
+        ("POD_IP".to_string(), rp.ip.clone()),
+        ("POD_NAME".to_string(), key.name.clone()),
+        ("POD_NAMESPACE".to_string(), key.ns.clone()),
+        ("REDIS_PORT".to_string(), rp.port.to_string()),
+    ]);
+    kwok::apply_debug_objects(&ctx.client, rp, &exec_env, &data_dir).await?;
+
+    let mut proc = process::spawn(&Spawn {
+        program: &ctx.redis_server,
+        conf_file: &conf_file,
+        args: &l.args,
+        log_file: &log_file,
+        pid_file: &pid_file,
+    })?;
+    let addr = format!("{}:{}", rp.ip, rp.port);
+    if let Err(e) = proc.wait_listening(&addr, Duration::from_secs(15)).await {
+        let tail = process::log_tail(&log_file, 5);
+        let _ = proc.stop(Duration::from_secs(2)).await;
+        bail!("{e:#}; log tail:\n{tail}");
+    }
+    info!(pod = %key, "started redis-server pid {} on {addr} (data {}, config {}{})", proc.pid, data_dir.display(),
+        if config.is_some() { "from ConfigMap" } else { "default" },
+        if password.is_some() { ", auth from REDIS_PASSWORD" } else { "" });
+    Ok(Running { identity: id, proc, _guard: guard })
+}
+
+/// Resolves the container env (literals expanded, secrets, ConfigMap keys, a few field refs).
+async fn resolve_env(client: &Client, rp: &RedisPod) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in &rp.env {
+        let v = match &e.value {
+            EnvValue::Literal(v) => expand(v, |n| out.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())),
+            EnvValue::Secret { name, key } => {
+                let s: Secret = Api::namespaced(client.clone(), &rp.key.ns)
+                    .get(name)
+                    .await
+                    .with_context(|| format!("failed to read secret {}/{name} for env {}", rp.key.ns, e.name))?;
+                let bytes = s.data.and_then(|d| d.get(key).cloned()).map(|b| b.0);
+                let bytes = match bytes {
+                    Some(b) => b,
+                    None => s
+                        .string_data
+                        .and_then(|d| d.get(key).cloned())
+                        .map(String::into_bytes)
+                        .with_context(|| format!("secret {}/{name} has no key {key}", rp.key.ns))?,
+                };
+                String::from_utf8(bytes).with_context(|| format!("secret {}/{name} key {key} is not UTF-8", rp.key.ns))?
+            }
+            EnvValue::ConfigMap { name, key } => {
+                let cm: ConfigMap = Api::namespaced(client.clone(), &rp.key.ns)
+                    .get(name)
+                    .await
+                    .with_context(|| format!("failed to read configmap {}/{name} for env {}", rp.key.ns, e.name))?;
+                cm.data
+                    .and_then(|d| d.get(key).cloned())
+                    .with_context(|| format!("configmap {}/{name} has no key {key}", rp.key.ns))?
+            }
+            EnvValue::Field(path) => match path.as_str() {
+                "status.podIP" => rp.ip.clone(),
+                "metadata.name" => rp.key.name.clone(),
+                "metadata.namespace" => rp.key.ns.clone(),
+                "metadata.uid" => rp.uid.clone(),
+                _ => continue,
+            },
+        };
+        out.retain(|(k, _)| k != &e.name);
+        out.push((e.name.clone(), v));
+    }
+    Ok(out)
+}
+
+/// The pod's redis config text: the ConfigMap key behind the config path in the container args,
+/// else key `redis.conf` (else the only `*.conf` key) of the first mounted ConfigMap that has one.
+async fn read_config(client: &Client, rp: &RedisPod) -> Result<Option<String>> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &rp.key.ns);
+    for m in &rp.config_mounts {
+        let wanted = rp.config_path.as_deref().and_then(|p| m.key_for_path(p));
+        if rp.config_path.is_some() && wanted.is_none() && rp.config_mounts.len() > 1 {
+            continue; // the args name a file of another mount
+        }
+        let cm = api
+            .get(&m.config_map)
+            .await
+            .with_context(|| format!("failed to read configmap {}/{} mounted at {}", rp.key.ns, m.config_map, m.mount_path))?;
+        let data = cm.data.unwrap_or_default();
+        let text = match wanted {
+            Some(k) => data.get(&k).cloned(),
+            None => data.get("redis.conf").cloned().or_else(|| {
+                let confs: Vec<_> = data.iter().filter(|(k, _)| k.ends_with(".conf")).collect();
+                (confs.len() == 1).then(|| confs[0].1.clone())
+            }),
+        };
+        if text.is_some() {
+            return Ok(text);
+        }
+    }
+    Ok(None)
+}
+
+/// UID of PVC `ns/name`, `None` if it does not exist.
+async fn pvc_uid(client: &Client, ns: &str, name: &str) -> Result<Option<String>> {
+    let pvc = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .with_context(|| format!("failed to read pvc {ns}/{name}"))?;
+    Ok(pvc.and_then(|p| p.metadata.uid))
+}
+
+/// Removes the emptyDir-style data dir of a deleted pod without a PVC.
+fn remove_pod_dir(dirs: &DataDirs, key: &ObjKey, uid: &str) {
+    let path = dirs.path_for(key, None, uid);
+    if let Err(e) = dirs.remove_if_unused(&path, None) {
+        warn!(pod = %key, "failed to remove data dir: {e:#}");
+    }
+}
