@@ -7,4 +7,5 @@
 //! - [`cmd`]: one module per subcommand wiring the above;
 //! - [`output`]: tables, colours, JSON, progress and prompts.
 
+pub mod plan;
 pub mod topology;

@@ -1,6 +1,7 @@
 //! Test builders for cluster views: start from a healthy cluster and break it one way at a
 //! time, e.g. `Fixture::healthy(3, 1).uncover(100).view()`.
 
+use super::endpoint::Endpoint;
 use super::node_line::{Flags, LinkState, NodeAddr, NodeId, NodeLine};
 use super::slots::{SLOT_COUNT, SlotRange, SlotSet};
 use super::view::{ClusterView, InfoFields, NodeReport, Unreachable};
@@ -71,6 +72,17 @@ impl Fixture {
         Self { nodes }
     }
 
+    /// `n` fresh nodes: masters without slots, each knowing only itself.
+    pub fn fresh(n: usize) -> Self {
+        let nodes = (0..n)
+            .map(|i| FixtureNode {
+                unknown: (0..n).filter(|j| *j != i).collect(),
+                ..Self::node(i)
+            })
+            .collect();
+        Self { nodes }
+    }
+
     /// A fresh node `i`: master, no slots, knows only itself.
     fn node(i: usize) -> FixtureNode {
         FixtureNode {
@@ -116,7 +128,7 @@ impl Fixture {
     pub fn view(&self) -> ClusterView {
         let mut view = ClusterView::default();
         for (i, me) in self.nodes.iter().enumerate() {
-            let endpoint = format!("{}:{}", me.ip, me.port);
+            let endpoint = Endpoint::new(me.ip.clone(), me.port);
             if !me.reachable {
                 view.unreachable.push(Unreachable {
                     endpoint,
@@ -157,12 +169,12 @@ impl Fixture {
         let id_of = |k: usize| self.nodes[k].id.clone();
         NodeLine {
             id: n.id.clone(),
-            addr: Some(NodeAddr {
+            addr: NodeAddr {
                 ip: n.ip.clone(),
                 port: n.port,
                 cport: n.port + 10000,
                 hostname: None,
-            }),
+            },
             flags: Flags {
                 myself,
                 master: n.master.is_none(),

@@ -169,11 +169,12 @@ pub fn check(view: &ClusterView, replicas_per_master: Option<usize>) -> Vec<Prob
         id: Some(id.clone()),
         endpoint: view
             .report(id)
-            .map(|r| r.endpoint.clone())
+            .map(|r| r.endpoint.to_string())
             .or_else(|| {
                 view.known_nodes()
                     .get(id)
-                    .and_then(|l| l.addr.as_ref().map(|a| a.endpoint()))
+                    .filter(|l| l.addr.is_known())
+                    .map(|l| l.addr.endpoint())
             })
             .unwrap_or_else(|| "?".into()),
     };
@@ -182,7 +183,7 @@ pub fn check(view: &ClusterView, replicas_per_master: Option<usize>) -> Vec<Prob
         problems.push(Problem::Unreachable {
             node: NodeRef {
                 id: u.id.clone(),
-                endpoint: u.endpoint.clone(),
+                endpoint: u.endpoint.to_string(),
             },
             error: u.error.clone(),
         });

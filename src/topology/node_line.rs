@@ -36,6 +36,11 @@ pub struct NodeAddr {
 }
 
 impl NodeAddr {
+    /// Whether the ip is known.
+    pub fn is_known(&self) -> bool {
+        !self.ip.is_empty()
+    }
+
     /// `ip:port`, the form users and `redis-cli` use.
     pub fn endpoint(&self) -> String {
         format!("{}:{}", self.ip, self.port)
@@ -78,8 +83,9 @@ pub enum LinkState {
 pub struct NodeLine {
     /// Node id.
     pub id: NodeId,
-    /// Address; `None` for `noaddr` entries (`:0@0`).
-    pub addr: Option<NodeAddr>,
+    /// Address. The ip is empty when unknown: `noaddr` entries (`:0@0`), and a fresh node's
+    /// own line before it has met anyone (`:7000@17000`), which still tells the ports.
+    pub addr: NodeAddr,
     /// Flags.
     pub flags: Flags,
     /// For a replica, the id of its master.
@@ -172,8 +178,8 @@ pub fn parse_cluster_nodes(text: &str) -> Result<Vec<NodeLine>, NodeLineError> {
         .collect()
 }
 
-/// Parses `ip:port@cport[,hostname]`; `:0@0` (and any empty ip) means no address.
-fn parse_addr(field: &str) -> Result<Option<NodeAddr>, String> {
+/// Parses `ip:port@cport[,hostname]`; the ip may be empty (`:0@0`, or a fresh node's own line).
+fn parse_addr(field: &str) -> Result<NodeAddr, String> {
     let (addr, hostname) = match field.split_once(',') {
         Some((a, h)) => (a, (!h.is_empty()).then(|| h.to_string())),
         None => (field, None),
@@ -191,15 +197,12 @@ fn parse_addr(field: &str) -> Result<Option<NodeAddr>, String> {
     let cport: u16 = cport
         .parse()
         .map_err(|_| format!("bus port in `{field}` is not a number"))?;
-    if ip.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(NodeAddr {
+    Ok(NodeAddr {
         ip: ip.trim_start_matches('[').trim_end_matches(']').to_string(),
         port,
         cport,
         hostname,
-    }))
+    })
 }
 
 /// Parses the comma-separated flags column.
@@ -262,7 +265,7 @@ mod tests {
     fn a_master_line_with_a_migrating_slot_parses() {
         let line = NodeLine::parse(MYSELF_MIGRATING).unwrap();
         assert_eq!(line.id.short(), "9d4ba2ec");
-        let addr = line.addr.unwrap();
+        let addr = line.addr;
         assert_eq!(
             (addr.ip.as_str(), addr.port, addr.cport),
             ("127.0.0.1", 7000, 17000)
@@ -296,7 +299,7 @@ mod tests {
         assert_eq!(line.master_id.unwrap().short(), "9d4ba2ec");
         assert_eq!(line.link, LinkState::Disconnected);
         assert_eq!(
-            line.addr.unwrap().hostname.as_deref(),
+            line.addr.hostname.as_deref(),
             Some("redis-cluster-3")
         );
         assert!(line.slots.is_empty());
@@ -306,7 +309,7 @@ mod tests {
     fn noaddr_and_handshake_and_pfail_flags_are_recognised() {
         let noaddr =
             NodeLine::parse("aaaa :0@0 master,fail?,noaddr - 1 2 0 disconnected").unwrap();
-        assert_eq!(noaddr.addr, None);
+        assert!(!noaddr.addr.is_known());
         assert!(noaddr.flags.noaddr && noaddr.flags.pfail);
         assert_eq!(noaddr.is_flagged(), Some("fail?"));
         let hs = NodeLine::parse("bbbb 127.0.0.1:7005@17005 handshake - 0 0 0 connected").unwrap();
@@ -317,15 +320,23 @@ mod tests {
     }
 
     #[test]
+    fn a_fresh_nodes_own_line_has_no_ip_but_keeps_its_ports() {
+        let line =
+            NodeLine::parse("aaaa :7003@17003 myself,master - 0 0 0 connected").unwrap();
+        assert!(!line.addr.is_known());
+        assert_eq!((line.addr.port, line.addr.cport), (7003, 17003));
+    }
+
+    #[test]
     fn an_empty_hostname_after_the_comma_means_none() {
         let line = NodeLine::parse("aaaa 10.0.0.1:6379@16379, master - 0 0 0 connected").unwrap();
-        assert_eq!(line.addr.unwrap().hostname, None);
+        assert_eq!(line.addr.hostname, None);
     }
 
     #[test]
     fn ipv6_addresses_keep_their_colons() {
         let line = NodeLine::parse("aaaa ::1:6379@16379 master - 0 0 0 connected 1 3-4").unwrap();
-        let addr = line.addr.unwrap();
+        let addr = line.addr;
         assert_eq!((addr.ip.as_str(), addr.port), ("::1", 6379));
         assert_eq!(line.slots.to_string(), "1 3-4");
     }

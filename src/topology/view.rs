@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::endpoint::Endpoint;
 use super::node_line::{NodeId, NodeLine};
 use super::slots::SlotSet;
 
@@ -37,8 +38,8 @@ impl InfoFields {
 /// One node's answer: how it sees itself and the cluster.
 #[derive(Clone, Debug)]
 pub struct NodeReport {
-    /// The address we reached it at (`ip:port`, cluster-internal).
-    pub endpoint: String,
+    /// The address we reached it at (cluster-internal).
+    pub endpoint: Endpoint,
     /// Its `CLUSTER NODES`, its own line included.
     pub nodes: Vec<NodeLine>,
     /// Its `CLUSTER INFO`.
@@ -110,8 +111,8 @@ impl NodeReport {
 /// A node we tried and failed to reach.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Unreachable {
-    /// `ip:port` we dialled.
-    pub endpoint: String,
+    /// The address we dialled.
+    pub endpoint: Endpoint,
     /// The node id, when some other node told us about it.
     pub id: Option<NodeId>,
     /// What went wrong, one line.
@@ -133,9 +134,9 @@ impl ClusterView {
         self.reports.iter().find(|r| r.id() == id)
     }
 
-    /// The report of the node at `ip:port`.
-    pub fn report_at(&self, endpoint: &str) -> Option<&NodeReport> {
-        self.reports.iter().find(|r| r.endpoint == endpoint)
+    /// The report of the node at `endpoint`.
+    pub fn report_at(&self, endpoint: &Endpoint) -> Option<&NodeReport> {
+        self.reports.iter().find(|r| &r.endpoint == endpoint)
     }
 
     /// Masters as they describe themselves, with their slots.
@@ -187,7 +188,7 @@ mod tests {
         );
         assert_eq!(info.get("redis_version"), Some("7.0.15"));
         let report = NodeReport {
-            endpoint: "127.0.0.1:7000".into(),
+            endpoint: Endpoint::new("127.0.0.1", 7000),
             nodes: vec![],
             cluster_info: InfoFields::default(),
             info,

@@ -1,0 +1,6 @@
+//! Pure planners: from an observed cluster and the user's intent to a list of steps. No I/O,
+//! so every plan is unit-tested, printed by `--dry-run`, and recomputed from scratch on a
+//! re-run (a half-done plan observes as a smaller plan).
+
+pub mod init;
+pub mod layout;
