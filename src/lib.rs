@@ -7,5 +7,28 @@
 //! - [`cmd`]: one module per subcommand wiring the above;
 //! - [`output`]: tables, colours, JSON, progress and prompts.
 
+pub mod cli;
+pub mod cmd;
+pub mod exit_codes;
+pub mod output;
 pub mod plan;
+pub mod redis;
+pub mod settings;
 pub mod topology;
+
+use cli::{Cli, Command};
+use cmd::{Ctx, Outcome};
+use settings::{Environment, Settings};
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
+    let settings = Settings::new(&cli.global, env)?;
+    match cli.command {
+        Command::Init(opts) if !opts.nodes.is_empty() => {
+            let ctx = Ctx::direct(settings, vec![]);
+            opts.exec(&ctx).await
+        }
+        Command::Init(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Status(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+    }
+}

@@ -1,0 +1,141 @@
+//! Command-line definitions (clap derive). Raw input only: [`crate::settings`] turns it into
+//! validated settings once, and each subcommand's options live with its `exec` in [`crate::cmd`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd::init::InitOpts;
+use crate::cmd::status::StatusOpts;
+use crate::output::{ColorChoice, OutputFormat};
+
+/// Run a Redis Cluster on Kubernetes (or on plain hosts with --seed): create, inspect, scale,
+/// reshard and heal it, each in one safe command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-redis_cluster",
+    bin_name = "kubectl redis-cluster",
+    version,
+    propagate_version = true,
+    after_help = "Without Kubernetes, name any node with --seed HOST:PORT, e.g.\n  kubectl-redis_cluster --seed 127.0.0.1:7000 status"
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command; they may appear before or after the subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Work on the cluster that HOST:PORT belongs to, without Kubernetes.
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    pub seed: Option<String>,
+
+    /// Kubernetes namespace (default: the context's namespace).
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+
+    /// Kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Name of the Redis StatefulSet.
+    #[arg(long, global = true, default_value = "redis-cluster", value_name = "NAME")]
+    pub statefulset: String,
+
+    /// Redis client port in the pods.
+    #[arg(long, global = true, default_value_t = 6379)]
+    pub port: u16,
+
+    /// Dial pod IPs directly instead of port-forwarding through the API server (default when
+    /// running inside the cluster).
+    #[arg(long, global = true)]
+    pub direct: bool,
+
+    /// Output format of the result on stdout.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t)]
+    pub output: OutputFormat,
+
+    /// When to use colours.
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// Print the plan and change nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// Seconds to wait for the cluster to converge after each phase.
+    #[arg(long, global = true, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
+
+    /// Seconds to wait for a connection to a node.
+    #[arg(long, global = true, default_value_t = 5, value_name = "SECONDS")]
+    pub connect_timeout: u64,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a cluster from empty nodes: slots, meet, replicas, then wait until healthy.
+    Init(InitOpts),
+    /// Show every node, its role, slots, keys and memory, and list what is wrong.
+    #[command(alias = "check")]
+    Status(StatusOpts),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("kubectl-redis_cluster").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn scripts_forms_parse() {
+        let cli = parse(&["init", "--nodes", "127.0.0.1:7000,127.0.0.1:7001", "--replicas-per-master", "0", "--yes"]).unwrap();
+        let Command::Init(opts) = cli.command else { panic!("init expected") };
+        assert_eq!(opts.nodes.len(), 2);
+        assert!(cli.global.yes);
+        for args in [
+            &["--seed", "127.0.0.1:7000", "status", "-o", "json"][..],
+            &["status", "--seed", "127.0.0.1:7000", "-o", "json"][..],
+            &["check", "--seed", "127.0.0.1:7000"][..],
+        ] {
+            let cli = parse(args).unwrap();
+            assert!(matches!(cli.command, Command::Status(_)), "{args:?}");
+            assert_eq!(cli.global.seed.as_deref(), Some("127.0.0.1:7000"));
+        }
+    }
+
+    #[test]
+    fn mistakes_are_rejected_by_kind() {
+        use clap::error::ErrorKind;
+        for (args, kind) in [
+            (&["status", "-o", "yaml"][..], ErrorKind::InvalidValue),
+            (&["frobnicate"][..], ErrorKind::InvalidSubcommand),
+            (&["init", "--replicas-per-master", "x"][..], ErrorKind::ValueValidation),
+            (&[][..], ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand),
+        ] {
+            assert_eq!(parse(args).map(|_| ()).unwrap_err().kind(), kind, "{args:?}");
+        }
+    }
+}

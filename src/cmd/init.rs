@@ -1,0 +1,185 @@
+//! `init`: build a cluster from empty nodes. Observe every candidate, plan the missing steps
+//! (all of them, some after an interrupted run, none for a formed cluster), show the plan,
+//! apply it, and verify the cluster is healthy.
+
+use std::io::Write as _;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use serde::Serialize;
+
+use super::context::{Ctx, Outcome};
+use crate::output::OutputFormat;
+use crate::plan::init::{InitPlan, StepDisplay, plan_init};
+use crate::plan::layout::Candidate;
+use crate::redis::connector::resolve;
+use crate::redis::init::{InitTarget, apply_init};
+use crate::redis::observe::observe_nodes;
+use crate::topology::health::check;
+use crate::topology::{ClusterView, Endpoint, NodeReport};
+
+/// Options of `init`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  kubectl redis-cluster init\n  kubectl-redis_cluster init --nodes 10.0.0.1:6379,10.0.0.2:6379,10.0.0.3:6379 --replicas-per-master 0 --yes\n\nReplaces: redis-trib create --replicas 1 $(kubectl get pods -o jsonpath=...)")]
+pub struct InitOpts {
+    /// Nodes to build the cluster from, without Kubernetes: HOST:PORT,HOST:PORT,...
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
+    pub nodes: Vec<String>,
+
+    /// Replicas per master; masters = nodes / (1 + R).
+    #[arg(long, default_value_t = 1, value_name = "R")]
+    pub replicas_per_master: usize,
+}
+
+/// `-o json` result of `init`.
+#[derive(Debug, Serialize)]
+pub struct InitReport {
+    /// `created`, `already_initialized`, or `planned` (dry run).
+    pub result: &'static str,
+    /// The steps, as printed.
+    pub steps: Vec<String>,
+    /// Seconds spent applying.
+    pub seconds: f64,
+}
+
+impl InitOpts {
+    /// Runs `init`.
+    pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
+        let (candidates, endpoints) = self.candidates().await?;
+        let reports = read_all(ctx, &endpoints).await?;
+        let refs: Vec<&NodeReport> = reports.iter().collect();
+        let plan = plan_init(&candidates, &refs, self.replicas_per_master)
+            .context("init refused; nothing was changed")?;
+        let steps = match plan {
+            InitPlan::AlreadyInitialized => return already_initialized(ctx, reports, self.replicas_per_master),
+            InitPlan::Build { steps, .. } => steps,
+        };
+        let lines: Vec<String> = steps
+            .iter()
+            .map(|step| StepDisplay { step, candidates: &candidates }.to_string())
+            .collect();
+        if ctx.settings.dry_run {
+            print_plan(ctx, &lines);
+            return finish(ctx, "planned", lines, 0.0, Outcome::Success);
+        }
+        ctx.confirm(
+            &format!("Create a cluster from {} nodes ({} steps)?", candidates.len(), steps.len()),
+            "create the cluster",
+            false,
+        )?;
+        let started = Instant::now();
+        let targets: Vec<InitTarget> = reports
+            .iter()
+            .map(|r| InitTarget {
+                endpoint: r.endpoint.clone(),
+                id: r.id().clone(),
+                cport: r.myself().addr.cport,
+            })
+            .collect();
+        apply_init(
+            &ctx.pool,
+            &targets,
+            &candidates,
+            &steps,
+            self.replicas_per_master,
+            ctx.settings.timeout,
+            &ctx.reporter,
+        )
+        .await
+        .context("init did not finish; run the same command again to resume")?;
+        let seconds = started.elapsed().as_secs_f64();
+        ctx.reporter.done(format!(
+            "cluster created from {} nodes in {seconds:.2}s",
+            candidates.len()
+        ));
+        finish(ctx, "created", lines, seconds, Outcome::Success)
+    }
+
+    /// The candidates and their endpoints: `--nodes`, resolved to IPs.
+    async fn candidates(&self) -> anyhow::Result<(Vec<Candidate>, Vec<Endpoint>)> {
+        if self.nodes.is_empty() {
+            bail!("init needs the nodes to use: pass --nodes HOST:PORT,HOST:PORT,...");
+        }
+        let mut candidates = Vec::new();
+        let mut endpoints = Vec::new();
+        for text in &self.nodes {
+            let typed: Endpoint = text.parse()?;
+            let endpoint = resolve(&typed)
+                .await
+                .with_context(|| format!("cannot resolve {typed}"))?;
+            candidates.push(Candidate {
+                name: text.clone(),
+                domain: endpoint.host.clone(),
+            });
+            endpoints.push(endpoint);
+        }
+        Ok((candidates, endpoints))
+    }
+}
+
+/// Reads every candidate; all must answer, and every failure is listed.
+async fn read_all(ctx: &Ctx, endpoints: &[Endpoint]) -> anyhow::Result<Vec<NodeReport>> {
+    let mut reports = Vec::new();
+    let mut failures = Vec::new();
+    for result in observe_nodes(&ctx.pool, endpoints).await {
+        match result {
+            Ok(r) => reports.push(r),
+            Err(e) => failures.push(e.one_line()),
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "init needs every node to answer; nothing was changed:\n  - {}",
+            failures.join("\n  - ")
+        );
+    }
+    Ok(reports)
+}
+
+/// The nodes already form a cluster: report its health, change nothing.
+fn already_initialized(
+    ctx: &Ctx,
+    reports: Vec<NodeReport>,
+    replicas: usize,
+) -> anyhow::Result<Outcome> {
+    let view = ClusterView {
+        reports,
+        unreachable: vec![],
+    };
+    let problems = check(&view, Some(replicas));
+    if problems.is_empty() {
+        ctx.reporter.done("the cluster is already initialized and healthy; nothing to do");
+        return finish(ctx, "already_initialized", vec![], 0.0, Outcome::Success);
+    }
+    ctx.reporter.warn("the cluster is already initialized, but unhealthy:");
+    for p in &problems {
+        ctx.reporter.line(&format!("  - {p}"));
+    }
+    ctx.reporter.line("run `fix` to repair it");
+    finish(ctx, "already_initialized", vec![], 0.0, Outcome::Unhealthy)
+}
+
+/// Prints the plan on stderr.
+fn print_plan(ctx: &Ctx, lines: &[String]) {
+    ctx.reporter.line(&format!("Plan ({} steps):", lines.len()));
+    for l in lines {
+        ctx.reporter.line(&format!("  {l}"));
+    }
+}
+
+/// Prints the JSON result when asked, and returns `outcome`.
+fn finish(
+    ctx: &Ctx,
+    result: &'static str,
+    steps: Vec<String>,
+    seconds: f64,
+    outcome: Outcome,
+) -> anyhow::Result<Outcome> {
+    if ctx.settings.output == OutputFormat::Json {
+        let mut out = ctx.stdout();
+        serde_json::to_writer_pretty(&mut out, &InitReport { result, steps, seconds })?;
+        writeln!(out)?;
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,9 @@
+//! Process exit codes, as documented in `--help` and the README (ripgrep's scheme).
+
+/// Success; for `status`, a healthy cluster.
+pub const SUCCESS: u8 = 0;
+/// The command ran, but the cluster is unhealthy (`status` found problems, or the final
+/// verification after a change did).
+pub const UNHEALTHY: u8 = 1;
+/// An error: bad input, a refused plan, an unreachable node or API server, a declined prompt.
+pub const ERROR: u8 = 2;

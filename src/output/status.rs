@@ -1,0 +1,269 @@
+//! The `status` report: one row per node (masters in slot order, each followed by its
+//! replicas), the problems under it, and the same as JSON for `-o json`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use owo_colors::{OwoColorize, Style};
+use serde::Serialize;
+
+use super::styles::Styles;
+use super::table::Table;
+use crate::topology::health::Problem;
+use crate::topology::{ClusterView, NodeId, NodeLine, SlotSet};
+
+/// `-o json` output of `status`. Stable: scripts read it.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    /// No problems found.
+    pub healthy: bool,
+    /// Every node any node knows.
+    pub nodes: Vec<NodeRow>,
+    /// What is wrong, each naming its node.
+    pub problems: Vec<Problem>,
+}
+
+/// One node in the report.
+#[derive(Debug, Serialize)]
+pub struct NodeRow {
+    /// Node id.
+    pub id: NodeId,
+    /// Pod name (Kubernetes mode) when known.
+    pub pod: Option<String>,
+    /// Kubernetes node of the pod when known.
+    pub k8s_node: Option<String>,
+    /// `ip:port`.
+    pub endpoint: String,
+    /// `master`, `replica`, or `unknown` when unreachable and unflagged.
+    pub role: &'static str,
+    /// The master's id, for a replica.
+    pub master: Option<NodeId>,
+    /// Slots served, as `[start, end]` pairs.
+    pub slots: SlotSet,
+    /// Number of slots served.
+    pub slot_count: usize,
+    /// Keys held (absent when unreachable).
+    pub keys: Option<u64>,
+    /// `used_memory` in bytes (absent when unreachable).
+    pub used_memory: Option<u64>,
+    /// `ok`/`fail` from the node itself, or `unreachable`.
+    pub state: String,
+    /// `fail`, `fail?`, `handshake` or `noaddr` when any node flags it so.
+    pub flagged: Option<&'static str>,
+}
+
+/// Extra names for nodes, from Kubernetes discovery: node id → (pod, k8s node).
+pub type PodNames = BTreeMap<NodeId, (String, Option<String>)>;
+
+/// Builds the report from a view and its problems.
+pub fn build(view: &ClusterView, problems: Vec<Problem>, pods: &PodNames) -> StatusReport {
+    let known = view.known_nodes();
+    let mut rows: Vec<NodeRow> = known
+        .values()
+        .map(|line| row(view, line, pods))
+        .collect();
+    order_rows(&mut rows);
+    StatusReport {
+        healthy: problems.is_empty(),
+        nodes: rows,
+        problems,
+    }
+}
+
+/// One row, preferring the node's own report and falling back to what peers say.
+fn row(view: &ClusterView, line: &NodeLine, pods: &PodNames) -> NodeRow {
+    let report = view.report(&line.id);
+    let flagged = view
+        .reports
+        .iter()
+        .flat_map(|r| r.nodes.iter())
+        .filter(|l| l.id == line.id && !l.flags.myself)
+        .find_map(NodeLine::is_flagged);
+    let (pod, k8s_node) = pods
+        .get(&line.id)
+        .map(|(p, n)| (Some(p.clone()), n.clone()))
+        .unwrap_or_default();
+    NodeRow {
+        id: line.id.clone(),
+        pod,
+        k8s_node,
+        endpoint: report.map_or_else(|| line.addr.endpoint(), |r| r.endpoint.to_string()),
+        role: if line.flags.master {
+            "master"
+        } else if line.flags.replica {
+            "replica"
+        } else {
+            "unknown"
+        },
+        master: line.master_id.clone(),
+        slot_count: line.slots.len(),
+        slots: line.slots.clone(),
+        keys: report.map(|r| r.keys()),
+        used_memory: report.map(|r| r.used_memory()),
+        state: report.map_or_else(|| "unreachable".into(), |r| r.cluster_state().to_string()),
+        flagged,
+    }
+}
+
+/// Masters by their first slot (empty masters last), each followed by its replicas.
+fn order_rows(rows: &mut Vec<NodeRow>) {
+    let first_slot =
+        |r: &NodeRow| r.slots.ranges().first().map_or(u32::MAX, |s| u32::from(s.start));
+    let mut masters: Vec<NodeRow> = Vec::new();
+    let mut others: Vec<NodeRow> = Vec::new();
+    for r in rows.drain(..) {
+        if r.role == "master" {
+            masters.push(r);
+        } else {
+            others.push(r);
+        }
+    }
+    masters.sort_by_key(|r| (first_slot(r), r.endpoint.clone()));
+    others.sort_by_key(|r| r.endpoint.clone());
+    for m in masters {
+        let id = m.id.clone();
+        rows.push(m);
+        let (mine, rest): (Vec<NodeRow>, Vec<NodeRow>) = others
+            .drain(..)
+            .partition(|r| r.master.as_ref() == Some(&id));
+        rows.extend(mine);
+        others = rest;
+    }
+    rows.extend(others);
+}
+
+/// Writes the human report: the table, then a verdict and each problem.
+pub fn write_table(report: &StatusReport, styles: &Styles, out: &mut dyn Write) -> io::Result<()> {
+    let with_pods = report.nodes.iter().any(|n| n.pod.is_some());
+    let mut headers = Vec::new();
+    if with_pods {
+        headers.extend(["POD", "K8S-NODE"]);
+    }
+    headers.extend(["ID", "ADDRESS", "ROLE", "MASTER", "SLOTS", "KEYS", "MEMORY", "STATE"]);
+    let mut table = Table::new(headers);
+    let plain = Style::new();
+    let by_id: BTreeMap<&NodeId, &NodeRow> = report.nodes.iter().map(|n| (&n.id, n)).collect();
+    for n in &report.nodes {
+        let mut cells = Vec::new();
+        if with_pods {
+            cells.push((n.pod.clone().unwrap_or_else(|| "-".into()), styles.bold));
+            cells.push((n.k8s_node.clone().unwrap_or_else(|| "-".into()), plain));
+        }
+        let master = n.master.as_ref().map_or_else(
+            || "-".to_string(),
+            |m| {
+                by_id
+                    .get(m)
+                    .and_then(|row| row.pod.clone())
+                    .unwrap_or_else(|| m.short().to_string())
+            },
+        );
+        let (state, state_style) = match (n.flagged, n.state.as_str()) {
+            (Some(flag), _) => (flag.to_string(), styles.error),
+            (None, "ok") => ("ok".to_string(), styles.ok),
+            (None, other) => (other.to_string(), styles.error),
+        };
+        cells.extend([
+            (n.id.short().to_string(), styles.dim),
+            (n.endpoint.clone(), plain),
+            (n.role.to_string(), plain),
+            (master, plain),
+            (slots_cell(&n.slots), plain),
+            (n.keys.map_or_else(|| "-".into(), |k| k.to_string()), plain),
+            (n.used_memory.map_or_else(|| "-".into(), human_bytes), plain),
+            (state, state_style),
+        ]);
+        table.row(cells);
+    }
+    table.write(out, styles.bold)?;
+    writeln!(out)?;
+    if report.healthy {
+        writeln!(out, "{}", "cluster is healthy".style(styles.ok))?;
+    } else {
+        writeln!(
+            out,
+            "{}",
+            format!("{} problem(s):", report.problems.len()).style(styles.error)
+        )?;
+        for p in &report.problems {
+            writeln!(out, "  - {p}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `5461 (0-5460)`; long range lists are cut after three ranges.
+fn slots_cell(slots: &SlotSet) -> String {
+    let ranges = slots.ranges();
+    if ranges.is_empty() {
+        return "0".into();
+    }
+    let shown: Vec<String> = ranges.iter().take(3).map(ToString::to_string).collect();
+    let more = if ranges.len() > 3 {
+        format!(" +{} ranges", ranges.len() - 3)
+    } else {
+        String::new()
+    };
+    format!("{} ({}{more})", slots.len(), shown.join(" "))
+}
+
+/// `1.5MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::fixtures::Fixture;
+    use crate::topology::health::check;
+
+    #[test]
+    fn a_healthy_cluster_renders_masters_then_their_replicas() {
+        let view = Fixture::healthy(3, 1).view();
+        let report = build(&view, check(&view, Some(1)), &PodNames::new());
+        let mut out = Vec::new();
+        write_table(&report, &Styles::default(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ID "), "{text}");
+        assert!(lines[1].contains("127.0.0.1:7000") && lines[1].contains("5461 (0-5460)"));
+        assert!(lines[2].contains("127.0.0.1:7003") && lines[2].contains("replica"));
+        assert!(lines[3].contains("127.0.0.1:7001"));
+        assert_eq!(lines.last(), Some(&"cluster is healthy"));
+    }
+
+    #[test]
+    fn an_unreachable_node_shows_as_such_with_its_problem() {
+        let view = Fixture::healthy(3, 1)
+            .with(2, |n| n.reachable = false)
+            .with(0, |n| n.sees_failed = vec![2])
+            .view();
+        let report = build(&view, check(&view, Some(1)), &PodNames::new());
+        assert!(!report.healthy);
+        let row = report.nodes.iter().find(|n| n.endpoint == "127.0.0.1:7002").unwrap();
+        assert_eq!((row.state.as_str(), row.flagged), ("unreachable", Some("fail")));
+        assert_eq!(row.keys, None);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["healthy"], false);
+        assert_eq!(json["problems"][0]["kind"], "unreachable");
+    }
+
+    #[test]
+    fn bytes_are_shown_in_binary_units() {
+        assert_eq!(human_bytes(512), "512B");
+        assert_eq!(human_bytes(1536), "1.5KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0MiB");
+    }
+}

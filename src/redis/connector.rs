@@ -1,0 +1,72 @@
+//! How bytes reach a Redis node. A [`Connector`] turns a cluster-internal endpoint (the address
+//! nodes gossip, e.g. a pod IP) into a byte stream: directly over TCP here, through a
+//! Kubernetes port-forward in [`crate::k8s`]. TLS and AUTH sit above it, in [`super::pool`],
+//! so every connector gets them for free.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::topology::Endpoint;
+
+/// A bidirectional byte stream to one node.
+pub trait NodeStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> NodeStream for T {}
+
+/// A boxed [`NodeStream`].
+pub type BoxedStream = Box<dyn NodeStream>;
+
+/// Why a stream could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Nothing answered in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The OS refused or failed the connection.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A connector-specific failure (for example a port-forward the API server refused).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Opens byte streams to nodes by their cluster-internal endpoint.
+pub trait Connector: Send + Sync {
+    /// Opens a new stream to `endpoint`.
+    fn connect<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Result<BoxedStream, ConnectError>>;
+}
+
+/// Dials the endpoint itself over TCP: for clusters on VMs (`--seed`) and from inside
+/// Kubernetes (`--direct`).
+#[derive(Clone, Debug)]
+pub struct DirectConnector {
+    /// How long one dial may take.
+    pub timeout: Duration,
+}
+
+impl Connector for DirectConnector {
+    fn connect<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Result<BoxedStream, ConnectError>> {
+        Box::pin(async move {
+            let addr = (endpoint.host.as_str(), endpoint.port);
+            let stream = tokio::time::timeout(self.timeout, TcpStream::connect(addr))
+                .await
+                .map_err(|_| ConnectError::Timeout(self.timeout))??;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream) as BoxedStream)
+        })
+    }
+}
+
+/// Resolves a user-typed host to an IP literal (Redis gossips and MEETs by IP only).
+pub async fn resolve(endpoint: &Endpoint) -> Result<Endpoint, ConnectError> {
+    if endpoint.host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(endpoint.clone());
+    }
+    let mut addrs = tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port)).await?;
+    let first = addrs
+        .find(|a| a.is_ipv4())
+        .ok_or_else(|| ConnectError::Other(format!("{} has no IPv4 address", endpoint.host)))?;
+    Ok(Endpoint::new(first.ip().to_string(), endpoint.port))
+}

@@ -1,0 +1,102 @@
+//! Typed errors of the Redis effects layer. Callers branch on them (auth versus unreachable
+//! versus a refused command); the binary adds context and prints the chain.
+
+use crate::topology::Endpoint;
+
+use super::connector::ConnectError;
+
+/// A failure talking to one node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// No stream could be opened.
+    #[error("cannot connect to {endpoint}")]
+    Connect {
+        /// The node.
+        endpoint: Endpoint,
+        /// Why.
+        #[source]
+        source: ConnectError,
+    },
+    /// The node refused our credentials, or wants some and we have none.
+    #[error("authentication to {endpoint} failed ({origin})")]
+    Auth {
+        /// The node.
+        endpoint: Endpoint,
+        /// Where the password came from, or that there was none.
+        origin: String,
+        /// The server's answer.
+        #[source]
+        source: ::redis::RedisError,
+    },
+    /// A command failed.
+    #[error("{endpoint} refused `{command}`")]
+    Command {
+        /// The node.
+        endpoint: Endpoint,
+        /// The command, without its arguments' values beyond the subcommand.
+        command: String,
+        /// The server's or transport's error.
+        #[source]
+        source: ::redis::RedisError,
+    },
+    /// A reply had an unexpected shape.
+    #[error("{endpoint} sent an unexpected reply to `{command}`: {detail}")]
+    Reply {
+        /// The node.
+        endpoint: Endpoint,
+        /// The command.
+        command: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The server does not run with `cluster-enabled yes`.
+    #[error("{endpoint} is not in cluster mode: start redis-server with `cluster-enabled yes`")]
+    NotClusterEnabled {
+        /// The node.
+        endpoint: Endpoint,
+    },
+}
+
+impl NodeError {
+    /// The node the error concerns.
+    pub fn endpoint(&self) -> &Endpoint {
+        match self {
+            Self::Connect { endpoint, .. }
+            | Self::Auth { endpoint, .. }
+            | Self::Command { endpoint, .. }
+            | Self::Reply { endpoint, .. }
+            | Self::NotClusterEnabled { endpoint } => endpoint,
+        }
+    }
+
+    /// The server's error code (`BUSYKEY`, `ASK`, `ERR`, ...) for a refused command.
+    pub fn server_code(&self) -> Option<&str> {
+        match self {
+            Self::Command { source, .. } => source.code(),
+            _ => None,
+        }
+    }
+
+    /// The error in one line, causes included, for tables and JSON.
+    pub fn one_line(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+}
+
+/// A failure while applying a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A node failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The cluster did not converge in time.
+    #[error(transparent)]
+    Timeout(#[from] super::wait::WaitTimedOut),
+}

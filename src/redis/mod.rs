@@ -1,0 +1,13 @@
+//! Effects on Redis nodes: connections ([`connector`], [`pool`]), observation of a cluster
+//! ([`observe`]), waits for convergence ([`wait`]) and the executors of plans.
+
+pub mod connector;
+pub mod error;
+pub mod init;
+pub mod observe;
+pub mod pool;
+pub mod wait;
+
+pub use connector::{Connector, DirectConnector};
+pub use error::NodeError;
+pub use pool::{Credentials, Node, Pool};

@@ -1,0 +1,239 @@
+//! Connections to nodes for the length of one command: one multiplexed connection per node,
+//! opened through the [`Connector`] on first use and reused (so a port-forward is opened once
+//! per pod), authenticated with the command's [`Credentials`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ::redis::aio::MultiplexedConnection;
+use ::redis::{AsyncConnectionConfig, Cmd, FromRedisValue, Pipeline, RedisConnectionInfo, Value};
+use tokio::task::JoinHandle;
+
+use super::connector::Connector;
+use super::error::NodeError;
+use crate::topology::Endpoint;
+
+/// How to authenticate to every node. The password is never printed: `Debug` hides it.
+#[derive(Clone)]
+pub struct Credentials {
+    /// ACL user, if not `default`.
+    pub username: Option<String>,
+    /// The password.
+    pub password: String,
+    /// Where it came from (`REDISCLI_AUTH`, `secret default/redis-auth key password`), for
+    /// error messages.
+    pub origin: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// Per-command connection cache.
+pub struct Pool {
+    connector: Arc<dyn Connector>,
+    credentials: Option<Credentials>,
+    response_timeout: Duration,
+    conns: Mutex<HashMap<Endpoint, MultiplexedConnection>>,
+    drivers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Pool {
+    /// A pool dialling through `connector`. `response_timeout` bounds every reply; MIGRATE
+    /// callers pass their own larger timeout inside the command and so need a bound above it.
+    pub fn new(
+        connector: Arc<dyn Connector>,
+        credentials: Option<Credentials>,
+        response_timeout: Duration,
+    ) -> Self {
+        Self {
+            connector,
+            credentials,
+            response_timeout,
+            conns: Mutex::new(HashMap::new()),
+            drivers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The credentials nodes use among themselves too (MIGRATE needs them).
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
+    }
+
+    /// A connection to `endpoint`, opened on first use.
+    pub async fn node(&self, endpoint: &Endpoint) -> Result<Node, NodeError> {
+        let cached = self.lock_conns().get(endpoint).cloned();
+        let conn = match cached {
+            Some(conn) => conn,
+            None => {
+                let conn = self.open(endpoint).await?;
+                self.lock_conns().insert(endpoint.clone(), conn.clone());
+                conn
+            }
+        };
+        Ok(Node {
+            endpoint: endpoint.clone(),
+            conn,
+            auth_origin: self.auth_origin(),
+        })
+    }
+
+    /// Drops the cached connection to `endpoint` (after the node restarted, say).
+    pub fn forget(&self, endpoint: &Endpoint) {
+        self.lock_conns().remove(endpoint);
+    }
+
+    /// Opens and authenticates a new connection, and checks it answers.
+    async fn open(&self, endpoint: &Endpoint) -> Result<MultiplexedConnection, NodeError> {
+        let stream = self
+            .connector
+            .connect(endpoint)
+            .await
+            .map_err(|source| NodeError::Connect {
+                endpoint: endpoint.clone(),
+                source,
+            })?;
+        let mut info = RedisConnectionInfo::default().set_skip_set_lib_name();
+        if let Some(c) = &self.credentials {
+            info = info.set_password(&c.password);
+            if let Some(user) = &c.username {
+                info = info.set_username(user);
+            }
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_response_timeout(Some(self.response_timeout))
+            .set_connection_timeout(Some(self.response_timeout));
+        let (conn, driver) = MultiplexedConnection::new_with_config(&info, stream, config)
+            .await
+            .map_err(|e| self.classify(endpoint, "AUTH", e))?;
+        self.drivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tokio::spawn(driver));
+        let mut node = Node {
+            endpoint: endpoint.clone(),
+            conn,
+            auth_origin: self.auth_origin(),
+        };
+        // A server that wants a password we do not have only says so on the first command.
+        node.call::<String>(::redis::cmd("PING")).await?;
+        Ok(node.conn)
+    }
+
+    /// Describes where the password came from, for auth errors.
+    fn auth_origin(&self) -> String {
+        match &self.credentials {
+            Some(c) => format!("password from {}", c.origin),
+            None => "no password given; set REDISCLI_AUTH or --password-secret".into(),
+        }
+    }
+
+    /// Maps a connection-time error to [`NodeError`].
+    fn classify(&self, endpoint: &Endpoint, command: &str, e: ::redis::RedisError) -> NodeError {
+        classify(endpoint, command, &self.auth_origin(), e)
+    }
+
+    /// The connection map, surviving a panicked holder (the map itself stays consistent).
+    fn lock_conns(&self) -> std::sync::MutexGuard<'_, HashMap<Endpoint, MultiplexedConnection>> {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for driver in self.drivers.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            driver.abort();
+        }
+    }
+}
+
+/// Maps a Redis error to [`NodeError`], recognising authentication failures.
+fn classify(endpoint: &Endpoint, command: &str, origin: &str, e: ::redis::RedisError) -> NodeError {
+    let auth = e.kind() == ::redis::ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"));
+    if auth {
+        NodeError::Auth {
+            endpoint: endpoint.clone(),
+            origin: origin.to_string(),
+            source: e,
+        }
+    } else {
+        NodeError::Command {
+            endpoint: endpoint.clone(),
+            command: command.to_string(),
+            source: e,
+        }
+    }
+}
+
+/// A connection to one node. Cheap to clone; clones share the multiplexed connection, so
+/// concurrent calls pipeline on the wire.
+#[derive(Clone)]
+pub struct Node {
+    /// The node's endpoint.
+    pub endpoint: Endpoint,
+    conn: MultiplexedConnection,
+    auth_origin: String,
+}
+
+impl Node {
+    /// Runs one command.
+    pub async fn call<T: FromRedisValue>(&mut self, cmd: Cmd) -> Result<T, NodeError> {
+        cmd.query_async(&mut self.conn)
+            .await
+            .map_err(|e| classify(&self.endpoint, &label(&cmd), &self.auth_origin, e))
+    }
+
+    /// Sends a pipeline in one round trip and returns each command's reply, errors included
+    /// as [`Value::ServerError`], so one refused command does not hide the others' results.
+    pub async fn pipeline(&mut self, pipe: &Pipeline) -> Result<Vec<Value>, NodeError> {
+        let mut pipe = pipe.clone();
+        pipe.ignore_errors();
+        let command = pipe.cmd_iter().next().map(label).unwrap_or_default();
+        pipe.query_async(&mut self.conn)
+            .await
+            .map_err(|e| classify(&self.endpoint, &command, &self.auth_origin, e))
+    }
+
+    /// Runs a pipeline and fails on the first refused command.
+    pub async fn pipeline_ok(&mut self, pipe: &Pipeline) -> Result<Vec<Value>, NodeError> {
+        let values = self.pipeline(pipe).await?;
+        for (value, cmd) in values.iter().zip(pipe.cmd_iter()) {
+            if let Value::ServerError(e) = value {
+                return Err(NodeError::Command {
+                    endpoint: self.endpoint.clone(),
+                    command: label(cmd),
+                    source: e.clone().into(),
+                });
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// The command name and subcommand (`CLUSTER SETSLOT`), never values that might be secret.
+pub fn label(cmd: &Cmd) -> String {
+    let words: Vec<String> = cmd
+        .args_iter()
+        .take(2)
+        .filter_map(|a| match a {
+            ::redis::Arg::Simple(bytes) => std::str::from_utf8(bytes).ok().map(str::to_uppercase),
+            _ => None,
+        })
+        .collect();
+    let name = words.first().cloned().unwrap_or_default();
+    // Only these commands take a subcommand as their second word.
+    if matches!(name.as_str(), "CLUSTER" | "CONFIG" | "CLIENT" | "INFO" | "ACL") {
+        words.join(" ")
+    } else {
+        name
+    }
+}

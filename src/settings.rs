@@ -1,0 +1,135 @@
+//! Validated settings, built once from the raw [`GlobalOpts`] and the process environment
+//! (passed in as [`Environment`], so tests never touch real environment variables).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::GlobalOpts;
+use crate::output::{OutputFormat, Styles};
+use crate::redis::Credentials;
+use crate::topology::Endpoint;
+use crate::topology::endpoint::EndpointParseError;
+
+/// Facts about the process the settings depend on.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    /// stdout is a terminal.
+    pub stdout_tty: bool,
+    /// stderr is a terminal.
+    pub stderr_tty: bool,
+    /// stdin is a terminal (prompts are possible).
+    pub stdin_tty: bool,
+    /// `NO_COLOR` is set.
+    pub no_color: bool,
+    /// `REDISCLI_AUTH`, the password redis-cli also reads.
+    pub rediscli_auth: Option<String>,
+}
+
+impl Environment {
+    /// Reads the real process environment.
+    pub fn detect() -> Self {
+        use std::io::IsTerminal;
+        Self {
+            stdout_tty: std::io::stdout().is_terminal(),
+            stderr_tty: std::io::stderr().is_terminal(),
+            stdin_tty: std::io::stdin().is_terminal(),
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            rediscli_auth: std::env::var("REDISCLI_AUTH").ok().filter(|v| !v.is_empty()),
+        }
+    }
+}
+
+/// How the plugin reaches the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Plain addresses, no Kubernetes: the cluster `seed` belongs to.
+    Seed(Endpoint),
+    /// Through the Kubernetes API.
+    Kubernetes(KubeTarget),
+}
+
+/// Where the StatefulSet lives and how to reach its pods.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeTarget {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`.
+    pub context: Option<String>,
+    /// `-n`.
+    pub namespace: Option<String>,
+    /// `--statefulset`.
+    pub statefulset: String,
+    /// `--port`.
+    pub port: u16,
+    /// `--direct`.
+    pub direct: bool,
+}
+
+/// Everything a command needs to know about how it was invoked.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `-o`.
+    pub output: OutputFormat,
+    /// Styles for stdout.
+    pub out_styles: Styles,
+    /// Styles for stderr.
+    pub err_styles: Styles,
+    /// `--yes`.
+    pub yes: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// A person can answer prompts.
+    pub interactive: bool,
+    /// Convergence timeout.
+    pub timeout: Duration,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+    /// How to reach the cluster.
+    pub access: Access,
+    /// How to authenticate to Redis.
+    pub credentials: Option<Credentials>,
+}
+
+impl Settings {
+    /// Validates the raw options.
+    pub fn new(g: &GlobalOpts, env: &Environment) -> Result<Self, EndpointParseError> {
+        let styles_for = |tty: bool| {
+            let mut s = Styles::default();
+            if g.color.should_colorize(tty, env.no_color) && g.output == OutputFormat::Table {
+                s.colorize();
+            }
+            s
+        };
+        let mut err_styles = Styles::default();
+        if g.color.should_colorize(env.stderr_tty, env.no_color) {
+            err_styles.colorize();
+        }
+        let access = match &g.seed {
+            Some(seed) => Access::Seed(seed.parse()?),
+            None => Access::Kubernetes(KubeTarget {
+                kubeconfig: g.kubeconfig.clone(),
+                context: g.context.clone(),
+                namespace: g.namespace.clone(),
+                statefulset: g.statefulset.clone(),
+                port: g.port,
+                direct: g.direct,
+            }),
+        };
+        Ok(Self {
+            output: g.output,
+            out_styles: styles_for(env.stdout_tty),
+            err_styles,
+            yes: g.yes,
+            dry_run: g.dry_run,
+            interactive: env.stdin_tty && env.stderr_tty,
+            timeout: Duration::from_secs(g.timeout),
+            connect_timeout: Duration::from_secs(g.connect_timeout),
+            access,
+            credentials: env.rediscli_auth.as_ref().map(|password| Credentials {
+                username: None,
+                password: password.clone(),
+                origin: "REDISCLI_AUTH".into(),
+            }),
+        })
+    }
+}
