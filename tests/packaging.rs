@@ -344,7 +344,13 @@ mod load {
                 apply(&mut value, op).unwrap_or_else(|e| panic!("{file}: {e}"));
             }
         }
-        serde_json::from_value(value).expect("the patched StatefulSet is still a StatefulSet")
+        let typed: StatefulSet = serde_json::from_value(value.clone())
+            .expect("the patched StatefulSet is still a StatefulSet");
+        let reserialized = serde_json::to_value(&typed).expect("a StatefulSet serializes");
+        if let Some(problem) = dropped_field(&value, &reserialized, "") {
+            panic!("the {overlay} overlay's StatefulSet: {problem}");
+        }
+        typed
     }
 
     /// Applies one JSON patch operation to `doc`.
