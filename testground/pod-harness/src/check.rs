@@ -14,13 +14,17 @@ use tokio::io::AsyncReadExt;
 
 /// PINGs `ns/pod` on `port` through a kube-rs port-forward and prints what came back.
 pub async fn portforward(ns: &str, pod: &str, port: u16, password: Option<&str>) -> Result<()> {
-    let client = Client::try_default().await.context("failed to create a Kubernetes client")?;
+    let client = Client::try_default()
+        .await
+        .context("failed to create a Kubernetes client")?;
     let pods: Api<Pod> = Api::namespaced(client, ns);
     let mut pf = pods
         .portforward(pod, &[port])
         .await
         .with_context(|| format!("failed to open a port-forward to pod {ns}/{pod}:{port}"))?;
-    let stream = pf.take_stream(port).context("port-forward returned no stream")?;
+    let stream = pf
+        .take_stream(port)
+        .context("port-forward returned no stream")?;
     let server_error = pf.take_error(port);
     let mut info = RedisConnectionInfo::default();
     if let Some(pw) = password {
@@ -34,8 +38,15 @@ pub async fn portforward(ns: &str, pod: &str, port: u16, password: Option<&str>)
             .await
             .context("failed to set up a redis connection over the forwarded stream")?;
         let driver = tokio::spawn(driver);
-        let pong: String = redis::cmd("PING").query_async(&mut conn).await.context("PING failed")?;
-        let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await.context("INFO failed")?;
+        let pong: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .context("PING failed")?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut conn)
+            .await
+            .context("INFO failed")?;
         driver.abort();
         Ok::<_, anyhow::Error>((pong, info))
     }
@@ -61,7 +72,10 @@ pub async fn portforward(ns: &str, pod: &str, port: u16, password: Option<&str>)
         Err(e) => {
             // The server side of the forward may have said why (e.g. nothing listening).
             let why = match server_error {
-                Some(f) => tokio::time::timeout(Duration::from_secs(2), f).await.ok().flatten(),
+                Some(f) => tokio::time::timeout(Duration::from_secs(2), f)
+                    .await
+                    .ok()
+                    .flatten(),
                 None => None,
             };
             pf.abort();
@@ -76,7 +90,9 @@ pub async fn portforward(ns: &str, pod: &str, port: u16, password: Option<&str>)
 /// Runs `command` in `ns/pod` (container `container`) with kube-rs exec; prints stdout, stderr
 /// and the exit status; fails on a non-zero exit.
 pub async fn exec(ns: &str, pod: &str, container: Option<&str>, command: &[String]) -> Result<()> {
-    let client = Client::try_default().await.context("failed to create a Kubernetes client")?;
+    let client = Client::try_default()
+        .await
+        .context("failed to create a Kubernetes client")?;
     let pods: Api<Pod> = Api::namespaced(client, ns);
     let mut ap = AttachParams::default();
     if let Some(c) = container {
@@ -90,7 +106,8 @@ pub async fn exec(ns: &str, pod: &str, container: Option<&str>, command: &[Strin
     let mut out = proc.stdout().context("no stdout")?;
     let mut err = proc.stderr().context("no stderr")?;
     let (mut so, mut se) = (String::new(), String::new());
-    tokio::try_join!(out.read_to_string(&mut so), err.read_to_string(&mut se)).context("failed to read exec output")?;
+    tokio::try_join!(out.read_to_string(&mut so), err.read_to_string(&mut se))
+        .context("failed to read exec output")?;
     let status = status.await;
     proc.join().await.context("exec stream failed")?;
     print!("{so}");

@@ -38,7 +38,11 @@ pub struct DirGuard {
 impl Drop for DirGuard {
     /// Releases the directory.
     fn drop(&mut self) {
-        let mut map = self.dirs.in_use.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .dirs
+            .in_use
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(n) = map.get_mut(&self.path) {
             *n -= 1;
             if *n == 0 {
@@ -51,7 +55,10 @@ impl Drop for DirGuard {
 impl DataDirs {
     /// A registry rooted at `root`.
     pub fn new(root: PathBuf) -> Arc<Self> {
-        Arc::new(Self { root, in_use: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            root,
+            in_use: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Data dir of a pod: by claim if it has one, else by pod UID.
@@ -70,15 +77,23 @@ impl DataDirs {
             let marker = path.join(MARKER);
             let old = fs::read_to_string(&marker).ok();
             if old.as_deref().is_some_and(|o| o.trim() != uid) {
-                fs::remove_dir_all(path).with_context(|| format!("failed to empty stale data dir {}", path.display()))?;
+                fs::remove_dir_all(path).with_context(|| {
+                    format!("failed to empty stale data dir {}", path.display())
+                })?;
             }
-            fs::create_dir_all(path).with_context(|| format!("failed to create data dir {}", path.display()))?;
-            fs::write(&marker, uid).with_context(|| format!("failed to write {}", marker.display()))?;
+            fs::create_dir_all(path)
+                .with_context(|| format!("failed to create data dir {}", path.display()))?;
+            fs::write(&marker, uid)
+                .with_context(|| format!("failed to write {}", marker.display()))?;
         } else {
-            fs::create_dir_all(path).with_context(|| format!("failed to create data dir {}", path.display()))?;
+            fs::create_dir_all(path)
+                .with_context(|| format!("failed to create data dir {}", path.display()))?;
         }
         *map.entry(path.to_path_buf()).or_default() += 1;
-        Ok(DirGuard { dirs: Arc::clone(self), path: path.to_path_buf() })
+        Ok(DirGuard {
+            dirs: Arc::clone(self),
+            path: path.to_path_buf(),
+        })
     }
 
     /// Removes `path` unless a redis-server uses it or its marker names another PVC UID than
@@ -97,7 +112,8 @@ impl DataDirs {
                 return Ok(true); // belongs to a newer PVC of the same name
             }
         }
-        fs::remove_dir_all(path).with_context(|| format!("failed to remove data dir {}", path.display()))?;
+        fs::remove_dir_all(path)
+            .with_context(|| format!("failed to remove data dir {}", path.display()))?;
         Ok(true)
     }
 
@@ -109,7 +125,9 @@ impl DataDirs {
             if claim == POD_DIRS {
                 continue;
             }
-            let Ok(uid) = fs::read_to_string(path.join(MARKER)) else { continue };
+            let Ok(uid) = fs::read_to_string(path.join(MARKER)) else {
+                continue;
+            };
             let uid = uid.trim().to_string();
             if !live.contains(&(ObjKey::new(ns, claim), uid.clone())) {
                 out.push((path, uid));
@@ -125,7 +143,9 @@ impl DataDirs {
             if sub != POD_DIRS {
                 continue;
             }
-            let Ok(entries) = fs::read_dir(&path) else { continue };
+            let Ok(entries) = fs::read_dir(&path) else {
+                continue;
+            };
             for e in entries.flatten() {
                 if !live_uids.contains(e.file_name().to_string_lossy().as_ref()) {
                     out.push(e.path());
@@ -138,9 +158,13 @@ impl DataDirs {
     /// `(namespace, child name, path)` for every `root/<ns>/<child>` directory.
     fn subdirs(&self) -> Vec<(String, String, PathBuf)> {
         let mut out = Vec::new();
-        let Ok(nss) = fs::read_dir(&self.root) else { return out };
+        let Ok(nss) = fs::read_dir(&self.root) else {
+            return out;
+        };
         for ns in nss.flatten().filter(|e| e.path().is_dir()) {
-            let Ok(children) = fs::read_dir(ns.path()) else { continue };
+            let Ok(children) = fs::read_dir(ns.path()) else {
+                continue;
+            };
             for c in children.flatten().filter(|e| e.path().is_dir()) {
                 out.push((
                     ns.file_name().to_string_lossy().into_owned(),
@@ -159,7 +183,8 @@ mod tests {
 
     /// A fresh temp root for one test.
     fn root(name: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("pod-harness-test-{name}-{}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("pod-harness-test-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&p);
         p
     }
@@ -187,7 +212,10 @@ mod tests {
         let g = dirs.acquire(&path, Some("pvc-1")).expect("acquire");
         assert!(!dirs.remove_if_unused(&path, Some("pvc-1")).expect("check"));
         drop(g);
-        assert!(dirs.remove_if_unused(&path, Some("pvc-0")).expect("other uid"));
+        assert!(
+            dirs.remove_if_unused(&path, Some("pvc-0"))
+                .expect("other uid")
+        );
         assert!(path.exists(), "marker names another PVC: kept");
         assert!(dirs.remove_if_unused(&path, Some("pvc-1")).expect("remove"));
         assert!(!path.exists());

@@ -5,8 +5,8 @@
 use anyhow::{Context, Result};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -62,7 +62,9 @@ struct Harness {
 
 /// Runs the harness until SIGTERM/SIGINT.
 pub async fn run(settings: RunSettings) -> Result<()> {
-    let client = Client::try_default().await.context("failed to create a Kubernetes client (is KUBECONFIG set?)")?;
+    let client = Client::try_default()
+        .await
+        .context("failed to create a Kubernetes client (is KUBECONFIG set?)")?;
     let harness_dir = settings.state_dir.join("harness");
     let killed = process::kill_stale(&harness_dir.join("pids")).await?;
     if killed > 0 {
@@ -115,7 +117,12 @@ pub async fn run(settings: RunSettings) -> Result<()> {
 /// A watcher over all namespaces with the default backoff.
 fn watch_all<K>(client: &Client) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send
 where
-    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + k8s_openapi::serde::de::DeserializeOwned + Send + 'static,
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + k8s_openapi::serde::de::DeserializeOwned
+        + Send
+        + 'static,
 {
     watcher::watcher(Api::<K>::all(client.clone()), watcher::Config::default()).default_backoff()
 }
@@ -133,13 +140,23 @@ impl Harness {
                 self.on_pod(&pod).await;
             }
             Event::InitDone => {
-                let Some((keys, uids)) = self.pods_seen.take() else { return };
-                let missed: Vec<ObjKey> = self.sups.keys().filter(|k| !keys.contains(k)).cloned().collect();
+                let Some((keys, uids)) = self.pods_seen.take() else {
+                    return;
+                };
+                let missed: Vec<ObjKey> = self
+                    .sups
+                    .keys()
+                    .filter(|k| !keys.contains(k))
+                    .cloned()
+                    .collect();
                 for k in missed {
                     self.on_pod_deleted(&k);
                 }
                 for dir in self.ctx.dirs.orphaned_pod_dirs(&uids) {
-                    info!("removing data dir {} of a pod that no longer exists", dir.display());
+                    info!(
+                        "removing data dir {} of a pod that no longer exists",
+                        dir.display()
+                    );
                     if let Err(e) = self.ctx.dirs.remove_if_unused(&dir, None) {
                         warn!("{e:#}");
                     }
@@ -168,7 +185,11 @@ impl Harness {
             }
             (Want::Run(_), None) => {
                 let (tx, rx) = watch::channel(want);
-                self.tasks.spawn(supervisor::supervise(Arc::clone(&self.ctx), key.clone(), rx));
+                self.tasks.spawn(supervisor::supervise(
+                    Arc::clone(&self.ctx),
+                    key.clone(),
+                    rx,
+                ));
                 self.sups.insert(key, Sup { tx });
             }
             (_, None) => debug!(pod = %key, "ignored"),
@@ -192,7 +213,9 @@ impl Harness {
                 }
             }
             Event::InitDone => {
-                let Some(live) = self.pvcs_seen.take() else { return };
+                let Some(live) = self.pvcs_seen.take() else {
+                    return;
+                };
                 for (path, uid) in self.ctx.dirs.orphaned_claim_dirs(&live) {
                     self.remove_claim_dir(path, uid, "its PVC no longer exists");
                 }
@@ -225,7 +248,10 @@ impl Harness {
                     }
                 }
             }
-            warn!("{why}: data dir {} still in use after 120 s; left in place", path.display());
+            warn!(
+                "{why}: data dir {} still in use after 120 s; left in place",
+                path.display()
+            );
         });
     }
 
@@ -255,7 +281,10 @@ impl Harness {
         }
         self.sups.clear();
         let all = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(30), all).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(30), all)
+            .await
+            .is_err()
+        {
             warn!("some redis-servers did not stop within 30 s; killing them");
             self.tasks.shutdown().await; // drops the children, which are kill_on_drop
         }
@@ -265,5 +294,8 @@ impl Harness {
 
 /// Namespace/name of an object.
 fn key_of<K: kube::Resource>(obj: &K) -> ObjKey {
-    ObjKey::new(obj.namespace().unwrap_or_else(|| "default".into()), obj.name_any())
+    ObjKey::new(
+        obj.namespace().unwrap_or_else(|| "default".into()),
+        obj.name_any(),
+    )
 }

@@ -5,8 +5,8 @@
 //! garbage collector removes them when the pod goes away.
 
 use anyhow::{Context, Result};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -17,7 +17,10 @@ const MANAGER: &str = "pod-harness";
 
 /// `kwok.x-k8s.io/v1alpha1` resource description for `kind` (`PortForward` or `Exec`).
 fn resource(kind: &str, plural: &str) -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("kwok.x-k8s.io", "v1alpha1", kind), plural)
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kwok.x-k8s.io", "v1alpha1", kind),
+        plural,
+    )
 }
 
 /// `PortForward` resource.
@@ -57,7 +60,10 @@ pub fn port_forward_object(rp: &RedisPod) -> Value {
 
 /// The `Exec` object: local exec in `work_dir` with the pod's environment.
 pub fn exec_object(rp: &RedisPod, env: &[(String, String)], work_dir: &Path) -> Value {
-    let envs: Vec<Value> = env.iter().map(|(n, v)| json!({"name": n, "value": v})).collect();
+    let envs: Vec<Value> = env
+        .iter()
+        .map(|(n, v)| json!({"name": n, "value": v}))
+        .collect();
     json!({
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "Exec",
@@ -69,16 +75,37 @@ pub fn exec_object(rp: &RedisPod, env: &[(String, String)], work_dir: &Path) -> 
 /// Server-side applies `obj` (a kwok object for `rp`'s pod).
 async fn apply(client: &Client, ar: &ApiResource, key: &ObjKey, obj: &Value) -> Result<()> {
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &key.ns, ar);
-    api.patch(&key.name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(obj))
-        .await
-        .with_context(|| format!("failed to apply {} {key}", ar.kind))?;
+    api.patch(
+        &key.name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(obj),
+    )
+    .await
+    .with_context(|| format!("failed to apply {} {key}", ar.kind))?;
     Ok(())
 }
 
 /// Creates or updates the `PortForward` and `Exec` objects of a pod.
-pub async fn apply_debug_objects(client: &Client, rp: &RedisPod, env: &[(String, String)], work_dir: &Path) -> Result<()> {
-    apply(client, &port_forward_resource(), &rp.key, &port_forward_object(rp)).await?;
-    apply(client, &exec_resource(), &rp.key, &exec_object(rp, env, work_dir)).await
+pub async fn apply_debug_objects(
+    client: &Client,
+    rp: &RedisPod,
+    env: &[(String, String)],
+    work_dir: &Path,
+) -> Result<()> {
+    apply(
+        client,
+        &port_forward_resource(),
+        &rp.key,
+        &port_forward_object(rp),
+    )
+    .await?;
+    apply(
+        client,
+        &exec_resource(),
+        &rp.key,
+        &exec_object(rp, env, work_dir),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -102,9 +129,19 @@ mod tests {
             env: vec![],
         };
         let pf = port_forward_object(&rp);
-        assert_eq!(pf["spec"]["forwards"][1], json!({"ports": [16379], "target": {"address": "127.1.0.7", "port": 16379}}));
+        assert_eq!(
+            pf["spec"]["forwards"][1],
+            json!({"ports": [16379], "target": {"address": "127.1.0.7", "port": 16379}})
+        );
         assert_eq!(pf["metadata"]["ownerReferences"][0]["uid"], "u");
-        let ex = exec_object(&rp, &[("POD_IP".into(), "127.1.0.7".into())], Path::new("/w"));
-        assert_eq!(ex["spec"]["execs"][0]["local"]["envs"][0]["value"], "127.1.0.7");
+        let ex = exec_object(
+            &rp,
+            &[("POD_IP".into(), "127.1.0.7".into())],
+            Path::new("/w"),
+        );
+        assert_eq!(
+            ex["spec"]["execs"][0]["local"]["envs"][0]["value"],
+            "127.1.0.7"
+        );
     }
 }

@@ -13,12 +13,16 @@ mod supervisor;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
 /// Command line.
 #[derive(Debug, Parser)]
-#[command(version, about = "Runs a real redis-server for every kwok pod (test ground)")]
+#[command(
+    version,
+    about = "Runs a real redis-server for every kwok pod (test ground)"
+)]
 struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -72,8 +76,11 @@ enum Cmd {
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     if let Err(e) = dispatch(Cli::parse()).await {
         eprintln!("pod-harness: {e:#}");
@@ -84,19 +91,40 @@ async fn main() {
 /// Runs the chosen subcommand.
 async fn dispatch(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Run { state_dir, redis_server, all_nodes } => {
+        Cmd::Run {
+            state_dir,
+            redis_server,
+            all_nodes,
+        } => {
             let state_dir = match state_dir {
                 Some(d) => d,
                 None => PathBuf::from(std::env::var("HOME").context("HOME is not set")?)
                     .join(".cache/redis-cluster-testground"),
             };
-            harness::run(harness::RunSettings { state_dir, redis_server, all_nodes }).await
+            harness::run(harness::RunSettings {
+                state_dir,
+                redis_server,
+                all_nodes,
+            })
+            .await
         }
-        Cmd::CheckPortforward { namespace, pod, port, password } => {
-            check::portforward(&namespace, &pod, port, password.as_deref()).await
-        }
-        Cmd::CheckExec { namespace, pod, container, command } => {
-            let command = if command.is_empty() { vec!["redis-cli".into(), "ping".into()] } else { command };
+        Cmd::CheckPortforward {
+            namespace,
+            pod,
+            port,
+            password,
+        } => check::portforward(&namespace, &pod, port, password.as_deref()).await,
+        Cmd::CheckExec {
+            namespace,
+            pod,
+            container,
+            command,
+        } => {
+            let command = if command.is_empty() {
+                vec!["redis-cli".into(), "ping".into()]
+            } else {
+                command
+            };
             check::exec(&namespace, &pod, container.as_deref(), &command).await
         }
     }

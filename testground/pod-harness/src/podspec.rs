@@ -22,7 +22,10 @@ pub struct ObjKey {
 impl ObjKey {
     /// Builds a key from a namespace and a name.
     pub fn new(ns: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { ns: ns.into(), name: name.into() }
+        Self {
+            ns: ns.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -84,7 +87,10 @@ impl ConfigMount {
         if self.items.is_empty() {
             return Some(rel.to_string());
         }
-        self.items.iter().find(|(_, p)| p == rel).map(|(k, _)| k.clone())
+        self.items
+            .iter()
+            .find(|(_, p)| p == rel)
+            .map(|(k, _)| k.clone())
     }
 }
 
@@ -170,9 +176,16 @@ pub fn redis_pod(pod: &Pod) -> Result<RedisPod, Skip> {
     let status = pod.status.as_ref();
     let phase = status.and_then(|s| s.phase.clone()).unwrap_or_default();
     if phase != "Running" {
-        return Err(Skip::NotRunning(if phase.is_empty() { "unknown".into() } else { phase }));
+        return Err(Skip::NotRunning(if phase.is_empty() {
+            "unknown".into()
+        } else {
+            phase
+        }));
     }
-    let ip = status.and_then(|s| s.pod_ip.clone()).filter(|ip| !ip.is_empty()).ok_or(Skip::NoIp)?;
+    let ip = status
+        .and_then(|s| s.pod_ip.clone())
+        .filter(|ip| !ip.is_empty())
+        .ok_or(Skip::NoIp)?;
     let spec = pod.spec.as_ref().ok_or(Skip::NoContainer)?;
     if spec.node_name.is_none() {
         return Err(Skip::Unscheduled);
@@ -187,7 +200,9 @@ pub fn redis_pod(pod: &Pod) -> Result<RedisPod, Skip> {
     let mut data_mount = None;
     let mut config_mounts = Vec::new();
     for m in &mounts {
-        let Some(vol) = volumes.iter().find(|v| v.name == m.name) else { continue };
+        let Some(vol) = volumes.iter().find(|v| v.name == m.name) else {
+            continue;
+        };
         if let Some(pvc) = &vol.persistent_volume_claim {
             // Prefer the claim mounted at /data, else the first one.
             if claim.is_none() || m.mount_path == "/data" {
@@ -212,7 +227,10 @@ pub fn redis_pod(pod: &Pod) -> Result<RedisPod, Skip> {
     }
     let (config_path, extra_args) = split_redis_args(container);
     Ok(RedisPod {
-        key: ObjKey::new(meta.namespace.clone().unwrap_or_else(|| "default".into()), meta.name.clone().unwrap_or_default()),
+        key: ObjKey::new(
+            meta.namespace.clone().unwrap_or_else(|| "default".into()),
+            meta.name.clone().unwrap_or_default(),
+        ),
         uid: meta.uid.clone().unwrap_or_default(),
         ip,
         container: container.name.clone(),
@@ -232,7 +250,11 @@ fn pick_container(containers: &[Container]) -> Option<&Container> {
     containers
         .iter()
         .find(|c| c.name == "redis")
-        .or_else(|| containers.iter().find(|c| c.image.as_deref().is_some_and(|i| i.contains("redis"))))
+        .or_else(|| {
+            containers
+                .iter()
+                .find(|c| c.image.as_deref().is_some_and(|i| i.contains("redis")))
+        })
         .or_else(|| containers.first())
 }
 
@@ -275,7 +297,9 @@ fn split_redis_args(c: &Container) -> (Option<String>, Vec<String>) {
         .into_iter()
         .chain(c.args.clone().unwrap_or_default())
         .collect();
-    let start = tokens.iter().position(|t| t.rsplit('/').next() == Some("redis-server"));
+    let start = tokens
+        .iter()
+        .position(|t| t.rsplit('/').next() == Some("redis-server"));
     let rest: Vec<String> = match start {
         Some(i) => tokens[i + 1..].to_vec(),
         // An image default entrypoint with only args: `args: [/conf/redis.conf, --x, y]`.
@@ -296,9 +320,15 @@ fn container_env(c: &Container) -> Vec<EnvVar> {
             (Some(v), _) => EnvValue::Literal(v),
             (None, Some(from)) => {
                 if let Some(s) = from.secret_key_ref {
-                    EnvValue::Secret { name: s.name, key: s.key }
+                    EnvValue::Secret {
+                        name: s.name,
+                        key: s.key,
+                    }
                 } else if let Some(cm) = from.config_map_key_ref {
-                    EnvValue::ConfigMap { name: cm.name, key: cm.key }
+                    EnvValue::ConfigMap {
+                        name: cm.name,
+                        key: cm.key,
+                    }
                 } else if let Some(f) = from.field_ref {
                     EnvValue::Field(f.field_path)
                 } else {
@@ -307,7 +337,10 @@ fn container_env(c: &Container) -> Vec<EnvVar> {
             }
             (None, None) => EnvValue::Literal(String::new()),
         };
-        out.push(EnvVar { name: e.name, value });
+        out.push(EnvVar {
+            name: e.name,
+            value,
+        });
     }
     out
 }
@@ -386,10 +419,19 @@ mod tests {
         assert_eq!(rp.data_mount.as_deref(), Some("/data"));
         assert_eq!(rp.config_mounts[0].config_map, "redis-cluster-config");
         assert_eq!(rp.config_path.as_deref(), Some("/etc/redis/redis.conf"));
-        assert_eq!(rp.config_mounts[0].key_for_path("/etc/redis/redis.conf").as_deref(), Some("redis.conf"));
+        assert_eq!(
+            rp.config_mounts[0]
+                .key_for_path("/etc/redis/redis.conf")
+                .as_deref(),
+            Some("redis.conf")
+        );
         assert_eq!(rp.extra_args, vec!["--cluster-announce-ip", "$(POD_IP)"]);
         assert!(rp.env.iter().any(|e| e.name == "REDIS_PASSWORD"
-            && e.value == EnvValue::Secret { name: "redis-auth".into(), key: "password".into() }));
+            && e.value
+                == EnvValue::Secret {
+                    name: "redis-auth".into(),
+                    key: "password".into()
+                }));
     }
 
     #[test]
@@ -423,7 +465,10 @@ mod tests {
             mount_path: "/conf/".into(),
             items: vec![("redis.conf".into(), "r.conf".into())],
         };
-        assert_eq!(m.key_for_path("/conf/r.conf").as_deref(), Some("redis.conf"));
+        assert_eq!(
+            m.key_for_path("/conf/r.conf").as_deref(),
+            Some("redis.conf")
+        );
         assert_eq!(m.key_for_path("/conf/other.conf"), None);
         assert_eq!(m.key_for_path("/elsewhere/r.conf"), None);
     }

@@ -59,8 +59,14 @@ pub fn spawn(s: &Spawn<'_>) -> Result<RedisProcess> {
         .spawn()
         .with_context(|| format!("failed to run {}", s.program.display()))?;
     let pid = child.id().context("redis-server exited immediately")?;
-    fs::write(s.pid_file, pid.to_string()).with_context(|| format!("failed to write {}", s.pid_file.display()))?;
-    Ok(RedisProcess { child, pid, pid_file: s.pid_file.to_path_buf(), started: Instant::now() })
+    fs::write(s.pid_file, pid.to_string())
+        .with_context(|| format!("failed to write {}", s.pid_file.display()))?;
+    Ok(RedisProcess {
+        child,
+        pid,
+        pid_file: s.pid_file.to_path_buf(),
+        started: Instant::now(),
+    })
 }
 
 impl RedisProcess {
@@ -68,7 +74,11 @@ impl RedisProcess {
     pub async fn wait_listening(&mut self, addr: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = self.child.try_wait().context("failed to poll redis-server")? {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .context("failed to poll redis-server")?
+            {
                 bail!("redis-server exited during startup ({status})");
             }
             if TcpStream::connect(addr).await.is_ok() {
@@ -109,10 +119,14 @@ impl RedisProcess {
 /// checking the process name so a reused pid is left alone. Returns how many it signalled.
 pub async fn kill_stale(pid_dir: &Path) -> Result<usize> {
     let mut killed = Vec::new();
-    let Ok(entries) = fs::read_dir(pid_dir) else { return Ok(0) };
+    let Ok(entries) = fs::read_dir(pid_dir) else {
+        return Ok(0);
+    };
     for e in entries.flatten() {
         let path = e.path();
-        let pid = fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<i32>().ok());
+        let pid = fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
         let _ = fs::remove_file(&path);
         let Some(pid) = pid else { continue };
         let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
@@ -122,7 +136,10 @@ pub async fn kill_stale(pid_dir: &Path) -> Result<usize> {
     }
     // Give them up to 10 s to save and exit, then SIGKILL.
     for _ in 0..100 {
-        if killed.iter().all(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+        if killed
+            .iter()
+            .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -116,9 +116,17 @@ pub fn launch(input: &LaunchInput<'_>) -> Launch {
         args.extend(["--cluster-config-file".into(), rel]);
     }
     if let Some(pw) = input.password {
-        args.extend(["--requirepass".into(), pw.into(), "--masterauth".into(), pw.into()]);
+        args.extend([
+            "--requirepass".into(),
+            pw.into(),
+            "--masterauth".into(),
+            pw.into(),
+        ]);
     }
-    args.extend(filter_extra_args(input.extra_args, input.password.is_some()));
+    args.extend(filter_extra_args(
+        input.extra_args,
+        input.password.is_some(),
+    ));
     Launch { conf_text, args }
 }
 
@@ -129,7 +137,9 @@ fn filter_extra_args(extra: &[String], auth_from_env: bool) -> Vec<String> {
     for a in extra {
         if let Some(name) = a.strip_prefix("--") {
             let name = name.to_ascii_lowercase();
-            keep = !HOST_BOUND.contains(&name.as_str()) && !(auth_from_env && AUTH.contains(&name.as_str()));
+            let host_bound = HOST_BOUND.contains(&name.as_str());
+            let auth = auth_from_env && AUTH.contains(&name.as_str());
+            keep = !(host_bound || auth);
         }
         if keep {
             out.push(a.clone());
@@ -164,11 +174,18 @@ mod tests {
         let l = launch(&input(None, &[]));
         assert!(l.conf_text.contains("\ncluster-enabled yes\n"));
         assert!(l.conf_text.contains("\nappendonly yes\n"));
-        assert!(l.conf_text.contains("\nrequirepass old\n"), "no env password: keep the file's");
+        assert!(
+            l.conf_text.contains("\nrequirepass old\n"),
+            "no env password: keep the file's"
+        );
         assert!(!l.conf_text.contains("\nbind 0.0.0.0"));
         assert!(!l.conf_text.contains("\ndir /data"));
         let args = l.args.join(" ");
-        assert!(args.starts_with("--bind 127.1.0.4 --port 6379 --dir /d/rc/data-redis-0 --daemonize no"));
+        assert!(
+            args.starts_with(
+                "--bind 127.1.0.4 --port 6379 --dir /d/rc/data-redis-0 --daemonize no"
+            )
+        );
         assert!(args.contains("--cluster-config-file nodes.conf"));
     }
 
@@ -176,23 +193,44 @@ mod tests {
     fn env_password_overrides_the_files_auth() {
         let l = launch(&input(Some("s3cret"), &[]));
         assert!(!l.conf_text.contains("requirepass old"));
-        assert!(l.args.join(" ").contains("--requirepass s3cret --masterauth s3cret"));
+        assert!(
+            l.args
+                .join(" ")
+                .contains("--requirepass s3cret --masterauth s3cret")
+        );
     }
 
     #[test]
     fn extra_args_keep_pod_options_and_drop_host_bound_ones() {
-        let extra: Vec<String> = ["--cluster-announce-ip", "127.1.0.4", "--bind", "0.0.0.0", "::", "--maxmemory", "10mb"]
-            .map(String::from)
-            .to_vec();
+        let extra: Vec<String> = [
+            "--cluster-announce-ip",
+            "127.1.0.4",
+            "--bind",
+            "0.0.0.0",
+            "::",
+            "--maxmemory",
+            "10mb",
+        ]
+        .map(String::from)
+        .to_vec();
         let l = launch(&input(None, &extra));
         let args = l.args.join(" ");
-        assert!(args.ends_with("--cluster-announce-ip 127.1.0.4 --maxmemory 10mb"), "{args}");
+        assert!(
+            args.ends_with("--cluster-announce-ip 127.1.0.4 --maxmemory 10mb"),
+            "{args}"
+        );
     }
 
     #[test]
     fn cluster_config_outside_the_data_mount_keeps_its_file_name() {
-        assert_eq!(cluster_config_rel(" /data/sub/nodes.conf", Some("/data/")), "sub/nodes.conf");
-        assert_eq!(cluster_config_rel(" /etc/x/nodes-6379.conf", Some("/data")), "nodes-6379.conf");
+        assert_eq!(
+            cluster_config_rel(" /data/sub/nodes.conf", Some("/data/")),
+            "sub/nodes.conf"
+        );
+        assert_eq!(
+            cluster_config_rel(" /etc/x/nodes-6379.conf", Some("/data")),
+            "nodes-6379.conf"
+        );
         assert_eq!(cluster_config_rel(" nodes.conf", None), "nodes.conf");
     }
 }

@@ -31,7 +31,6 @@ pub enum Want {
 }
 
 /// Shared settings and clients.
-#[derive(Debug)]
 pub struct Ctx {
     /// Kubernetes client.
     pub client: Client,
@@ -46,15 +45,23 @@ pub struct Ctx {
 impl Ctx {
     /// Generated config file of a pod.
     fn conf_file(&self, key: &ObjKey) -> PathBuf {
-        self.state.join("conf").join(&key.ns).join(format!("{}.conf", key.name))
+        self.state
+            .join("conf")
+            .join(&key.ns)
+            .join(format!("{}.conf", key.name))
     }
     /// redis-server log file of a pod.
     pub fn log_file(&self, key: &ObjKey) -> PathBuf {
-        self.state.join("logs").join(&key.ns).join(format!("{}.log", key.name))
+        self.state
+            .join("logs")
+            .join(&key.ns)
+            .join(format!("{}.log", key.name))
     }
     /// Pid file of a pod's redis-server (flat dir: `<ns>_<pod>.pid`; `_` is not valid in names).
     fn pid_file(&self, key: &ObjKey) -> PathBuf {
-        self.state.join("pids").join(format!("{}_{}.pid", key.ns, key.name))
+        self.state
+            .join("pids")
+            .join(format!("{}_{}.pid", key.ns, key.name))
     }
 }
 
@@ -150,11 +157,19 @@ pub async fn supervise(ctx: Arc<Ctx>, key: ObjKey, mut rx: watch::Receiver<Want>
                 return;
             }
             Wake::Exited(status) => {
-                let ran = current.take().map(|r| r.proc.started.elapsed()).unwrap_or_default();
-                failures = if ran > Duration::from_secs(30) { 1 } else { failures + 1 };
+                let ran = current
+                    .take()
+                    .map(|r| r.proc.started.elapsed())
+                    .unwrap_or_default();
+                failures = if ran > Duration::from_secs(30) {
+                    1
+                } else {
+                    failures + 1
+                };
                 let d = backoff(failures);
                 let tail = process::log_tail(&ctx.log_file(&key), 3);
-                warn!(pod = %key, "redis-server exited by itself ({status:?}) after {ran:?}; restarting in {d:?}; log tail:\n{tail}");
+                let status = status.map_or_else(|e| format!("wait failed: {e}"), |s| s.to_string());
+                warn!(pod = %key, "redis-server exited by itself ({status}) after {ran:.1?}; restarting in {d:?}; log tail:\n{tail}");
                 retry_at = Some(Instant::now() + d);
             }
         }
@@ -188,7 +203,9 @@ async fn stop(key: &ObjKey, running: Option<Running>) {
     let Some(r) = running else { return };
     let pid = r.proc.pid;
     match r.proc.stop(Duration::from_secs(10)).await {
-        Ok(status) => info!(pod = %key, "stopped redis-server pid {pid} ({status}); data kept in {}", r.identity.3.display()),
+        Ok(status) => {
+            info!(pod = %key, "stopped redis-server pid {pid} ({status}); data kept in {}", r.identity.3.display())
+        }
         Err(e) => warn!(pod = %key, "failed to stop redis-server pid {pid}: {e:#}"),
     }
 }
@@ -206,7 +223,11 @@ fn gone_cleanup(ctx: &Ctx, key: &ObjKey, last: Option<&RedisPod>) {
 }
 
 /// Resolves everything and starts redis-server for `rp`.
-async fn start(ctx: &Arc<Ctx>, rp: &RedisPod, id: (String, String, u16, PathBuf)) -> Result<Running> {
+async fn start(
+    ctx: &Arc<Ctx>,
+    rp: &RedisPod,
+    id: (String, String, u16, PathBuf),
+) -> Result<Running> {
     let key = &rp.key;
     let env = resolve_env(&ctx.client, rp).await?;
     let lookup = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
@@ -219,10 +240,12 @@ async fn start(ctx: &Arc<Ctx>, rp: &RedisPod, id: (String, String, u16, PathBuf)
     let data_dir = id.3.clone();
     let guard = ctx.dirs.acquire(&data_dir, pvc_uid.as_deref())?;
     let extra: Vec<String> = rp.extra_args.iter().map(|a| expand(a, lookup)).collect();
-    let (conf_file, log_file, pid_file) = (ctx.conf_file(key), ctx.log_file(key), ctx.pid_file(key));
+    let (conf_file, log_file, pid_file) =
+        (ctx.conf_file(key), ctx.log_file(key), ctx.pid_file(key));
     for f in [&conf_file, &log_file, &pid_file] {
         if let Some(dir) = f.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
         }
     }
     let l = launch(&LaunchInput {
@@ -235,7 +258,8 @@ async fn start(ctx: &Arc<Ctx>, rp: &RedisPod, id: (String, String, u16, PathBuf)
         password: password.as_deref(),
         extra_args: &extra,
     });
-    std::fs::write(&conf_file, &l.conf_text).with_context(|| format!("failed to write {}", conf_file.display()))?;
+    std::fs::write(&conf_file, &l.conf_text)
+        .with_context(|| format!("failed to write {}", conf_file.display()))?;
 
     let mut exec_env = env.clone();
     exec_env.extend([
@@ -262,7 +286,11 @@ async fn start(ctx: &Arc<Ctx>, rp: &RedisPod, id: (String, String, u16, PathBuf)
     info!(pod = %key, "started redis-server pid {} on {addr} (data {}, config {}{})", proc.pid, data_dir.display(),
         if config.is_some() { "from ConfigMap" } else { "default" },
         if password.is_some() { ", auth from REDIS_PASSWORD" } else { "" });
-    Ok(Running { identity: id, proc, _guard: guard })
+    Ok(Running {
+        identity: id,
+        proc,
+        _guard: guard,
+    })
 }
 
 /// Resolves the container env (literals expanded, secrets, ConfigMap keys, a few field refs).
@@ -270,12 +298,19 @@ async fn resolve_env(client: &Client, rp: &RedisPod) -> Result<Vec<(String, Stri
     let mut out: Vec<(String, String)> = Vec::new();
     for e in &rp.env {
         let v = match &e.value {
-            EnvValue::Literal(v) => expand(v, |n| out.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())),
+            EnvValue::Literal(v) => expand(v, |n| {
+                out.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+            }),
             EnvValue::Secret { name, key } => {
                 let s: Secret = Api::namespaced(client.clone(), &rp.key.ns)
                     .get(name)
                     .await
-                    .with_context(|| format!("failed to read secret {}/{name} for env {}", rp.key.ns, e.name))?;
+                    .with_context(|| {
+                        format!(
+                            "failed to read secret {}/{name} for env {}",
+                            rp.key.ns, e.name
+                        )
+                    })?;
                 let bytes = s.data.and_then(|d| d.get(key).cloned()).map(|b| b.0);
                 let bytes = match bytes {
                     Some(b) => b,
@@ -285,13 +320,20 @@ async fn resolve_env(client: &Client, rp: &RedisPod) -> Result<Vec<(String, Stri
                         .map(String::into_bytes)
                         .with_context(|| format!("secret {}/{name} has no key {key}", rp.key.ns))?,
                 };
-                String::from_utf8(bytes).with_context(|| format!("secret {}/{name} key {key} is not UTF-8", rp.key.ns))?
+                String::from_utf8(bytes).with_context(|| {
+                    format!("secret {}/{name} key {key} is not UTF-8", rp.key.ns)
+                })?
             }
             EnvValue::ConfigMap { name, key } => {
                 let cm: ConfigMap = Api::namespaced(client.clone(), &rp.key.ns)
                     .get(name)
                     .await
-                    .with_context(|| format!("failed to read configmap {}/{name} for env {}", rp.key.ns, e.name))?;
+                    .with_context(|| {
+                        format!(
+                            "failed to read configmap {}/{name} for env {}",
+                            rp.key.ns, e.name
+                        )
+                    })?;
                 cm.data
                     .and_then(|d| d.get(key).cloned())
                     .with_context(|| format!("configmap {}/{name} has no key {key}", rp.key.ns))?
@@ -319,10 +361,12 @@ async fn read_config(client: &Client, rp: &RedisPod) -> Result<Option<String>> {
         if rp.config_path.is_some() && wanted.is_none() && rp.config_mounts.len() > 1 {
             continue; // the args name a file of another mount
         }
-        let cm = api
-            .get(&m.config_map)
-            .await
-            .with_context(|| format!("failed to read configmap {}/{} mounted at {}", rp.key.ns, m.config_map, m.mount_path))?;
+        let cm = api.get(&m.config_map).await.with_context(|| {
+            format!(
+                "failed to read configmap {}/{} mounted at {}",
+                rp.key.ns, m.config_map, m.mount_path
+            )
+        })?;
         let data = cm.data.unwrap_or_default();
         let text = match wanted {
             Some(k) => data.get(&k).cloned(),
