@@ -64,8 +64,9 @@ tg_delete_cluster() {
   if [ -n "$kwokctl" ]; then
     tg_log "deleting cluster $TG_NAME"
     # --kubeconfig "" is refused by delete ("empty path"): point it at a scratch file instead.
-    "$kwokctl" delete cluster --name "$TG_NAME" --kubeconfig "$KWOK_WORKDIR/scratch-kubeconfig.yaml" >&2 ||
-      tg_log "kwokctl delete cluster failed; stopping its processes by pid"
+    "$kwokctl" delete cluster --name "$TG_NAME" --kubeconfig "$KWOK_WORKDIR/scratch-kubeconfig.yaml" \
+      >"$KWOK_WORKDIR/kwokctl-delete-$TG_NAME.log" 2>&1 ||
+      tg_log "kwokctl delete cluster failed (see $KWOK_WORKDIR/kwokctl-delete-$TG_NAME.log); stopping its processes by pid"
   fi
   for f in "$TG_CLUSTER_DIR"/pids/*.pid; do
     [ -f "$f" ] || continue

@@ -26,9 +26,13 @@ tg_log "control plane binaries ready in $BIN ($(elapsed))"
 target_dir=$(cd "$TG_REPO" && cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 (cd "$TG_REPO" && cargo build --quiet -p pod-harness) || tg_die "cargo build -p pod-harness failed"
+# Restart a running harness only when its sources changed (the shared target dir may relink the
+# binary for unrelated reasons), or when TESTGROUND_RESTART_HARNESS=1.
+src_hash=$(cd "$TG_HERE/pod-harness" && find . -type f \( -name '*.rs' -o -name Cargo.toml \) | sort |
+  xargs cat | sha256sum | cut -d' ' -f1)
 harness_changed=0
-if ! cmp -s "$target_dir/debug/pod-harness" "$TG_HARNESS_BIN"; then
-  cp "$target_dir/debug/pod-harness" "$TG_HARNESS_BIN.new" && mv "$TG_HARNESS_BIN.new" "$TG_HARNESS_BIN"
+if [ "$(cat "$TG_HARNESS_BIN.srchash" 2>/dev/null)" != "$src_hash" ] || [ ! -x "$TG_HARNESS_BIN" ] ||
+  [ "${TESTGROUND_RESTART_HARNESS:-0}" = 1 ]; then
   harness_changed=1
 fi
 tg_log "pod harness built ($(elapsed))"
@@ -121,7 +125,11 @@ if [ ! -d "$TG_CLUSTER_DIR" ]; then
   fi
   tg_log "creating cluster $TG_NAME (kube $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
   t_create=$(date +%s)
-  kwokctl create cluster "${args[@]}" --wait 3m >&2
+  create_log=$KWOK_WORKDIR/kwokctl-create-$TG_NAME.log
+  if ! kwokctl create cluster "${args[@]}" --wait 3m >"$create_log" 2>&1; then
+    cat "$create_log" >&2
+    tg_die "kwokctl create cluster failed (component logs: $TG_CLUSTER_DIR/logs/)"
+  fi
   echo "$stamp" >"$TG_STAMP"
   tg_log "cluster created in $(( $(date +%s) - t_create ))s"
 fi
@@ -143,6 +151,8 @@ if tg_pid_alive "$TG_HARNESS_PID" && [ "$harness_changed" = 0 ]; then
   tg_log "pod harness already running (pid $(cat "$TG_HARNESS_PID"))"
 else
   tg_stop_harness
+  cp "$target_dir/debug/pod-harness" "$TG_HARNESS_BIN.new" && mv "$TG_HARNESS_BIN.new" "$TG_HARNESS_BIN"
+  echo "$src_hash" >"$TG_HARNESS_BIN.srchash"
   echo "=== $(date -Is) starting pod harness" >>"$TG_HARNESS_LOG"
   KUBECONFIG=$TG_KUBECONFIG TESTGROUND_STATE_DIR=$TG_CACHE \
     setsid "$TG_HARNESS_BIN" run </dev/null >>"$TG_HARNESS_LOG" 2>&1 &
