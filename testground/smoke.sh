@@ -38,7 +38,7 @@ for p in smoke-0 smoke-1 smoke-2; do check "$p has a redis-server on its pod IP"
 check "pod IPs are in 127.1.0.0/16" bash -c "[ \"\$(kubectl -n $NS get pods -o jsonpath='{.items[*].status.podIP}' | tr ' ' '\n' | grep -vc '^127\.1\.')\" = 0 ]"
 
 # kubectl port-forward through the API server and kwok
-kc port-forward pod/smoke-0 16379:6379 >/tmp/tg-pf.log 2>&1 &
+kubectl -n "$NS" port-forward pod/smoke-0 16379:6379 >/tmp/tg-pf.log 2>&1 & # not via kc(): $! must be kubectl
 pf=$!
 for _ in $(seq 50); do grep -q Forwarding /tmp/tg-pf.log && break; sleep 0.1; done
 check "kubectl port-forward pod/smoke-0 16379:6379 + redis-cli ping" bash -c "[ \"\$(redis-cli -p 16379 -a $PASS --no-auth-warning ping)\" = PONG ]"
