@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::layout::{Candidate, CandidateIdx, Layout, LayoutError, plan_layout};
-use crate::topology::{NodeId, NodeReport, SLOT_COUNT, SlotSet};
+use crate::topology::{NodeId, NodeLine, NodeReport, SLOT_COUNT, SlotSet};
 
 /// One thing `init` does to one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,7 +165,11 @@ fn check_compatible(
             keys: report.keys(),
         });
     }
-    if let Some(outsider) = report.nodes.iter().find(|l| !ids.contains(&&l.id)) {
+    if let Some(outsider) = report
+        .nodes
+        .iter()
+        .find(|l| !ids.contains(&&l.id) && !is_handshake_with_candidate(l, reports))
+    {
         return Err(InitRefusal::KnowsOutsider {
             node: name(),
             peer: outsider.id.short().to_string(),
@@ -190,6 +194,15 @@ fn check_compatible(
         }
     }
     Ok(())
+}
+
+/// A MEET still in progress toward one of the candidates: the peer shows under a temporary
+/// id until the handshake completes, so it is not an outsider.
+fn is_handshake_with_candidate(line: &NodeLine, reports: &[&NodeReport]) -> bool {
+    line.flags.handshake
+        && reports
+            .iter()
+            .any(|r| r.endpoint.host == line.addr.ip && r.endpoint.port == line.addr.port)
 }
 
 /// The slots `layout` gives candidate `i` (empty for a replica).
@@ -358,6 +371,21 @@ mod tests {
                 InitStep::Replicate { replica: 5, master: 2 },
             ]
         );
+    }
+
+    #[test]
+    fn a_meet_still_in_handshake_is_resumed_not_refused() {
+        // Killed right after MEET: node 0 lists node 1 under a temporary id.
+        let mut view = fresh(6);
+        let mut hs = view.reports[1].nodes[0].clone();
+        hs.id = NodeId("f".repeat(40));
+        hs.flags.myself = false;
+        hs.flags.handshake = true;
+        view.reports[0].nodes.push(hs);
+        let InitPlan::Build { steps, .. } = plan(&view, 6).unwrap() else {
+            panic!("expected a build plan");
+        };
+        assert!(steps.contains(&InitStep::Meet { node: 0, peer: 1 }));
     }
 
     #[test]

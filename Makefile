@@ -1,0 +1,44 @@
+# Entry points (documented in README.md):
+#   make test         install test deps, run unit + property + integration + packaging + e2e tests
+#   make e2e          bring the local control plane up if needed, run the e2e suite, tear down
+#   make cluster-up   start the local control plane (kwok) with the pod harness
+#   make cluster-down stop it and delete its data
+#   make demo         the main job on the local control plane
+#   make bench        compare our speed with redis-cli --cluster (SCENARIO=name for one)
+include testground/testground.mk
+
+CARGO ?= cargo
+BIN := target/debug/kubectl-redis_cluster
+
+.PHONY: test unit deps build e2e demo bench lint
+
+## deps: what the tests need on a fresh machine (redis-server, redis-tools; Go and Rust are checked)
+deps: testground-deps
+
+## build: the plugin binary
+build:
+	$(CARGO) build --bin kubectl-redis_cluster
+
+## unit: unit, property, integration (real redis-server) and packaging tests
+unit: deps
+	$(CARGO) test --lib --bins --test integration --test packaging
+
+## test: everything CI runs
+test: unit e2e
+
+## e2e: end-to-end tests against the local control plane (started if needed, stopped after if we started it)
+e2e: deps
+	testground/run-e2e.sh
+
+## demo: deploy, init, write keys, scale 3->4->3 masters on the local control plane
+demo: deps build
+	scripts/demo.sh
+
+## bench: benchmarks against redis-cli --cluster (SCENARIO=rebalance|drain|bigkeys|ceiling)
+bench: deps
+	bench/run.sh $(SCENARIO)
+
+## lint: formatting and clippy
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings

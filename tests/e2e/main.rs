@@ -1,0 +1,6 @@
+//! End-to-end tests: the real plugin binary against the real control plane of the test
+//! ground (kube-apiserver, controller-manager, scheduler, etcd, kwok) with one real
+//! redis-server per pod. Run through `make e2e`, which starts and stops the test ground.
+
+mod ground;
+mod manifests;

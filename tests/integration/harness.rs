@@ -1,0 +1,341 @@
+//! The test ground for integration tests: real `redis-server` processes on loopback, each
+//! with its own temp dir, killed when the test ends (even on panic); the real plugin binary;
+//! `redis-cli --cluster check` as an oracle; and an independent cluster client (redis-rs)
+//! that writes keys and reads them back.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use redis::cluster::ClusterClientBuilder;
+
+/// The plugin binary under test.
+pub const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-redis_cluster");
+
+/// Each test gets its own loopback address (127.X.Y.1), so nodes of parallel tests never
+/// compete for ports. X is derived from the process id, Y counts up.
+fn next_host() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    format!("127.{}.{}.1", 100 + std::process::id() % 100, 1 + n % 250)
+}
+
+/// Fails with a clear message when a tool the tests need is missing; never skips.
+pub fn require(tool: &str) {
+    let found = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "`{tool}` is not installed; run `make test` (it installs redis-server and redis-tools) or `apt-get install redis-server redis-tools`"
+    );
+}
+
+/// One `redis-server` process.
+pub struct RedisNode {
+    /// Bound address.
+    pub host: String,
+    /// Client port.
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+impl RedisNode {
+    /// Starts a cluster-enabled node on `host:port` with extra config `args`.
+    pub fn start(host: &str, port: u16, extra: &[&str]) -> Self {
+        require("redis-server");
+        let mut node = Self {
+            host: host.to_string(),
+            port,
+            dir: tempfile::tempdir().expect("temp dir for a redis node"),
+            child: None,
+            extra: extra.iter().map(ToString::to_string).collect(),
+        };
+        node.spawn();
+        node
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// The node's data dir.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts the process (again) with the same dir, so it keeps its nodes.conf.
+    pub fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            // bind-source-addr: outgoing bus, replication and MIGRATE connections must come
+            // from the node's own address, or peers record 127.0.0.1 for it.
+            .args(["--bind", &self.host, "--bind-source-addr", &self.host])
+            .args(["--port", &self.port.to_string()])
+            .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "3000"])
+            .args(["--appendonly", "yes", "--repl-diskless-sync-delay", "0"])
+            .args(["--dir", &self.dir.path().to_string_lossy()])
+            .args(["--logfile", "redis.log", "--protected-mode", "no"])
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        self.child = Some(child);
+        wait_for(&format!("{} to accept connections", self.addr()), || {
+            std::net::TcpStream::connect((self.host.as_str(), self.port)).is_ok()
+        });
+    }
+
+    /// Restarts the node with other extra config, keeping its dir.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.kill();
+        self.extra = extra.iter().map(ToString::to_string).collect();
+        self.spawn();
+    }
+
+    /// Kills the process (SIGKILL), keeping its dir.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs `redis-cli` against this node.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", &self.host, "-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The node's id.
+    pub fn id(&self) -> String {
+        self.cli(&["cluster", "myid"])
+    }
+}
+
+impl Drop for RedisNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `cond` for up to 20 s.
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A set of nodes started together.
+pub struct Nodes {
+    /// The nodes.
+    pub nodes: Vec<RedisNode>,
+}
+
+impl Nodes {
+    /// `n` fresh nodes on one new loopback host.
+    pub fn start(n: usize) -> Self {
+        Self::on_hosts(&[n])
+    }
+
+    /// Fresh nodes on several new loopback hosts: `counts[h]` nodes on host `h`.
+    pub fn on_hosts(counts: &[usize]) -> Self {
+        let mut nodes = Vec::new();
+        for &count in counts {
+            let host = next_host();
+            let base = free_port_base(&host, count);
+            for i in 0..count {
+                nodes.push(RedisNode::start(&host, base + i as u16, &[]));
+            }
+        }
+        Self { nodes }
+    }
+
+    /// Adds `n` fresh nodes on a new host.
+    pub fn add(&mut self, n: usize) -> Vec<String> {
+        let host = next_host();
+        let base = free_port_base(&host, n);
+        (0..n)
+            .map(|i| {
+                let node = RedisNode::start(&host, base + i as u16, &[]);
+                let addr = node.addr();
+                self.nodes.push(node);
+                addr
+            })
+            .collect()
+    }
+
+    /// `host:port,host:port,...` of every node.
+    pub fn list(&self) -> String {
+        self.nodes.iter().map(RedisNode::addr).collect::<Vec<_>>().join(",")
+    }
+
+    /// The first node's address, a seed.
+    pub fn seed(&self) -> String {
+        self.nodes[0].addr()
+    }
+
+    /// Runs `init` over all nodes with `replicas` per master and asserts it succeeds.
+    pub fn init(&self, replicas: usize) -> Output {
+        let out = plugin(&["init", "--nodes", &self.list(), "--replicas-per-master", &replicas.to_string(), "--yes"]);
+        assert_success(&out);
+        out
+    }
+}
+
+/// A port base on `host` where `n` ports and their bus ports (+10000) are free.
+fn free_port_base(host: &str, n: usize) -> u16 {
+    (21000..30000)
+        .step_by(n.max(1))
+        .find(|base| {
+            (0..n as u16).all(|i| {
+                TcpListener::bind((host, base + i)).is_ok()
+                    && TcpListener::bind((host, base + i + 10000)).is_ok()
+            })
+        })
+        .expect("free ports on loopback")
+}
+
+/// Runs the plugin with `args` and no terminal.
+pub fn plugin(args: &[&str]) -> Output {
+    plugin_env(args, &[])
+}
+
+/// Runs the plugin with `args` and extra environment variables.
+pub fn plugin_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(PLUGIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("REDISCLI_AUTH")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the plugin")
+}
+
+/// Asserts exit code 0, printing both streams otherwise.
+pub fn assert_success(out: &Output) {
+    assert_exit(out, 0);
+}
+
+/// Asserts an exit code, printing both streams otherwise.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `redis-cli --cluster check`: the oracle we did not write. Returns (clean, output).
+pub fn redis_cli_check(seed: &str) -> (bool, String) {
+    require("redis-cli");
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "check", seed])
+        .output()
+        .expect("run redis-cli --cluster check");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let clean = out.status.success()
+        && text.contains("[OK] All 16384 slots covered.")
+        && !text.contains("[ERR]")
+        && !text.contains("[WARNING]");
+    (clean, text)
+}
+
+/// Asserts `redis-cli --cluster check` finds nothing wrong.
+pub fn assert_redis_cli_agrees_healthy(seed: &str) {
+    let (clean, text) = redis_cli_check(seed);
+    assert!(clean, "redis-cli --cluster check is not clean:\n{text}");
+}
+
+/// The value every test key gets: derived from the key, so any loss or mix-up shows.
+pub fn value_for(key: &str) -> String {
+    format!("v:{key}:{}", key.len() * 7919 % 1000)
+}
+
+/// Writes `count` keys `prefix:{i}` through an independent cluster client.
+pub fn write_keys(seed: &str, prefix: &str, count: usize) {
+    runtime().block_on(async {
+        let mut conn = cluster_conn(seed).await;
+        for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
+            let writes = chunk.iter().map(|i| {
+                let mut c = conn.clone();
+                async move {
+                    let key = format!("{prefix}:{i}");
+                    let _: () = c.set(&key, value_for(&key)).await.expect("SET through the cluster client");
+                }
+            });
+            futures::future::join_all(writes).await;
+        }
+        let _: () = redis::cmd("PING").query_async(&mut conn).await.expect("PING");
+    });
+}
+
+/// Reads every key `prefix:{i}` back and returns the ones missing or wrong.
+pub fn bad_keys(seed: &str, prefix: &str, count: usize) -> Vec<String> {
+    runtime().block_on(async {
+        let conn = cluster_conn(seed).await;
+        let mut bad = Vec::new();
+        for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
+            let reads = chunk.iter().map(|i| {
+                let mut c = conn.clone();
+                async move {
+                    let key = format!("{prefix}:{i}");
+                    let got: Option<String> = c.get(&key).await.expect("GET through the cluster client");
+                    (got != Some(value_for(&key))).then_some(key)
+                }
+            });
+            bad.extend(futures::future::join_all(reads).await.into_iter().flatten());
+        }
+        bad
+    })
+}
+
+/// Asserts every key reads back its value.
+pub fn assert_keys_intact(seed: &str, prefix: &str, count: usize) {
+    let bad = bad_keys(seed, prefix, count);
+    assert!(bad.is_empty(), "{} of {count} keys lost or changed, e.g. {:?}", bad.len(), &bad[..bad.len().min(5)]);
+}
+
+/// A cluster connection of redis-rs (not our code) seeded at `seed`.
+async fn cluster_conn(seed: &str) -> redis::cluster_async::ClusterConnection {
+    ClusterClientBuilder::new(vec![format!("redis://{seed}")])
+        .build()
+        .expect("cluster client")
+        .get_async_connection()
+        .await
+        .expect("connect the cluster client")
+}
+
+/// A small runtime for the async cluster client.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

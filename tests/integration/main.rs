@@ -1,0 +1,7 @@
+//! Integration tests: the real `kubectl-redis_cluster` binary against real `redis-server`
+//! processes on loopback, with `redis-cli --cluster check` and an independent cluster client
+//! as oracles. One binary (`autotests = false`), one module per command.
+
+mod harness;
+mod init;
+mod status;
