@@ -5,7 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cmd::add_node::AddNodeOpts;
+use crate::cmd::del_node::DelNodeOpts;
+use crate::cmd::failover::FailoverOpts;
 use crate::cmd::init::InitOpts;
+use crate::cmd::rebalance::RebalanceOpts;
+use crate::cmd::reshard::ReshardOpts;
 use crate::cmd::status::StatusOpts;
 use crate::output::{ColorChoice, OutputFormat};
 
@@ -93,6 +98,16 @@ pub enum Command {
     /// Show every node, its role, slots, keys and memory, and list what is wrong.
     #[command(alias = "check")]
     Status(StatusOpts),
+    /// Give every master its weighted share of the slots, moving keys with them.
+    Rebalance(RebalanceOpts),
+    /// Move N slots, with their keys, from some masters to one.
+    Reshard(ReshardOpts),
+    /// Add an empty node as a master or a replica.
+    AddNode(AddNodeOpts),
+    /// Remove a node for good (draining its slots first with --drain).
+    DelNode(DelNodeOpts),
+    /// Promote a replica to master.
+    Failover(FailoverOpts),
 }
 
 #[cfg(test)]

@@ -30,5 +30,10 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         }
         Command::Init(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Status(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Rebalance(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Reshard(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::AddNode(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::DelNode(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Failover(opts) => opts.exec(&Ctx::connect(settings).await?).await,
     }
 }

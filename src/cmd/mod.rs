@@ -1,8 +1,16 @@
 //! One module per subcommand, wiring observe → plan → confirm → apply → verify. No logic of
 //! their own beyond that wiring.
 
+pub mod add_node;
 pub mod context;
+pub mod del_node;
+pub mod failover;
 pub mod init;
+pub mod move_args;
+pub mod moving;
+pub mod rebalance;
+pub mod reshard;
 pub mod status;
+pub mod target;
 
 pub use context::{Ctx, Outcome};

@@ -4,3 +4,6 @@
 
 pub mod init;
 pub mod layout;
+pub mod moves;
+pub mod rebalance;
+pub mod membership;

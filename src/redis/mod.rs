@@ -2,8 +2,11 @@
 //! ([`observe`]), waits for convergence ([`wait`]) and the executors of plans.
 
 pub mod connector;
+pub mod converge;
 pub mod error;
 pub mod init;
+pub mod membership;
+pub mod mover;
 pub mod observe;
 pub mod pool;
 pub mod wait;

@@ -3,6 +3,7 @@
 
 pub mod endpoint;
 pub mod health;
+pub mod lookup;
 pub mod node_line;
 pub mod slots;
 pub mod view;

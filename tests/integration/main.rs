@@ -4,4 +4,5 @@
 
 mod harness;
 mod init;
+mod mover;
 mod status;

@@ -1,0 +1,134 @@
+//! `add-node`: bring an empty node into the cluster as a master (without slots until a
+//! rebalance) or as a replica of the master that needs one most.
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use super::context::{Ctx, Outcome};
+use super::moving::wait_healthy;
+use super::target::{domains, resolve_node};
+use crate::plan::membership::choose_master;
+use crate::redis::connector::resolve;
+use crate::redis::converge::{blocks_moving, wait_for_cluster};
+use crate::redis::membership::{meet, replicate};
+use crate::redis::observe::observe_node;
+use crate::topology::{ClusterView, Endpoint, NodeId};
+
+/// Options of `add-node`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  kubectl-redis_cluster --seed 127.0.0.1:7000 add-node 127.0.0.1:7006 --yes\n  kubectl-redis_cluster --seed 127.0.0.1:7000 add-node 127.0.0.1:7007 --replica --yes\n\nReplaces: redis-trib add-node [--slave] <new-ip>:6379 <existing-ip>:6379")]
+pub struct AddNodeOpts {
+    /// The empty node to add (HOST:PORT).
+    #[arg(value_name = "NEW")]
+    pub node: String,
+
+    /// Make it a replica of this master.
+    #[arg(long, value_name = "NODE", conflicts_with = "replica")]
+    pub replica_of: Option<String>,
+
+    /// Make it a replica of the master with the fewest replicas (another host when possible).
+    #[arg(long)]
+    pub replica: bool,
+}
+
+impl AddNodeOpts {
+    /// Runs `add-node`.
+    pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
+        let view = ready(ctx).await?;
+        let typed: Endpoint = self.node.parse()?;
+        let new = resolve(&typed).await.with_context(|| format!("cannot resolve {typed}"))?;
+        let member = view.report_at(&new).map(|r| r.id().clone());
+        let new_id = match member {
+            Some(id) => {
+                ctx.reporter.step(format!("{new} is already a member ({})", id.short()));
+                id
+            }
+            None => self.join(ctx, &view, &new).await?,
+        };
+        let wants_replica = self.replica || self.replica_of.is_some();
+        if ctx.settings.dry_run {
+            if wants_replica {
+                let master = self.replica_of.as_deref().unwrap_or("the master with the fewest replicas");
+                ctx.reporter.line(&format!("Plan: then make {new} a replica of {master}"));
+            }
+            return Ok(Outcome::Success);
+        }
+        if wants_replica {
+            self.make_replica(ctx, &new, &new_id).await?;
+        }
+        wait_healthy(ctx).await?;
+        ctx.reporter.done(format!(
+            "{new} is in the cluster as {}",
+            if wants_replica { "a replica" } else { "a master without slots (run `rebalance --use-empty-masters`)" }
+        ));
+        Ok(Outcome::Success)
+    }
+
+    /// Checks the node is empty and alone, MEETs it, and waits until everyone knows it.
+    async fn join(&self, ctx: &Ctx, view: &ClusterView, new: &Endpoint) -> anyhow::Result<NodeId> {
+        let report = observe_node(&ctx.pool, new).await.with_context(|| format!("cannot add {new}"))?;
+        if report.keys() > 0 {
+            bail!("{new} is not empty: it holds {} key(s); add-node only adds empty nodes", report.keys());
+        }
+        if report.nodes.len() > 1 {
+            bail!(
+                "{new} already knows {} other node(s): it belongs to another cluster; reset it with `CLUSTER RESET HARD` if that is intended",
+                report.nodes.len() - 1
+            );
+        }
+        if !report.myself().slots.is_empty() {
+            bail!("{new} already serves slots {}", report.myself().slots);
+        }
+        let id = report.id().clone();
+        if ctx.settings.dry_run {
+            ctx.reporter.line(&format!("Plan: introduce {new} ({}) to the cluster", id.short()));
+            return Ok(id);
+        }
+        let via = view.masters().next().context("the cluster has no master")?.endpoint.clone();
+        ctx.reporter.step(format!("introduce {new} to {via}"));
+        meet(&ctx.pool, &via, new, report.myself().addr.cport).await?;
+        let seeds = vec![via, new.clone()];
+        wait_for_cluster(&ctx.pool, &seeds, "every node knows the new node", ctx.settings.timeout, |p| {
+            matches!(p, crate::topology::health::Problem::MissingPeers { .. } | crate::topology::health::Problem::PeerFlagged { .. })
+        })
+        .await
+        .context("the new node did not join")?;
+        ctx.reporter.done(format!("{new} joined as {}", id.short()));
+        Ok(id)
+    }
+
+    /// Picks the master and sends REPLICATE (a no-op when it already replicates it).
+    async fn make_replica(&self, ctx: &Ctx, new: &Endpoint, id: &NodeId) -> anyhow::Result<()> {
+        let view = ready(ctx).await?;
+        let me = view.report(id).context("the new node vanished from the cluster")?;
+        if !me.myself().slots.is_empty() {
+            bail!("{new} serves slots; it cannot become a replica");
+        }
+        let master = match &self.replica_of {
+            Some(typed) => {
+                let line = resolve_node(ctx, &view, typed)?;
+                if !line.flags.master {
+                    bail!("--replica-of {typed}: {} is not a master", line.addr.endpoint());
+                }
+                line.id.clone()
+            }
+            None => {
+                let domain_of = domains(ctx, &view);
+                choose_master(&view, &domain_of, &new.host, &[id.clone()]).context("no master with slots to replicate")?
+            }
+        };
+        if me.myself().master_id.as_ref() == Some(&master) {
+            return Ok(());
+        }
+        ctx.reporter.step(format!("make {new} a replica of {}", master.short()));
+        replicate(&ctx.pool, new, &master).await?;
+        Ok(())
+    }
+}
+
+/// Waits until the cluster may be changed.
+async fn ready(ctx: &Ctx) -> anyhow::Result<ClusterView> {
+    wait_for_cluster(&ctx.pool, &ctx.seeds, "every node knows every node and reports cluster_state:ok", ctx.settings.timeout, blocks_moving)
+        .await
+        .context("the cluster is not ready for a new node; see `status`")
+}

@@ -1,0 +1,129 @@
+//! `del-node`: remove a node from the cluster for good. A master holding slots is refused
+//! unless `--drain` moves them to the other masters first; replicas of a removed master get
+//! another master; every node FORGETs it at once; a reachable node is reset so its
+//! nodes.conf can never rejoin.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use super::context::{Ctx, Outcome};
+use super::move_args::MoveArgs;
+use super::moving::{execute, start, wait_healthy};
+use super::target::{domains, resolve_node};
+use crate::plan::membership::repoint_replicas;
+use crate::plan::rebalance::plan_rebalance;
+use crate::redis::converge::wait_for_cluster;
+use crate::redis::membership::{forget_everywhere, replicate, reset_hard};
+use crate::redis::observe::observe_cluster;
+use crate::topology::health::Problem;
+use crate::topology::lookup::endpoint_of;
+use crate::topology::{ClusterView, Endpoint, NodeId};
+
+/// Options of `del-node`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  kubectl-redis_cluster --seed 127.0.0.1:7000 del-node 127.0.0.1:7006 --yes\n  kubectl-redis_cluster --seed 127.0.0.1:7000 del-node 3f7cbc0a7e07 --drain --yes\n\nReplaces: redis-trib reshard (to empty it) + redis-trib del-node <ip>:6379 <node-id>")]
+pub struct DelNodeOpts {
+    /// The node to remove: node id (or unique prefix) or HOST:PORT.
+    #[arg(value_name = "NODE")]
+    pub node: String,
+
+    /// Move the node's slots to the other masters first.
+    #[arg(long)]
+    pub drain: bool,
+
+    /// How slots are moved (with --drain).
+    #[command(flatten)]
+    pub moves: MoveArgs,
+}
+
+impl DelNodeOpts {
+    /// Runs `del-node`.
+    pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
+        let first = observe_cluster(&ctx.pool, &ctx.seeds).await.context("cannot read the cluster")?;
+        let victim = resolve_node(ctx, &first, &self.node)?.clone();
+        let id = victim.id.clone();
+        let reachable = first.report(&id).is_some();
+        if reachable && !victim.flags.replica {
+            self.drain_if_asked(ctx, &id).await?;
+        } else if !victim.slots.is_empty() {
+            bail!(
+                "{} is unreachable and still owns slots {}; bring it back or run `fix` to cover its slots first",
+                victim.addr.endpoint(),
+                victim.slots
+            );
+        }
+        let view = others_ready(ctx, &id).await?;
+        let domain_of = domains(ctx, &view);
+        let repoint = repoint_replicas(&view, &domain_of, std::slice::from_ref(&id));
+        let endpoint = endpoint_of(&view, &id);
+        let name = endpoint.as_ref().map_or_else(|| id.short().to_string(), ToString::to_string);
+        ctx.reporter.line(&format!("Plan: remove {name} ({}) from the cluster", id.short()));
+        for (replica, master) in &repoint {
+            ctx.reporter.line(&format!("  make {} a replica of {}", replica.short(), master.short()));
+        }
+        ctx.reporter.line(&format!("  FORGET it on every other node{}", if reachable { ", then reset it" } else { "" }));
+        if ctx.settings.dry_run {
+            return Ok(Outcome::Success);
+        }
+        ctx.confirm(&format!("Remove {name} from the cluster?"), "remove the node", true)?;
+        for (replica, master) in &repoint {
+            let e = endpoint_of(&view, replica).context("replica without address")?;
+            replicate(&ctx.pool, &e, master).await?;
+        }
+        let others: Vec<Endpoint> = view.reports.iter().filter(|r| r.id() != &id).map(|r| r.endpoint.clone()).collect();
+        forget_everywhere(&ctx.pool, &others, &id).await.context("FORGET failed; run the same command again")?;
+        if let (true, Some(e)) = (reachable, &endpoint) {
+            reset_hard(&ctx.pool, e).await.with_context(|| format!("cannot reset {e}"))?;
+            ctx.pool.forget(e);
+        }
+        ctx.reporter.done(format!("{name} removed"));
+        let seeds: Vec<Endpoint> = ctx.seeds.iter().filter(|s| Some(*s) != endpoint.as_ref()).cloned().collect();
+        let rest = observe_cluster(&ctx.pool, &seeds).await.context("cannot read the cluster")?;
+        if rest.known_nodes().contains_key(&id) {
+            bail!("a node still lists {name} after FORGET; run the same command again");
+        }
+        Ok(Outcome::Success)
+    }
+
+    /// A master with slots: refuse without `--drain`; with it, move its slots away.
+    async fn drain_if_asked(&self, ctx: &Ctx, id: &NodeId) -> anyhow::Result<()> {
+        let start = start(ctx).await?;
+        let holds = start.slots.get(id).map_or(0, |s| s.len());
+        if holds == 0 && start.resume.is_empty() {
+            return Ok(());
+        }
+        if !self.drain && holds > 0 {
+            bail!(
+                "{} is a master holding {holds} slot(s); pass --drain to move them to the other masters first (or move them with `reshard`/`rebalance --weight NODE=0`)",
+                self.node
+            );
+        }
+        let weights: BTreeMap<NodeId, f64> = start
+            .slots
+            .iter()
+            .map(|(m, slots)| (m.clone(), if m == id || slots.is_empty() { 0.0 } else { 1.0 }))
+            .collect();
+        let moves = plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the drain")?;
+        execute(ctx, &start, moves, &self.moves.options(), "Move this node's slots away?").await?;
+        if !ctx.settings.dry_run {
+            wait_healthy(ctx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Waits until every node but `leaving` is reachable, agrees and knows each other.
+async fn others_ready(ctx: &Ctx, leaving: &NodeId) -> anyhow::Result<ClusterView> {
+    wait_for_cluster(&ctx.pool, &ctx.seeds, "the other nodes agree", ctx.settings.timeout, |p| {
+        let about_leaving = match p {
+            Problem::Unreachable { node, .. } => node.id.as_ref() == Some(leaving),
+            Problem::PeerFlagged { peer, .. } => peer.id.as_ref() == Some(leaving),
+            _ => false,
+        };
+        !about_leaving && crate::redis::converge::blocks_moving(p)
+    })
+    .await
+    .context("the other nodes are not ready; see `status`")
+}

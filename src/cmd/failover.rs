@@ -1,0 +1,70 @@
+//! `failover`: promote a replica to master of its shard (a manual, coordinated failover;
+//! FORCE or TAKEOVER only when asked).
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::context::{Ctx, Outcome};
+use super::target::resolve_node;
+use crate::redis::membership::failover;
+use crate::redis::observe::observe_cluster;
+use crate::redis::wait::{Poll, wait_until};
+use crate::topology::lookup::endpoint_of;
+
+/// Options of `failover`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  kubectl redis-cluster failover redis-cluster-3\n  kubectl-redis_cluster --seed 127.0.0.1:7000 failover 127.0.0.1:7003 --yes")]
+pub struct FailoverOpts {
+    /// The replica to promote.
+    #[arg(value_name = "REPLICA")]
+    pub node: String,
+
+    /// Promote even if the master is unreachable (CLUSTER FAILOVER FORCE).
+    #[arg(long, conflicts_with = "takeover")]
+    pub force: bool,
+
+    /// Promote without the agreement of the other masters (CLUSTER FAILOVER TAKEOVER).
+    #[arg(long)]
+    pub takeover: bool,
+}
+
+impl FailoverOpts {
+    /// Runs `failover`.
+    pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
+        let view = observe_cluster(&ctx.pool, &ctx.seeds).await.context("cannot read the cluster")?;
+        let line = resolve_node(ctx, &view, &self.node)?;
+        if line.flags.master {
+            ctx.reporter.done(format!("{} is already a master; nothing to do", line.addr.endpoint()));
+            return Ok(Outcome::Success);
+        }
+        let id = line.id.clone();
+        let endpoint = endpoint_of(&view, &id).context("the replica has no address")?;
+        let mode = match (self.force, self.takeover) {
+            (true, _) => Some("FORCE"),
+            (_, true) => Some("TAKEOVER"),
+            _ => None,
+        };
+        ctx.reporter.line(&format!(
+            "Plan: promote {endpoint} ({}) to master{}",
+            id.short(),
+            mode.map(|m| format!(" with {m}")).unwrap_or_default()
+        ));
+        if ctx.settings.dry_run {
+            return Ok(Outcome::Success);
+        }
+        ctx.confirm(&format!("Fail over to {endpoint}?"), "fail over", true)?;
+        failover(&ctx.pool, &endpoint, mode).await?;
+        let seeds = vec![endpoint.clone()];
+        wait_until("the replica reports itself master", ctx.settings.timeout, || async {
+            let view = observe_cluster(&ctx.pool, &seeds).await?;
+            Ok::<_, anyhow::Error>(match view.report(&id) {
+                Some(r) if r.myself().flags.master && !r.myself().slots.is_empty() => Poll::Ready(()),
+                _ => Poll::NotYet("still a replica".into()),
+            })
+        })
+        .await?;
+        super::moving::wait_healthy(ctx).await?;
+        ctx.reporter.done(format!("{endpoint} is now a master"));
+        Ok(Outcome::Success)
+    }
+}

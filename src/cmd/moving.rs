@@ -1,0 +1,152 @@
+//! What every slot-moving command shares: wait until the cluster may be changed, finish the
+//! moves an interrupted run left open, print the plan, confirm, move with progress, and wait
+//! until the cluster is healthy again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use super::context::Ctx;
+use crate::output::progress::MoveProgress;
+use crate::plan::moves::{MoveLine, OpenSlots, SlotMove, open_slots, projected_slots, summarize};
+use crate::redis::converge::{blocks_moving, wait_for_cluster};
+use crate::redis::mover::{MoveCounters, MoveOptions, MoveStats, move_slots};
+use crate::topology::health::Problem;
+use crate::topology::lookup::endpoint_of;
+use crate::topology::{ClusterView, NodeId, SlotSet};
+
+/// The cluster as a slot-moving command starts from.
+pub struct Start {
+    /// The converged view.
+    pub view: ClusterView,
+    /// Moves an earlier run left open; they run first.
+    pub resume: Vec<SlotMove>,
+    /// Each master's slots once those are finished.
+    pub slots: BTreeMap<NodeId, SlotSet>,
+}
+
+/// Waits until the cluster may be changed and sorts out open slots; refuses open slots that
+/// need `fix`.
+pub async fn start(ctx: &Ctx) -> anyhow::Result<Start> {
+    let view = wait_for_cluster(
+        &ctx.pool,
+        &ctx.seeds,
+        "every node knows every node and reports cluster_state:ok",
+        ctx.settings.timeout,
+        blocks_moving,
+    )
+    .await
+    .context("the cluster is not ready to move slots; see `status`")?;
+    let OpenSlots { resume, stuck } = open_slots(&view);
+    if !stuck.is_empty() {
+        let lines: Vec<String> = stuck.iter().map(|s| format!("slot {}: {}", s.slot, s.reason)).collect();
+        bail!(
+            "open slots need `fix` first; nothing was changed:\n  - {}",
+            lines.join("\n  - ")
+        );
+    }
+    if !resume.is_empty() {
+        ctx.reporter.warn(format!(
+            "{} slot(s) were left open by an interrupted run; finishing them first",
+            resume.len()
+        ));
+    }
+    let slots = projected_slots(&view, &resume);
+    Ok(Start { view, resume, slots })
+}
+
+/// `-o json` result of a slot-moving command.
+#[derive(Debug, Serialize)]
+pub struct MoveReport {
+    /// `moved`, `planned` (dry run) or `nothing_to_do`.
+    pub result: &'static str,
+    /// Every move, in order.
+    pub moves: Vec<SlotMove>,
+    /// Slots and keys moved.
+    pub stats: MoveStats,
+    /// Seconds spent moving.
+    pub seconds: f64,
+}
+
+/// Prints the plan, asks, moves, and waits until healthy. Returns what was done.
+pub async fn execute(
+    ctx: &Ctx,
+    start: &Start,
+    moves: Vec<SlotMove>,
+    options: &MoveOptions,
+    question: &str,
+) -> anyhow::Result<MoveReport> {
+    let mut all = start.resume.clone();
+    all.extend(moves);
+    if all.is_empty() {
+        ctx.reporter.done("nothing to move: the cluster is already as asked");
+        return Ok(MoveReport { result: "nothing_to_do", moves: all, stats: MoveStats::default(), seconds: 0.0 });
+    }
+    print_plan(ctx, &start.view, &all);
+    if ctx.settings.dry_run {
+        return Ok(MoveReport { result: "planned", moves: all, stats: MoveStats::default(), seconds: 0.0 });
+    }
+    ctx.confirm(question, "move slots", true)?;
+    let counters = Arc::new(MoveCounters::default());
+    let progress = MoveProgress::start(counters.clone(), all.len() as u64, ctx.settings.interactive);
+    let started = Instant::now();
+    let moved = move_slots(&ctx.pool, &start.view, &all, options, &counters).await;
+    drop(progress);
+    let stats = moved.context("moving slots stopped; run the same command again (or `fix`) to finish: no key is lost")?;
+    let seconds = started.elapsed().as_secs_f64();
+    ctx.reporter.done(format!(
+        "moved {} slot(s) and {} key(s) in {seconds:.2}s ({:.0} keys/s)",
+        stats.slots,
+        stats.keys,
+        stats.keys as f64 / seconds.max(0.001)
+    ));
+    wait_healthy(ctx).await?;
+    Ok(MoveReport { result: "moved", moves: all, stats, seconds })
+}
+
+/// Waits until every node agrees, no slot is open, and every slot is covered.
+pub async fn wait_healthy(ctx: &Ctx) -> anyhow::Result<ClusterView> {
+    let view = wait_for_cluster(
+        &ctx.pool,
+        &ctx.seeds,
+        "the cluster agrees on the new slot map",
+        ctx.settings.timeout,
+        |p| {
+            blocks_moving(p)
+                || matches!(
+                    p,
+                    Problem::OpenSlots { .. } | Problem::SlotsUncovered { .. } | Problem::ReplicaNotInSync { .. }
+                )
+        },
+    )
+    .await
+    .context("the change is done but the cluster has not converged; see `status`")?;
+    ctx.reporter.done("cluster converged");
+    Ok(view)
+}
+
+/// Prints one line per (source, target) pair.
+fn print_plan(ctx: &Ctx, view: &ClusterView, moves: &[SlotMove]) {
+    let name = |id: &NodeId| match endpoint_of(view, id) {
+        Some(e) => format!("{} ({})", e, id.short()),
+        None => id.short().to_string(),
+    };
+    ctx.reporter.line(&format!("Plan: move {} slot(s)", moves.len()));
+    for (from, to, slots) in summarize(moves) {
+        ctx.reporter.line(&format!("  {}", MoveLine { from: &from, to: &to, slots: &slots, name: &name }));
+    }
+}
+
+/// Writes the JSON report when `-o json`.
+pub fn print_report(ctx: &Ctx, report: &MoveReport) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if ctx.settings.output == crate::output::OutputFormat::Json {
+        let mut out = ctx.stdout();
+        serde_json::to_writer_pretty(&mut out, report)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! `rebalance`: give every master its weighted share of the slots.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use super::context::{Ctx, Outcome};
+use super::move_args::MoveArgs;
+use super::moving::{execute, print_report, start};
+use super::target::resolve_node;
+use crate::plan::rebalance::plan_rebalance;
+use crate::topology::NodeId;
+
+/// Options of `rebalance`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  kubectl redis-cluster rebalance --use-empty-masters\n  kubectl-redis_cluster --seed 127.0.0.1:7000 rebalance --weight 127.0.0.1:7003=2 --yes\n\nReplaces: redis-trib rebalance --use-empty-masters <ip>:6379")]
+pub struct RebalanceOpts {
+    /// A master's weight (default 1); 0 empties it. Repeatable.
+    #[arg(long = "weight", value_name = "NODE=W")]
+    pub weights: Vec<String>,
+
+    /// Leave the cluster alone when every master is within this percentage of its share.
+    #[arg(long, default_value_t = 2.0, value_name = "PCT")]
+    pub threshold: f64,
+
+    /// Give slots to masters that have none (otherwise they keep none).
+    #[arg(long)]
+    pub use_empty_masters: bool,
+
+    /// How slots are moved.
+    #[command(flatten)]
+    pub moves: MoveArgs,
+}
+
+impl RebalanceOpts {
+    /// Runs `rebalance`.
+    pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
+        let start = start(ctx).await?;
+        let mut weights: BTreeMap<NodeId, f64> = start
+            .slots
+            .iter()
+            .map(|(id, slots)| {
+                let w = if slots.is_empty() && !self.use_empty_masters { 0.0 } else { 1.0 };
+                (id.clone(), w)
+            })
+            .collect();
+        for typed in &self.weights {
+            let (node, w) = typed
+                .split_once('=')
+                .with_context(|| format!("--weight `{typed}` is not NODE=WEIGHT"))?;
+            let w: f64 = w.parse().with_context(|| format!("--weight `{typed}`: `{w}` is not a number"))?;
+            if !(w >= 0.0 && w.is_finite()) {
+                bail!("--weight `{typed}`: weights must be 0 or more");
+            }
+            let line = resolve_node(ctx, &start.view, node)?;
+            if !weights.contains_key(&line.id) {
+                bail!("--weight `{typed}`: {} is not a master", line.addr.endpoint());
+            }
+            weights.insert(line.id.clone(), w);
+        }
+        let moves = plan_rebalance(&start.slots, &weights, self.threshold).context("cannot plan the rebalance")?;
+        let report = execute(ctx, &start, moves, &self.moves.options(), "Move these slots?").await?;
+        print_report(ctx, &report)?;
+        Ok(Outcome::Success)
+    }
+}

@@ -1,0 +1,60 @@
+//! `reshard`: move N slots from some masters to one.
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use super::context::{Ctx, Outcome};
+use super::move_args::MoveArgs;
+use super::moving::{execute, print_report, start};
+use super::target::resolve_node;
+use crate::plan::rebalance::plan_reshard;
+use crate::topology::NodeId;
+
+/// Options of `reshard`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  kubectl redis-cluster reshard --from all --to redis-cluster-6 --slots 1000\n  kubectl-redis_cluster --seed 127.0.0.1:7000 reshard --from 127.0.0.1:7003 --to 127.0.0.1:7000 --slots 4096 --yes\n\nReplaces: redis-trib reshard --from <id> --to <id> --slots N --yes <ip>:6379")]
+pub struct ReshardOpts {
+    /// Source masters: NODE[,NODE...] or `all` (every master but the target).
+    #[arg(long, value_delimiter = ',', required = true, value_name = "NODE,...|all")]
+    pub from: Vec<String>,
+
+    /// Target master.
+    #[arg(long, value_name = "NODE")]
+    pub to: String,
+
+    /// How many slots to move.
+    #[arg(long, value_name = "N")]
+    pub slots: usize,
+
+    /// How slots are moved.
+    #[command(flatten)]
+    pub moves: MoveArgs,
+}
+
+impl ReshardOpts {
+    /// Runs `reshard`.
+    pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
+        let start = start(ctx).await?;
+        let to = resolve_node(ctx, &start.view, &self.to)?;
+        if !start.slots.contains_key(&to.id) {
+            bail!("--to {}: {} is not a master", self.to, to.addr.endpoint());
+        }
+        let from: Vec<NodeId> = if self.from.iter().any(|f| f == "all") {
+            start.slots.keys().filter(|id| **id != to.id).cloned().collect()
+        } else {
+            let mut ids = Vec::new();
+            for typed in &self.from {
+                let line = resolve_node(ctx, &start.view, typed)?;
+                if !start.slots.contains_key(&line.id) {
+                    bail!("--from {typed}: {} is not a master", line.addr.endpoint());
+                }
+                ids.push(line.id.clone());
+            }
+            ids
+        };
+        let moves = plan_reshard(&start.slots, &from, &to.id, self.slots).context("cannot plan the reshard")?;
+        let report = execute(ctx, &start, moves, &self.moves.options(), "Move these slots?").await?;
+        print_report(ctx, &report)?;
+        Ok(Outcome::Success)
+    }
+}

@@ -1,0 +1,85 @@
+//! Pure decisions about membership: which master a new or orphaned replica should follow
+//! (fewest replicas, another failure domain when possible), and which replicas must move
+//! when nodes leave.
+
+use std::collections::BTreeMap;
+
+use crate::topology::{ClusterView, NodeId};
+
+/// The master a replica in `domain` should follow: among masters with slots (not in
+/// `excluded`), prefer another domain, then the fewest replicas, then the lowest id.
+pub fn choose_master(
+    view: &ClusterView,
+    domain_of: &dyn Fn(&NodeId) -> String,
+    domain: &str,
+    excluded: &[NodeId],
+) -> Option<NodeId> {
+    let mut replicas: BTreeMap<&NodeId, usize> = view
+        .masters()
+        .filter(|m| !m.myself().slots.is_empty() && !excluded.contains(m.id()))
+        .map(|m| (m.id(), 0))
+        .collect();
+    for r in view.replicas() {
+        if let Some(count) = r.myself().master_id.as_ref().and_then(|m| replicas.get_mut(m)) {
+            if !excluded.contains(r.id()) {
+                *count += 1;
+            }
+        }
+    }
+    replicas
+        .into_iter()
+        .min_by_key(|(id, n)| (domain_of(id) == domain, *n, (*id).clone()))
+        .map(|(id, _)| id.clone())
+}
+
+/// For nodes about to leave: each replica of a leaving master that stays needs a new master.
+/// Returns `(replica, new master)` pairs, balancing as it goes.
+pub fn repoint_replicas(
+    view: &ClusterView,
+    domain_of: &dyn Fn(&NodeId) -> String,
+    leaving: &[NodeId],
+) -> Vec<(NodeId, NodeId)> {
+    let mut moves = Vec::new();
+    for r in view.replicas() {
+        let Some(master) = &r.myself().master_id else { continue };
+        if leaving.contains(r.id()) || !leaving.contains(master) {
+            continue;
+        }
+        if let Some(new_master) = choose_master(view, domain_of, &domain_of(r.id()), leaving) {
+            moves.push((r.id().clone(), new_master));
+        }
+    }
+    moves
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::fixtures::{Fixture, fixture_id};
+
+    fn same_host(_: &NodeId) -> String {
+        "h".into()
+    }
+
+    #[test]
+    fn a_new_replica_goes_to_the_master_with_fewest_replicas() {
+        // Masters 0,1,2; replicas 3→0, 4→1, 5→2, 6→0: masters 1 and 2 have one each.
+        let view = Fixture::healthy(3, 1).with_empty_master().with(6, |n| n.master = Some(0)).view();
+        assert_eq!(choose_master(&view, &same_host, "h", &[]), Some(fixture_id(1)));
+    }
+
+    #[test]
+    fn another_failure_domain_wins_over_fewer_replicas() {
+        let view = Fixture::healthy(3, 1).view();
+        let domain = |id: &NodeId| if *id == fixture_id(0) { "a".to_string() } else { "b".to_string() };
+        assert_eq!(choose_master(&view, &domain, "b", &[]), Some(fixture_id(0)));
+    }
+
+    #[test]
+    fn replicas_of_a_leaving_master_are_repointed_and_leaving_replicas_are_not() {
+        let view = Fixture::healthy(3, 1).view();
+        let moves = repoint_replicas(&view, &same_host, &[fixture_id(0)]);
+        assert_eq!(moves, vec![(fixture_id(3), fixture_id(1))]);
+        assert!(repoint_replicas(&view, &same_host, &[fixture_id(0), fixture_id(3)]).is_empty());
+    }
+}

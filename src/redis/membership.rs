@@ -1,0 +1,68 @@
+//! Effects on membership: MEET a node, make a node a replica, FORGET a node everywhere, reset
+//! a removed node so its nodes.conf can never rejoin, and manual failover.
+
+use futures::future::try_join_all;
+
+use super::error::NodeError;
+use super::pool::Pool;
+use crate::topology::{Endpoint, NodeId};
+
+/// `CLUSTER MEET` sent to `via`, introducing `new` (an IP, its client and bus ports).
+pub async fn meet(pool: &Pool, via: &Endpoint, new: &Endpoint, cport: u16) -> Result<(), NodeError> {
+    pool.node(via)
+        .await?
+        .call::<()>(
+            ::redis::cmd("CLUSTER")
+                .arg("MEET")
+                .arg(&new.host)
+                .arg(new.port)
+                .arg(cport)
+                .to_owned(),
+        )
+        .await
+}
+
+/// `CLUSTER REPLICATE master` on `replica`.
+pub async fn replicate(pool: &Pool, replica: &Endpoint, master: &NodeId) -> Result<(), NodeError> {
+    pool.node(replica)
+        .await?
+        .call::<()>(::redis::cmd("CLUSTER").arg("REPLICATE").arg(master.to_string()).to_owned())
+        .await
+}
+
+/// `CLUSTER FORGET id` on every node in `on`, all at once (they must all forget it within
+/// the 60 s ban window, or gossip brings it back). `Unknown node` means already forgotten.
+pub async fn forget_everywhere(pool: &Pool, on: &[Endpoint], id: &NodeId) -> Result<(), NodeError> {
+    try_join_all(on.iter().map(|e| async move {
+        let mut node = pool.node(e).await?;
+        match node
+            .call::<()>(::redis::cmd("CLUSTER").arg("FORGET").arg(id.to_string()).to_owned())
+            .await
+        {
+            Err(err) if err.one_line().contains("Unknown node") => Ok(()),
+            other => other,
+        }
+    }))
+    .await?;
+    Ok(())
+}
+
+/// `CLUSTER RESET HARD`: the node forgets every peer and takes a new id, so nothing of its old
+/// membership survives in its nodes.conf. Redis itself refuses it on a master that still
+/// holds keys, which is the last guard against dropping data; a replica's copy is flushed.
+pub async fn reset_hard(pool: &Pool, node: &Endpoint) -> Result<(), NodeError> {
+    pool.node(node)
+        .await?
+        .call::<()>(::redis::cmd("CLUSTER").arg("RESET").arg("HARD").to_owned())
+        .await
+}
+
+/// `CLUSTER FAILOVER [FORCE|TAKEOVER]` on a replica.
+pub async fn failover(pool: &Pool, replica: &Endpoint, mode: Option<&str>) -> Result<(), NodeError> {
+    let mut cmd = ::redis::cmd("CLUSTER");
+    cmd.arg("FAILOVER");
+    if let Some(m) = mode {
+        cmd.arg(m);
+    }
+    pool.node(replica).await?.call::<()>(cmd).await
+}

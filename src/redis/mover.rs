@@ -1,0 +1,513 @@
+//! The slot mover: executes [`SlotMove`]s in the Redis Cluster spec order — IMPORTING on the
+//! target, MIGRATING on the source, MIGRATE in batches until the slot is empty, then SETSLOT
+//! NODE on the target, the source and every other master — fast and safely:
+//!
+//! - every source drains concurrently (MIGRATE blocks a source's main thread, so sources are
+//!   the unit of parallelism), each in windows of slots whose control commands are pipelined,
+//!   and each drain round pipelines `MIGRATE; GETKEYSINSLOT` for every open slot of the window;
+//! - a slot is finalized only after GETKEYSINSLOT on its source came back empty, and the
+//!   source is told only after the target's config epoch is above the source's, so no node
+//!   ever drops keys for a slot it lost (the "dirty slot" trap);
+//! - every step is idempotent and tolerant of its own earlier half-run, so a run killed at any
+//!   point is finished by observing again and running the resumed moves.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ::redis::{Pipeline, Value};
+use futures::future::try_join_all;
+
+use super::error::NodeError;
+use super::pool::{Node, Pool};
+use crate::plan::moves::SlotMove;
+use crate::topology::lookup::endpoint_of;
+use crate::topology::{ClusterView, Endpoint, NodeId};
+
+/// Knobs of the mover.
+#[derive(Clone, Debug)]
+pub struct MoveOptions {
+    /// Keys per MIGRATE (and per GETKEYSINSLOT).
+    pub batch: usize,
+    /// Slots per window: control commands are pipelined per window, and a window is the
+    /// most work redone after a kill.
+    pub window: usize,
+    /// MIGRATE's own timeout.
+    pub migrate_timeout: Duration,
+    /// Let the source's copy overwrite a different copy of the same key on the target.
+    pub replace: bool,
+}
+
+impl Default for MoveOptions {
+    fn default() -> Self {
+        Self {
+            // ~1000 keys per MIGRATE is where throughput flattens (research notes §7.2).
+            batch: 1000,
+            window: 128,
+            migrate_timeout: Duration::from_secs(60),
+            replace: false,
+        }
+    }
+}
+
+/// Why moving stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    /// A node failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The target holds different values for keys the source is moving.
+    #[error(
+        "slot {slot}: {count} key(s) exist on both {source_node} and {target} with different values (e.g. {example}); nothing was overwritten. Inspect them, or re-run with --replace to let the source's copy win"
+    )]
+    BusyKeys {
+        /// The slot.
+        slot: u16,
+        /// How many keys differ.
+        count: usize,
+        /// One of them.
+        example: String,
+        /// Source endpoint.
+        source_node: Endpoint,
+        /// Target endpoint.
+        target: Endpoint,
+    },
+    /// A node answered in a way that means the topology changed under us.
+    #[error("slot {slot}: {detail}; observe again (re-run the command) to continue")]
+    TopologyChanged {
+        /// The slot.
+        slot: u16,
+        /// What was seen.
+        detail: String,
+    },
+    /// A node named by a move is not known.
+    #[error("node {0} is not known to the cluster")]
+    UnknownNode(String),
+}
+
+/// What the mover did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MoveStats {
+    /// Slots moved.
+    pub slots: u64,
+    /// Keys moved.
+    pub keys: u64,
+}
+
+/// Live counters, readable while the mover runs (for progress bars).
+#[derive(Debug, Default)]
+pub struct MoveCounters {
+    /// Slots finalized so far.
+    pub slots: AtomicU64,
+    /// Keys migrated so far.
+    pub keys: AtomicU64,
+}
+
+/// Runs `moves` on the cluster described by `view`.
+pub async fn move_slots(
+    pool: &Pool,
+    view: &ClusterView,
+    moves: &[SlotMove],
+    options: &MoveOptions,
+    counters: &MoveCounters,
+) -> Result<MoveStats, MoveError> {
+    let endpoints = endpoints(view, moves)?;
+    let masters: Vec<NodeId> = view.masters().map(|r| r.id().clone()).collect();
+    let mut by_source: BTreeMap<&NodeId, Vec<&SlotMove>> = BTreeMap::new();
+    for m in moves {
+        by_source.entry(&m.from).or_default().push(m);
+    }
+    let ctx = MoverCtx {
+        pool,
+        endpoints,
+        masters,
+        options,
+        counters,
+        stop: AtomicBool::new(false),
+    };
+    let before = (
+        counters.slots.load(Ordering::Relaxed),
+        counters.keys.load(Ordering::Relaxed),
+    );
+    try_join_all(
+        by_source
+            .into_iter()
+            .map(|(from, slots)| ctx.drain_source(from, slots)),
+    )
+    .await?;
+    Ok(MoveStats {
+        slots: counters.slots.load(Ordering::Relaxed) - before.0,
+        keys: counters.keys.load(Ordering::Relaxed) - before.1,
+    })
+}
+
+/// Endpoint of every node a move names.
+fn endpoints(view: &ClusterView, moves: &[SlotMove]) -> Result<BTreeMap<NodeId, Endpoint>, MoveError> {
+    let mut out = BTreeMap::new();
+    for id in moves.iter().flat_map(|m| [&m.from, &m.to]).chain(view.masters().map(|r| r.id())) {
+        if !out.contains_key(id) {
+            let e = endpoint_of(view, id).ok_or_else(|| MoveError::UnknownNode(id.to_string()))?;
+            out.insert(id.clone(), e);
+        }
+    }
+    Ok(out)
+}
+
+/// Shared state of one `move_slots` call.
+struct MoverCtx<'a> {
+    pool: &'a Pool,
+    endpoints: BTreeMap<NodeId, Endpoint>,
+    masters: Vec<NodeId>,
+    options: &'a MoveOptions,
+    counters: &'a MoveCounters,
+    /// Set when any source fails, so the others stop at their next window.
+    stop: AtomicBool,
+}
+
+/// A slot being drained.
+struct Draining<'m> {
+    mv: &'m SlotMove,
+    keys: Vec<Vec<u8>>,
+    batch: usize,
+    replace: bool,
+}
+
+impl MoverCtx<'_> {
+    /// A connection to node `id`.
+    async fn node(&self, id: &NodeId) -> Result<Node, MoveError> {
+        // Every id was resolved in `endpoints` before any worker started.
+        let endpoint = &self.endpoints[id];
+        Ok(self.pool.node(endpoint).await?)
+    }
+
+    /// Moves every slot of one source, window by window.
+    async fn drain_source(&self, from: &NodeId, moves: Vec<&SlotMove>) -> Result<(), MoveError> {
+        for window in moves.chunks(self.options.window.max(1)) {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let result = self.move_window(from, window).await;
+            if result.is_err() {
+                self.stop.store(true, Ordering::Relaxed);
+            }
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Opens, drains and finalizes one window of slots from one source.
+    async fn move_window(&self, from: &NodeId, window: &[&SlotMove]) -> Result<(), MoveError> {
+        let taken = self.set_importing(window).await?;
+        let (mut draining, source_epoch) = self.set_migrating(from, window, &taken).await?;
+        self.drain(from, &mut draining).await?;
+        self.finalize(from, window, source_epoch).await
+    }
+
+    /// `SETSLOT s IMPORTING from` on each target. Returns the slots a target already owns (a
+    /// run interrupted after the target took the slot).
+    async fn set_importing(&self, window: &[&SlotMove]) -> Result<Vec<u16>, MoveError> {
+        let mut per_target: BTreeMap<&NodeId, (Pipeline, Vec<u16>)> = BTreeMap::new();
+        for m in window {
+            let (pipe, slots) = per_target.entry(&m.to).or_default();
+            pipe.cmd("CLUSTER").arg("SETSLOT").arg(m.slot).arg("IMPORTING").arg(m.from.to_string());
+            slots.push(m.slot);
+        }
+        let taken = try_join_all(per_target.into_iter().map(|(to, (pipe, slots))| async move {
+            let mut node = self.node(to).await?;
+            let replies = node.pipeline(&pipe).await?;
+            let mut taken = Vec::new();
+            for (reply, slot) in replies.iter().zip(slots) {
+                match error_text(reply) {
+                    Some(text) if text.contains("already the owner") => taken.push(slot),
+                    _ => check_reply(reply, slot, &node.endpoint, &[])?,
+                }
+            }
+            Ok::<_, MoveError>(taken)
+        }))
+        .await?;
+        Ok(taken.into_iter().flatten().collect())
+    }
+
+    /// `SETSLOT s MIGRATING to` and the first `GETKEYSINSLOT` for each slot on the source, plus
+    /// the source's config epoch. A source may have stopped owning a slot only if its target
+    /// already took it (`taken`, an interrupted earlier run); anything else means the slot
+    /// map changed under the plan, and nothing is finalized.
+    async fn set_migrating<'m>(
+        &self,
+        from: &NodeId,
+        window: &[&'m SlotMove],
+        taken: &[u16],
+    ) -> Result<(Vec<Draining<'m>>, u64), MoveError> {
+        let mut pipe = ::redis::pipe();
+        for m in window {
+            pipe.cmd("CLUSTER").arg("SETSLOT").arg(m.slot).arg("MIGRATING").arg(m.to.to_string());
+            pipe.cmd("CLUSTER").arg("GETKEYSINSLOT").arg(m.slot).arg(self.options.batch);
+        }
+        pipe.cmd("CLUSTER").arg("INFO");
+        let mut node = self.node(from).await?;
+        let replies = node.pipeline(&pipe).await?;
+        let mut draining = Vec::new();
+        for (i, m) in window.iter().enumerate() {
+            let tolerated: &[&str] = if taken.contains(&m.slot) { &["not the owner"] } else { &[] };
+            check_reply(&replies[2 * i], m.slot, &node.endpoint, tolerated)?;
+            draining.push(Draining {
+                mv: m,
+                keys: keys_of(&replies[2 * i + 1], m.slot, &node.endpoint)?,
+                batch: self.options.batch,
+                replace: self.options.replace,
+            });
+        }
+        let epoch = my_epoch(&replies[2 * window.len()], &node.endpoint)?;
+        Ok((draining, epoch))
+    }
+
+    /// Migrates keys until every slot of the window is empty on the source.
+    async fn drain(&self, from: &NodeId, draining: &mut [Draining<'_>]) -> Result<(), MoveError> {
+        let mut source = self.node(from).await?;
+        let auth = self.pool.credentials();
+        let timeout_ms = self.options.migrate_timeout.as_millis().to_string();
+        loop {
+            let active: Vec<usize> = (0..draining.len()).filter(|i| !draining[*i].keys.is_empty()).collect();
+            if active.is_empty() {
+                return Ok(());
+            }
+            let mut pipe = ::redis::pipe();
+            for &i in &active {
+                let d = &draining[i];
+                let target = &self.endpoints[&d.mv.to];
+                let cmd = pipe
+                    .cmd("MIGRATE")
+                    .arg(&target.host)
+                    .arg(target.port)
+                    .arg("")
+                    .arg(0)
+                    .arg(&timeout_ms);
+                if d.replace {
+                    cmd.arg("REPLACE");
+                }
+                if let Some(c) = auth {
+                    match &c.username {
+                        Some(user) => cmd.arg("AUTH2").arg(user).arg(&c.password),
+                        None => cmd.arg("AUTH").arg(&c.password),
+                    };
+                }
+                cmd.arg("KEYS");
+                for k in d.keys.iter().take(d.batch) {
+                    cmd.arg(k.as_slice());
+                }
+                pipe.cmd("CLUSTER").arg("GETKEYSINSLOT").arg(d.mv.slot).arg(d.batch);
+            }
+            let replies = source.pipeline(&pipe).await?;
+            for (n, &i) in active.iter().enumerate() {
+                let sent = draining[i].keys.len().min(draining[i].batch);
+                self.after_migrate(&replies[2 * n], &mut draining[i], sent, &source.endpoint)
+                    .await?;
+                let slot = draining[i].mv.slot;
+                draining[i].keys = keys_of(&replies[2 * n + 1], slot, &source.endpoint)?;
+            }
+        }
+    }
+
+    /// Interprets one MIGRATE reply: count moved keys, shrink the batch after a timeout,
+    /// resolve BUSYKEY by comparing values, fail on anything else.
+    async fn after_migrate(
+        &self,
+        reply: &Value,
+        d: &mut Draining<'_>,
+        sent: usize,
+        source: &Endpoint,
+    ) -> Result<(), MoveError> {
+        let Some(text) = error_text(reply) else {
+            self.counters.keys.fetch_add(sent as u64, Ordering::Relaxed);
+            return Ok(());
+        };
+        if text.contains("BUSYKEY") {
+            if !d.replace {
+                self.check_busy_keys(d, source).await?;
+                d.replace = true;
+            }
+            return Ok(());
+        }
+        if text.contains("IOERR") && d.batch > 1 {
+            // Large keys: fewer per MIGRATE, so each stays within the timeout.
+            d.batch = (d.batch / 10).max(1);
+            return Ok(());
+        }
+        Err(MoveError::TopologyChanged {
+            slot: d.mv.slot,
+            detail: format!("MIGRATE on {source} failed: {text}"),
+        })
+    }
+
+    /// A BUSYKEY means some keys already exist on the target (a MIGRATE that timed out after
+    /// the target restored them, or a stray write). REPLACE is safe only when both copies are
+    /// byte-identical, unless the user asked for `--replace`.
+    async fn check_busy_keys(&self, d: &Draining<'_>, source: &Endpoint) -> Result<(), MoveError> {
+        let keys: Vec<&Vec<u8>> = d.keys.iter().take(d.batch).collect();
+        let dumps = |asking: bool| {
+            let mut pipe = ::redis::pipe();
+            if asking {
+                pipe.cmd("ASKING");
+            }
+            for k in &keys {
+                pipe.cmd("DUMP").arg(k.as_slice());
+            }
+            pipe
+        };
+        let mut src = self.node(&d.mv.from).await?;
+        let mut dst = self.node(&d.mv.to).await?;
+        let on_source = src.pipeline(&dumps(false)).await?;
+        let on_target = dst.pipeline(&dumps(true)).await?;
+        let differing: Vec<&Vec<u8>> = keys
+            .iter()
+            .zip(on_source.iter().zip(on_target.iter().skip(1)))
+            .filter(|(_, (s, t))| !matches!(s, Value::Nil) && !matches!(t, Value::Nil) && s != t)
+            .map(|(k, _)| *k)
+            .collect();
+        match differing.first() {
+            None => Ok(()),
+            Some(example) => Err(MoveError::BusyKeys {
+                slot: d.mv.slot,
+                count: differing.len(),
+                example: String::from_utf8_lossy(example).into_owned(),
+                source_node: source.clone(),
+                target: self.endpoints[&d.mv.to].clone(),
+            }),
+        }
+    }
+
+    /// SETSLOT NODE on the targets, then (once each target's epoch is above the source's) on
+    /// the source, then on every other master.
+    async fn finalize(&self, from: &NodeId, window: &[&SlotMove], source_epoch: u64) -> Result<(), MoveError> {
+        let mut per_target: BTreeMap<&NodeId, Vec<u16>> = BTreeMap::new();
+        for m in window {
+            per_target.entry(&m.to).or_default().push(m.slot);
+        }
+        try_join_all(per_target.iter().map(|(to, slots)| async move {
+            let mut node = self.node(to).await?;
+            let replies = node.pipeline(&setslot_node(slots, to, true)).await?;
+            for (reply, slot) in replies.iter().zip(slots.iter()) {
+                check_reply(reply, *slot, &node.endpoint, &[])?;
+            }
+            self.ensure_epoch_above(&mut node, &replies[slots.len()], source_epoch).await
+        }))
+        .await?;
+
+        let mut source = self.node(from).await?;
+        for (to, slots) in &per_target {
+            let replies = source.pipeline(&setslot_node(slots, to, false)).await?;
+            for (reply, slot) in replies.iter().zip(slots.iter()) {
+                // A master that just gave away its last slot may already have turned into a
+                // replica of the target (cluster-allow-replica-migration): that is fine.
+                check_reply(reply, *slot, &source.endpoint, &["only with masters", "only with primaries"])?;
+            }
+        }
+        let others: Vec<&NodeId> = self
+            .masters
+            .iter()
+            .filter(|id| *id != from && !per_target.contains_key(id))
+            .collect();
+        try_join_all(others.into_iter().map(|id| {
+            let per_target = &per_target;
+            async move {
+                let mut node = self.node(id).await?;
+                for (to, slots) in per_target {
+                    // Informing the other masters only saves redirects; gossip does the rest,
+                    // so their refusals are not errors.
+                    node.pipeline(&setslot_node(slots, to, false)).await?;
+                }
+                Ok::<_, MoveError>(())
+            }
+        }))
+        .await?;
+        self.counters.slots.fetch_add(window.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Bumps the target's epoch until it is above `source_epoch`; `info` is the target's
+    /// `CLUSTER INFO` right after its SETSLOT NODE.
+    async fn ensure_epoch_above(&self, target: &mut Node, info: &Value, source_epoch: u64) -> Result<(), MoveError> {
+        let mut epoch = my_epoch(info, &target.endpoint)?;
+        for _ in 0..5 {
+            if epoch > source_epoch {
+                return Ok(());
+            }
+            target.call::<String>(::redis::cmd("CLUSTER").arg("BUMPEPOCH").to_owned()).await?;
+            let info: Value = target.call(::redis::cmd("CLUSTER").arg("INFO").to_owned()).await?;
+            epoch = my_epoch(&info, &target.endpoint)?;
+        }
+        Err(MoveError::TopologyChanged {
+            slot: 0,
+            detail: format!(
+                "{} cannot get a config epoch above its source's ({source_epoch})",
+                target.endpoint
+            ),
+        })
+    }
+}
+
+/// `SETSLOT s NODE to` for each slot, optionally followed by `CLUSTER INFO`.
+fn setslot_node(slots: &[u16], to: &NodeId, with_info: bool) -> Pipeline {
+    let mut pipe = ::redis::pipe();
+    for slot in slots {
+        pipe.cmd("CLUSTER").arg("SETSLOT").arg(*slot).arg("NODE").arg(to.to_string());
+    }
+    if with_info {
+        pipe.cmd("CLUSTER").arg("INFO");
+    }
+    pipe
+}
+
+/// The text of an error reply (code and message), `None` for any other reply.
+fn error_text(reply: &Value) -> Option<String> {
+    match reply {
+        Value::ServerError(e) => Some(format!("{} {}", e.code(), e.details().unwrap_or("")).trim().to_string()),
+        _ => None,
+    }
+}
+
+/// Accepts any non-error reply, or an error containing one of `tolerated`.
+fn check_reply(reply: &Value, slot: u16, endpoint: &Endpoint, tolerated: &[&str]) -> Result<(), MoveError> {
+    match error_text(reply) {
+        Some(text) if !tolerated.iter().any(|t| text.contains(t)) => Err(MoveError::TopologyChanged {
+            slot,
+            detail: format!("{endpoint} answered `{text}`"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The keys of a GETKEYSINSLOT reply.
+fn keys_of(reply: &Value, slot: u16, endpoint: &Endpoint) -> Result<Vec<Vec<u8>>, MoveError> {
+    match reply {
+        Value::Array(items) => Ok(items
+            .iter()
+            .filter_map(|v| match v {
+                Value::BulkString(b) => Some(b.clone()),
+                _ => None,
+            })
+            .collect()),
+        other => Err(MoveError::TopologyChanged {
+            slot,
+            detail: format!("{endpoint} answered GETKEYSINSLOT with {other:?}"),
+        }),
+    }
+}
+
+/// `cluster_my_epoch` of a `CLUSTER INFO` reply.
+fn my_epoch(reply: &Value, endpoint: &Endpoint) -> Result<u64, MoveError> {
+    let text = match reply {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::VerbatimString { text, .. } => text.clone(),
+        other => format!("{other:?}"),
+    };
+    crate::topology::InfoFields::parse(&text)
+        .number("cluster_my_epoch")
+        .ok_or_else(|| {
+            MoveError::Node(NodeError::Reply {
+                endpoint: endpoint.clone(),
+                command: "CLUSTER INFO".into(),
+                detail: "no cluster_my_epoch".into(),
+            })
+        })
+}
