@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::cmd::add_node::AddNodeOpts;
 use crate::cmd::del_node::DelNodeOpts;
 use crate::cmd::failover::FailoverOpts;
+use crate::cmd::fix::FixOpts;
 use crate::cmd::init::InitOpts;
 use crate::cmd::rebalance::RebalanceOpts;
 use crate::cmd::reshard::ReshardOpts;
@@ -108,6 +109,8 @@ pub enum Command {
     DelNode(DelNodeOpts),
     /// Promote a replica to master.
     Failover(FailoverOpts),
+    /// Heal open slots, uncovered slots, and nodes that came back at new addresses.
+    Fix(FixOpts),
 }
 
 #[cfg(test)]

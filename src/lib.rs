@@ -35,5 +35,6 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         Command::AddNode(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::DelNode(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Failover(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Fix(opts) => opts.exec(&Ctx::connect(settings).await?).await,
     }
 }

@@ -5,6 +5,7 @@ pub mod add_node;
 pub mod context;
 pub mod del_node;
 pub mod failover;
+pub mod fix;
 pub mod init;
 pub mod move_args;
 pub mod moving;

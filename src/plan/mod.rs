@@ -7,3 +7,4 @@ pub mod layout;
 pub mod moves;
 pub mod rebalance;
 pub mod membership;
+pub mod heal;

@@ -9,6 +9,7 @@ pub mod membership;
 pub mod mover;
 pub mod observe;
 pub mod pool;
+pub mod repair;
 pub mod wait;
 
 pub use connector::{Connector, DirectConnector};

@@ -3,6 +3,7 @@
 //! as oracles. One binary (`autotests = false`), one module per command.
 
 mod harness;
+mod fix;
 mod init;
 mod mover;
 mod status;
