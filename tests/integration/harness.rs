@@ -339,3 +339,41 @@ fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("tokio runtime")
 }
+
+/// A client thread that, until stopped, writes `live:{i}` keys and reads back the preloaded
+/// `prefix:{i}` keys through the redis-rs cluster client, failing on any error.
+pub struct LiveTraffic {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<(usize, usize)>,
+}
+
+impl LiveTraffic {
+    /// Starts the client against `seed`; `preloaded` keys named `prefix:{i}` exist.
+    pub fn start(seed: &str, prefix: &str, preloaded: usize) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seed, prefix, flag) = (seed.to_string(), prefix.to_string(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let mut conn = cluster_conn(&seed).await;
+                let (mut ops, mut written) = (0usize, 0usize);
+                while !flag.load(Ordering::SeqCst) {
+                    let key = format!("live:{written}");
+                    let _: () = conn.set(&key, value_for(&key)).await.expect("SET during the move");
+                    written += 1;
+                    let old = format!("{prefix}:{}", (ops * 7919) % preloaded);
+                    let got: Option<String> = conn.get(&old).await.expect("GET during the move");
+                    assert_eq!(got, Some(value_for(&old)), "{old} read wrong during the move");
+                    ops += 2;
+                }
+                (ops, written)
+            })
+        });
+        Self { stop, handle }
+    }
+
+    /// Stops the client; returns (operations, keys written).
+    pub fn stop(self) -> (usize, usize) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().expect("the live client failed")
+    }
+}

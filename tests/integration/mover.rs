@@ -191,3 +191,20 @@ fn rebalance_killed_at_any_moment_finishes_when_run_again_without_losing_a_key()
         assert_redis_cli_agrees_healthy(&seed);
     }
 }
+
+#[test]
+fn clients_keep_reading_and_writing_during_a_rebalance_without_errors() {
+    let (nodes, new) = three_masters_with_keys(20_000);
+    let seed = nodes.seed();
+    assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
+    // An independent cluster client writes fresh keys and reads old ones all along; it
+    // follows MOVED/ASK itself, and any other error fails the test.
+    let traffic = LiveTraffic::start(&seed, "k", 20_000);
+    let out = plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--yes", "--batch", "100"]);
+    let (ops, written) = traffic.stop();
+    assert_success(&out);
+    assert!(ops > 100, "the client barely ran ({ops} operations)");
+    assert_keys_intact(&seed, "k", 20_000);
+    assert_keys_intact(&seed, "live", written);
+    assert_redis_cli_agrees_healthy(&seed);
+}
