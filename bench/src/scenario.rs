@@ -103,6 +103,8 @@ struct Prepared {
     cluster: Cluster,
     keys: KeySet,
     targets: Targets,
+    /// Keys on the master to empty, before the run (drain, bigkeys).
+    source_keys: u64,
 }
 
 /// What one run of one tool measured.
@@ -172,8 +174,12 @@ impl Scenario {
             _ => KeySet::uniform(b.keys, VALUE_BYTES),
         };
         b.rt.block_on(keys.load(seed)).context("load the keys")?;
+        let source_keys = match &from_to {
+            Some((from, _)) => topo::dbsize(&from.addr)?,
+            None => 0,
+        };
         let targets = Targets { seed: seed.to_string(), new_node: cluster.addr(nodes - 1).to_string(), from_to };
-        Ok(Prepared { cluster, keys, targets })
+        Ok(Prepared { cluster, keys, targets, source_keys })
     }
 
     /// The commands `tool` runs; the last one is the measured one.
@@ -208,12 +214,12 @@ impl Scenario {
         }
     }
 
-    /// Keys that changed node in `p` (known after the run for rebalance: what the new master
-    /// holds; before it for a drain: what the source holds).
+    /// Keys that changed node in `p`, after its run: what the new master holds (rebalance) or
+    /// what the emptied master held (drain, bigkeys).
     fn moved(self, p: &Prepared) -> Result<u64> {
         match &p.targets.from_to {
             None => topo::dbsize(&p.targets.new_node),
-            Some(_) => Ok(p.keys.count),
+            Some(_) => Ok(p.source_keys),
         }
     }
 
@@ -305,17 +311,20 @@ impl Scenario {
         println!("   after: {}", machine_load());
         let mut result = Vec::new();
         for (tool, runs) in tools.iter().zip(&runs) {
-            let secs: Vec<f64> = runs.iter().filter_map(|r| r.secs).collect();
+            // A run that failed or did not verify has no meaningful time.
+            let good: Vec<&Run> = runs.iter().filter(|r| r.outcome.is_ok()).collect();
+            let secs: Vec<f64> = good.iter().filter_map(|r| r.secs).collect();
             let med = median(&secs);
-            let moved = median(&runs.iter().filter(|r| r.secs.is_some()).map(|r| r.moved as f64).collect::<Vec<_>>());
+            let moved = median(&good.iter().map(|r| r.moved as f64).collect::<Vec<_>>());
             let rate = med.zip(moved).map(|(s, m)| m / s);
             let rss = runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
             let list = secs.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>().join(", ");
             println!(
-                "   {:<26} median {} s over {} runs [{list}], {} keys/s, peak RSS {:.1} MiB",
+                "   {:<26} median {} s over {} of {} runs verified [{list}], {} keys/s, peak RSS {:.1} MiB",
                 tool.label(),
                 na(med, 3),
                 secs.len(),
+                runs.len(),
                 na(rate, 0),
                 rss as f64 / 1024.0
             );
