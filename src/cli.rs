@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cmd::add_node::AddNodeOpts;
+use crate::cmd::cli::CliOpts;
 use crate::cmd::del_node::DelNodeOpts;
 use crate::cmd::failover::FailoverOpts;
 use crate::cmd::fix::FixOpts;
@@ -99,6 +100,8 @@ pub enum Command {
     /// Show every node, its role, slots, keys and memory, and list what is wrong.
     #[command(alias = "check")]
     Status(StatusOpts),
+    /// Run one Redis command on a node (pod name, node id or IP:PORT) and print the reply.
+    Cli(CliOpts),
     /// Give every master its weighted share of the slots, moving keys with them.
     Rebalance(RebalanceOpts),
     /// Move N slots, with their keys, from some masters to one.

@@ -4,12 +4,14 @@
 //! - [`topology`]: the pure model (slots, `CLUSTER NODES`, views, health);
 //! - [`plan`]: pure planners (slot split, replica placement, moves);
 //! - [`redis`]: effects on Redis nodes through a [`redis::Connector`];
+//! - [`k8s`]: the Kubernetes client, pod discovery, port-forward, StatefulSet steps;
 //! - [`cmd`]: one module per subcommand wiring the above;
 //! - [`output`]: tables, colours, JSON, progress and prompts.
 
 pub mod cli;
 pub mod cmd;
 pub mod exit_codes;
+pub mod k8s;
 pub mod output;
 pub mod plan;
 pub mod redis;
@@ -30,6 +32,7 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         }
         Command::Init(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Status(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Cli(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Rebalance(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Reshard(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::AddNode(opts) => opts.exec(&Ctx::connect(settings).await?).await,

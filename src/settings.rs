@@ -1,10 +1,12 @@
 //! Validated settings, built once from the raw [`GlobalOpts`] and the process environment
 //! (passed in as [`Environment`], so tests never touch real environment variables).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::GlobalOpts;
+use crate::k8s::ConfigSource;
 use crate::output::{OutputFormat, Styles};
 use crate::redis::Credentials;
 use crate::topology::Endpoint;
@@ -23,6 +25,12 @@ pub struct Environment {
     pub no_color: bool,
     /// `REDISCLI_AUTH`, the password redis-cli also reads.
     pub rediscli_auth: Option<String>,
+    /// `KUBECONFIG`: kubeconfig files, separated like `PATH`.
+    pub kubeconfig: Option<OsString>,
+    /// `HOME`, for `~/.kube/config`.
+    pub home: Option<PathBuf>,
+    /// `KUBERNETES_SERVICE_HOST` is set: we run inside a pod.
+    pub in_cluster: bool,
 }
 
 impl Environment {
@@ -34,7 +42,14 @@ impl Environment {
             stderr_tty: std::io::stderr().is_terminal(),
             stdin_tty: std::io::stdin().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-            rediscli_auth: std::env::var("REDISCLI_AUTH").ok().filter(|v| !v.is_empty()),
+            rediscli_auth: std::env::var("REDISCLI_AUTH")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            kubeconfig: std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()),
+            home: std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            in_cluster: std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty()),
         }
     }
 }
@@ -51,12 +66,8 @@ pub enum Access {
 /// Where the StatefulSet lives and how to reach its pods.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KubeTarget {
-    /// `--kubeconfig`.
-    pub kubeconfig: Option<PathBuf>,
-    /// `--context`.
-    pub context: Option<String>,
-    /// `-n`.
-    pub namespace: Option<String>,
+    /// Kubeconfig files, `--context` and `-n`.
+    pub source: ConfigSource,
     /// `--statefulset`.
     pub statefulset: String,
     /// `--port`.
@@ -72,6 +83,8 @@ pub struct Settings {
     pub output: OutputFormat,
     /// Styles for stdout.
     pub out_styles: Styles,
+    /// stdout is a terminal (replies are printed for people, not scripts).
+    pub stdout_tty: bool,
     /// Styles for stderr.
     pub err_styles: Styles,
     /// `--yes`.
@@ -107,9 +120,7 @@ impl Settings {
         let access = match &g.seed {
             Some(seed) => Access::Seed(seed.parse()?),
             None => Access::Kubernetes(KubeTarget {
-                kubeconfig: g.kubeconfig.clone(),
-                context: g.context.clone(),
-                namespace: g.namespace.clone(),
+                source: config_source(g, env),
                 statefulset: g.statefulset.clone(),
                 port: g.port,
                 direct: g.direct,
@@ -118,6 +129,7 @@ impl Settings {
         Ok(Self {
             output: g.output,
             out_styles: styles_for(env.stdout_tty),
+            stdout_tty: env.stdout_tty,
             err_styles,
             yes: g.yes,
             dry_run: g.dry_run,
@@ -131,5 +143,93 @@ impl Settings {
                 origin: "REDISCLI_AUTH".into(),
             }),
         })
+    }
+}
+
+/// Kubeconfig files as kubectl picks them: `--kubeconfig`, else every file in `KUBECONFIG`,
+/// else `~/.kube/config`.
+fn config_source(g: &GlobalOpts, env: &Environment) -> ConfigSource {
+    let (kubeconfigs, explicit) = match (&g.kubeconfig, &env.kubeconfig) {
+        (Some(path), _) => (vec![path.clone()], true),
+        (None, Some(list)) => (
+            std::env::split_paths(list)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect(),
+            true,
+        ),
+        (None, None) => (
+            env.home
+                .iter()
+                .map(|home| home.join(".kube").join("config"))
+                .collect(),
+            false,
+        ),
+    };
+    ConfigSource {
+        kubeconfigs,
+        explicit,
+        in_cluster: env.in_cluster,
+        context: g.context.clone(),
+        namespace: g.namespace.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn source(args: &[&str], env: &Environment) -> ConfigSource {
+        let cli = crate::cli::Cli::try_parse_from(
+            ["kubectl-redis_cluster"]
+                .iter()
+                .chain(args)
+                .chain(&["status"]),
+        )
+        .unwrap();
+        match Settings::new(&cli.global, env).unwrap().access {
+            Access::Kubernetes(t) => t.source,
+            Access::Seed(_) => panic!("kubernetes access expected"),
+        }
+    }
+
+    #[test]
+    fn kubeconfig_flag_beats_kubeconfig_env_which_beats_home() {
+        let env = Environment {
+            kubeconfig: Some(OsString::from("/a/one:/a/two")),
+            home: Some(PathBuf::from("/home/me")),
+            ..Environment::default()
+        };
+        let flag = source(
+            &["--kubeconfig", "/x/kc", "--context", "c", "-n", "ns"],
+            &env,
+        );
+        assert_eq!(
+            (flag.kubeconfigs, flag.explicit),
+            (vec![PathBuf::from("/x/kc")], true)
+        );
+        assert_eq!(
+            (flag.context.as_deref(), flag.namespace.as_deref()),
+            (Some("c"), Some("ns"))
+        );
+        let listed = source(&[], &env);
+        assert_eq!(
+            listed.kubeconfigs,
+            vec![PathBuf::from("/a/one"), PathBuf::from("/a/two")]
+        );
+        let home = source(
+            &[],
+            &Environment {
+                in_cluster: true,
+                ..Environment {
+                    home: Some(PathBuf::from("/home/me")),
+                    ..Environment::default()
+                }
+            },
+        );
+        assert_eq!(
+            (home.kubeconfigs, home.explicit, home.in_cluster),
+            (vec![PathBuf::from("/home/me/.kube/config")], false, true)
+        );
     }
 }

@@ -1,14 +1,13 @@
 //! What every command runs with: settings, the connection pool, progress output, stdout and
-//! the confirmation prompt.
+//! the confirmation prompt; in Kubernetes mode also the client and the StatefulSet's pods.
 
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::bail;
-
+use crate::k8s::{K8s, Pods, PortForwardConnector};
 use crate::output::Reporter;
 use crate::output::prompt::{NotConfirmed, confirm};
-use crate::redis::{DirectConnector, Pool};
+use crate::redis::{Connector, DirectConnector, Pool};
 use crate::settings::{Access, Settings};
 use crate::topology::Endpoint;
 
@@ -31,18 +30,41 @@ pub struct Ctx {
     pub reporter: Reporter,
     /// Nodes to start observing from.
     pub seeds: Vec<Endpoint>,
+    /// The Kubernetes client, in Kubernetes mode.
+    pub k8s: Option<K8s>,
+    /// The StatefulSet's pods as discovered when the command started, in Kubernetes mode.
+    pub members: Option<Pods>,
 }
 
 impl Ctx {
-    /// Builds the context for the settings' access mode.
+    /// Builds the context for the settings' access mode: with `--seed`, that node; in
+    /// Kubernetes mode, every pod of the StatefulSet, reached by port-forward unless `--direct`
+    /// or running inside the cluster.
     pub async fn connect(settings: Settings) -> anyhow::Result<Self> {
-        let seeds = match &settings.access {
-            Access::Seed(seed) => vec![seed.clone()],
-            Access::Kubernetes(_) => bail!(
-                "no --seed given and Kubernetes discovery is not available in this build; pass --seed HOST:PORT (or --nodes for init)"
-            ),
+        let target = match &settings.access {
+            Access::Seed(seed) => {
+                let seeds = vec![seed.clone()];
+                return Ok(Self::direct(settings, seeds));
+            }
+            Access::Kubernetes(target) => target.clone(),
         };
-        Ok(Self::direct(settings, seeds))
+        let k8s = K8s::connect(&target.source).await?;
+        let members = k8s.members(&target.statefulset, target.port).await?;
+        let connector: Arc<dyn Connector> = if target.direct || k8s.in_cluster {
+            Arc::new(DirectConnector {
+                timeout: settings.connect_timeout,
+            })
+        } else {
+            Arc::new(PortForwardConnector::new(
+                k8s.clone(),
+                &members,
+                settings.connect_timeout,
+            ))
+        };
+        let mut ctx = Self::with_connector(settings, connector, members.endpoints());
+        ctx.k8s = Some(k8s);
+        ctx.members = Some(members);
+        Ok(ctx)
     }
 
     /// A context over plain TCP, whatever the access mode (for `init --nodes`).
@@ -50,6 +72,15 @@ impl Ctx {
         let connector = Arc::new(DirectConnector {
             timeout: settings.connect_timeout,
         });
+        Self::with_connector(settings, connector, seeds)
+    }
+
+    /// A context dialling through `connector`.
+    fn with_connector(
+        settings: Settings,
+        connector: Arc<dyn Connector>,
+        seeds: Vec<Endpoint>,
+    ) -> Self {
         // MIGRATE and big CLUSTER NODES replies need more than redis-rs' 500 ms default.
         let response_timeout = settings.timeout.max(std::time::Duration::from_secs(30));
         let pool = Pool::new(connector, settings.credentials.clone(), response_timeout);
@@ -59,6 +90,8 @@ impl Ctx {
             pool,
             reporter,
             seeds,
+            k8s: None,
+            members: None,
         }
     }
 
@@ -69,7 +102,12 @@ impl Ctx {
 
     /// Asks before a change unless `--yes`. Non-destructive changes proceed without a
     /// terminal; destructive ones are refused there.
-    pub fn confirm(&self, question: &str, action: &str, destructive: bool) -> Result<(), NotConfirmed> {
+    pub fn confirm(
+        &self,
+        question: &str,
+        action: &str,
+        destructive: bool,
+    ) -> Result<(), NotConfirmed> {
         if !destructive && !self.settings.interactive {
             return Ok(());
         }

@@ -10,6 +10,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::context::{Ctx, Outcome};
+use crate::k8s::{K8s, Pods};
 use crate::output::OutputFormat;
 use crate::plan::init::{InitPlan, StepDisplay, plan_init};
 use crate::plan::layout::Candidate;
@@ -21,7 +22,9 @@ use crate::topology::{ClusterView, Endpoint, NodeReport};
 
 /// Options of `init`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kubectl redis-cluster init\n  kubectl-redis_cluster init --nodes 10.0.0.1:6379,10.0.0.2:6379,10.0.0.3:6379 --replicas-per-master 0 --yes\n\nReplaces: redis-trib create --replicas 1 $(kubectl get pods -o jsonpath=...)")]
+#[command(
+    after_help = "Examples:\n  kubectl redis-cluster init\n  kubectl-redis_cluster init --nodes 10.0.0.1:6379,10.0.0.2:6379,10.0.0.3:6379 --replicas-per-master 0 --yes\n\nReplaces: redis-trib create --replicas 1 $(kubectl get pods -o jsonpath=...)"
+)]
 pub struct InitOpts {
     /// Nodes to build the cluster from, without Kubernetes: HOST:PORT,HOST:PORT,...
     #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
@@ -46,25 +49,37 @@ pub struct InitReport {
 impl InitOpts {
     /// Runs `init`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
-        let (candidates, endpoints) = self.candidates().await?;
+        let (candidates, endpoints) = self.candidates(ctx).await?;
         let reports = read_all(ctx, &endpoints).await?;
         let refs: Vec<&NodeReport> = reports.iter().collect();
         let plan = plan_init(&candidates, &refs, self.replicas_per_master)
             .context("init refused; nothing was changed")?;
         let steps = match plan {
-            InitPlan::AlreadyInitialized => return already_initialized(ctx, reports, self.replicas_per_master),
+            InitPlan::AlreadyInitialized => {
+                return already_initialized(ctx, reports, self.replicas_per_master);
+            }
             InitPlan::Build { steps, .. } => steps,
         };
         let lines: Vec<String> = steps
             .iter()
-            .map(|step| StepDisplay { step, candidates: &candidates }.to_string())
+            .map(|step| {
+                StepDisplay {
+                    step,
+                    candidates: &candidates,
+                }
+                .to_string()
+            })
             .collect();
         if ctx.settings.dry_run {
             print_plan(ctx, &lines);
             return finish(ctx, "planned", lines, 0.0, Outcome::Success);
         }
         ctx.confirm(
-            &format!("Create a cluster from {} nodes ({} steps)?", candidates.len(), steps.len()),
+            &format!(
+                "Create a cluster from {} nodes ({} steps)?",
+                candidates.len(),
+                steps.len()
+            ),
             "create the cluster",
             false,
         )?;
@@ -96,8 +111,12 @@ impl InitOpts {
         finish(ctx, "created", lines, seconds, Outcome::Success)
     }
 
-    /// The candidates and their endpoints: `--nodes`, resolved to IPs.
-    async fn candidates(&self) -> anyhow::Result<(Vec<Candidate>, Vec<Endpoint>)> {
+    /// The candidates and their endpoints: `--nodes` resolved to IPs, or in Kubernetes mode
+    /// the StatefulSet's pods in ordinal order, once all are Ready and answer.
+    async fn candidates(&self, ctx: &Ctx) -> anyhow::Result<(Vec<Candidate>, Vec<Endpoint>)> {
+        if let (true, Some(k8s), Some(pods)) = (self.nodes.is_empty(), &ctx.k8s, &ctx.members) {
+            return pod_candidates(ctx, k8s, pods).await;
+        }
         if self.nodes.is_empty() {
             bail!("init needs the nodes to use: pass --nodes HOST:PORT,HOST:PORT,...");
         }
@@ -116,6 +135,40 @@ impl InitOpts {
         }
         Ok((candidates, endpoints))
     }
+}
+
+/// The StatefulSet's pods as candidates, failure domain = zone, else Kubernetes node.
+async fn pod_candidates(
+    ctx: &Ctx,
+    k8s: &K8s,
+    pods: &Pods,
+) -> anyhow::Result<(Vec<Candidate>, Vec<Endpoint>)> {
+    let replicas = k8s.replicas(&pods.statefulset).await?.desired;
+    ctx.reporter.step(format!(
+        "waiting for the {replicas} pods of statefulset {} to be Ready and answer PING",
+        pods.statefulset
+    ));
+    let pods = k8s
+        .wait_members(
+            &pods.statefulset,
+            pods.port,
+            replicas,
+            &ctx.pool,
+            ctx.settings.timeout,
+        )
+        .await
+        .context("init needs every pod; nothing was changed")?;
+    Ok(pods
+        .members
+        .iter()
+        .filter_map(|m| {
+            let candidate = Candidate {
+                name: m.pod.clone(),
+                domain: m.domain(),
+            };
+            Some((candidate, m.endpoint(pods.port)?))
+        })
+        .unzip())
 }
 
 /// Reads every candidate; all must answer, and every failure is listed.
@@ -149,10 +202,12 @@ fn already_initialized(
     };
     let problems = check(&view, Some(replicas));
     if problems.is_empty() {
-        ctx.reporter.done("the cluster is already initialized and healthy; nothing to do");
+        ctx.reporter
+            .done("the cluster is already initialized and healthy; nothing to do");
         return finish(ctx, "already_initialized", vec![], 0.0, Outcome::Success);
     }
-    ctx.reporter.warn("the cluster is already initialized, but unhealthy:");
+    ctx.reporter
+        .warn("the cluster is already initialized, but unhealthy:");
     for p in &problems {
         ctx.reporter.line(&format!("  - {p}"));
     }
@@ -178,7 +233,14 @@ fn finish(
 ) -> anyhow::Result<Outcome> {
     if ctx.settings.output == OutputFormat::Json {
         let mut out = ctx.stdout();
-        serde_json::to_writer_pretty(&mut out, &InitReport { result, steps, seconds })?;
+        serde_json::to_writer_pretty(
+            &mut out,
+            &InitReport {
+                result,
+                steps,
+                seconds,
+            },
+        )?;
         writeln!(out)?;
     }
     Ok(outcome)

@@ -2,6 +2,7 @@
 //! their own beyond that wiring.
 
 pub mod add_node;
+pub mod cli;
 pub mod context;
 pub mod del_node;
 pub mod failover;

@@ -3,10 +3,11 @@
 
 use std::io::Write as _;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::Args;
 
 use super::context::{Ctx, Outcome};
+use crate::k8s::membership::join;
 use crate::output::OutputFormat;
 use crate::output::status::{PodNames, build, write_table};
 use crate::redis::observe::observe_cluster;
@@ -14,7 +15,9 @@ use crate::topology::health::check;
 
 /// Options of `status`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kubectl redis-cluster status\n  kubectl-redis_cluster --seed 127.0.0.1:7000 status -o json")]
+#[command(
+    after_help = "Examples:\n  kubectl redis-cluster status\n  kubectl-redis_cluster --seed 127.0.0.1:7000 status -o json"
+)]
 pub struct StatusOpts {
     /// Replicas every master should have (default: at least one once any master has one).
     #[arg(long, value_name = "R")]
@@ -24,11 +27,26 @@ pub struct StatusOpts {
 impl StatusOpts {
     /// Runs `status`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
+        if let Some(pods) = ctx.members.as_ref().filter(|_| ctx.seeds.is_empty()) {
+            bail!(
+                "statefulset {} has no pod with an IP yet: is it scaled to 0, or are its pods pending?",
+                pods.statefulset
+            );
+        }
         let view = observe_cluster(&ctx.pool, &ctx.seeds)
             .await
             .context("cannot read the cluster")?;
-        let problems = check(&view, self.replicas_per_master);
-        let report = build(&view, problems, &PodNames::new());
+        let (problems, names) = match &ctx.members {
+            Some(pods) => {
+                // Pods outside the cluster are problems of their own, not of the cluster.
+                let joined = join(pods, &view);
+                let mut problems = check(&joined.cluster, self.replicas_per_master);
+                problems.extend(joined.problems);
+                (problems, joined.names)
+            }
+            None => (check(&view, self.replicas_per_master), PodNames::new()),
+        };
+        let report = build(&view, problems, &names);
         let mut out = ctx.stdout();
         match ctx.settings.output {
             OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report)

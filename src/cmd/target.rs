@@ -1,23 +1,30 @@
-//! Resolving the nodes a user names on the command line (node id, unique id prefix, or
-//! `ip:port`) against the observed cluster, with errors that list the valid names.
+//! Resolving the nodes a user names on the command line (pod name in Kubernetes mode, node
+//! id, unique id prefix, or `ip:port`) against the observed cluster, with errors that list the
+//! valid names.
 
 use anyhow::Context as _;
 
 use super::context::Ctx;
+use crate::k8s::target::expand_pod_name;
 use crate::topology::lookup::find_node;
 use crate::topology::{ClusterView, NodeLine};
 
-/// Finds the node `typed` names.
-pub fn resolve_node<'a>(_ctx: &Ctx, view: &'a ClusterView, typed: &str) -> anyhow::Result<&'a NodeLine> {
-    find_node(view, typed).with_context(|| format!("cannot find node `{typed}`"))
+/// Finds the node `typed` names; a pod of the StatefulSet names the node it runs.
+pub fn resolve_node<'a>(ctx: &Ctx, view: &'a ClusterView, typed: &str) -> anyhow::Result<&'a NodeLine> {
+    let name = expand_pod_name(ctx.members.as_ref(), typed)?;
+    find_node(view, &name).with_context(|| format!("cannot find node `{typed}`"))
 }
 
-/// The failure domain of each node: its host (Kubernetes mode refines this to the k8s node).
-pub fn domains(_ctx: &Ctx, view: &ClusterView) -> impl Fn(&crate::topology::NodeId) -> String {
+/// The failure domain of each node: in Kubernetes mode its pod's zone, else its pod's
+/// Kubernetes node; otherwise its host.
+pub fn domains(ctx: &Ctx, view: &ClusterView) -> impl Fn(&crate::topology::NodeId) -> String {
     let hosts: std::collections::BTreeMap<crate::topology::NodeId, String> = view
         .known_nodes()
         .into_iter()
-        .map(|(id, line)| (id, line.addr.ip.clone()))
+        .map(|(id, line)| {
+            let pod = ctx.members.as_ref().and_then(|pods| pods.by_ip(&line.addr.ip));
+            (id, pod.map_or_else(|| line.addr.ip.clone(), |m| m.domain()))
+        })
         .collect();
     move |id| hosts.get(id).cloned().unwrap_or_default()
 }

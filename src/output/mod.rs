@@ -3,6 +3,7 @@
 
 pub mod progress;
 pub mod prompt;
+pub mod reply;
 pub mod reporter;
 pub mod status;
 pub mod styles;

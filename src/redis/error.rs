@@ -82,8 +82,12 @@ impl NodeError {
         let mut text = self.to_string();
         let mut cause = std::error::Error::source(self);
         while let Some(c) = cause {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
+            // redis-rs errors repeat their I/O cause in their own text; say it once.
+            let line = c.to_string();
+            if !text.ends_with(&line) {
+                text.push_str(": ");
+                text.push_str(&line);
+            }
             cause = c.source();
         }
         text

@@ -108,6 +108,18 @@ pub enum Problem {
         /// How many were expected.
         expected: usize,
     },
+    /// A pod of the StatefulSet whose Redis node is not part of the cluster (Kubernetes mode).
+    PodNotInCluster {
+        /// The pod's name.
+        pod: String,
+        /// Its node.
+        node: NodeRef,
+    },
+    /// A cluster node at an address no pod of the StatefulSet has (Kubernetes mode).
+    NodeWithoutPod {
+        /// The node.
+        node: NodeRef,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -120,7 +132,11 @@ impl fmt::Display for Problem {
             }
             Self::OpenSlots { node, slots, open } => match open {
                 OpenDirection::MigratingTo(peer) => {
-                    write!(f, "{node} has slots open, migrating to {}: {slots}", peer.short())
+                    write!(
+                        f,
+                        "{node} has slots open, migrating to {}: {slots}",
+                        peer.short()
+                    )
                 }
                 OpenDirection::ImportingFrom(peer) => write!(
                     f,
@@ -154,7 +170,16 @@ impl fmt::Display for Problem {
                 master,
                 has,
                 expected,
-            } => write!(f, "master {master} has {has} replica(s), expected {expected}"),
+            } => write!(
+                f,
+                "master {master} has {has} replica(s), expected {expected}"
+            ),
+            Self::PodNotInCluster { pod, node } => {
+                write!(f, "pod {pod} ({node}) is not part of the cluster")
+            }
+            Self::NodeWithoutPod { node } => {
+                write!(f, "cluster node {node} matches no pod of the StatefulSet")
+            }
         }
     }
 }
@@ -319,8 +344,8 @@ fn replica_problems(
         .map(|m| (m.id(), view.replicas_of(m.id()).count()))
         .collect();
     // Unknown layout: once any master has a replica, a master with none has no failover.
-    let expected = replicas_per_master
-        .unwrap_or_else(|| usize::from(counts.iter().any(|(_, n)| *n > 0)));
+    let expected =
+        replicas_per_master.unwrap_or_else(|| usize::from(counts.iter().any(|(_, n)| *n > 0)));
     for (id, has) in counts {
         if has < expected {
             problems.push(Problem::TooFewReplicas {
@@ -371,11 +396,17 @@ mod tests {
             .with(0, |n| n.sees_failed = vec![1])
             .view();
         let problems = check(&view, Some(1));
-        assert!(matches!(&problems[0], Problem::Unreachable { node, .. } if node.endpoint == "127.0.0.1:7001"));
+        assert!(
+            matches!(&problems[0], Problem::Unreachable { node, .. } if node.endpoint == "127.0.0.1:7001")
+        );
         assert!(problems.iter().any(|p| matches!(p,
             Problem::PeerFlagged { reporter, flag, .. } if reporter.endpoint == "127.0.0.1:7000" && flag == "fail")));
         // Its slots are still covered: the others remember who owns them.
-        assert!(!problems.iter().any(|p| matches!(p, Problem::SlotsUncovered { .. })));
+        assert!(
+            !problems
+                .iter()
+                .any(|p| matches!(p, Problem::SlotsUncovered { .. }))
+        );
     }
 
     #[test]
@@ -388,12 +419,8 @@ mod tests {
         assert_eq!(
             text,
             vec![
-                format!(
-                    "127.0.0.1:7000 (00aaaaaa) has slots open, migrating to 01aaaaaa: 5-6"
-                ),
-                format!(
-                    "127.0.0.1:7001 (01aaaaaa) has slots open, importing from 00aaaaaa: 5-6"
-                ),
+                format!("127.0.0.1:7000 (00aaaaaa) has slots open, migrating to 01aaaaaa: 5-6"),
+                format!("127.0.0.1:7001 (01aaaaaa) has slots open, importing from 00aaaaaa: 5-6"),
             ]
         );
     }
@@ -448,7 +475,9 @@ mod tests {
 
     #[test]
     fn a_master_without_the_expected_replicas_is_reported() {
-        let view = Fixture::healthy(3, 1).with(3, |n| n.master = Some(1)).view();
+        let view = Fixture::healthy(3, 1)
+            .with(3, |n| n.master = Some(1))
+            .view();
         let text = kinds(&check(&view, Some(1)));
         assert_eq!(
             text,
