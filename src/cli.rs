@@ -7,7 +7,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cmd::add_node::AddNodeOpts;
 use crate::cmd::cli::CliOpts;
+use crate::cmd::completion::CompletionOpts;
 use crate::cmd::del_node::DelNodeOpts;
+use crate::cmd::deploy::DeployOpts;
+use crate::cmd::destroy::DestroyOpts;
 use crate::cmd::failover::FailoverOpts;
 use crate::cmd::fix::FixOpts;
 use crate::cmd::init::InitOpts;
@@ -102,6 +105,12 @@ pub enum Command {
     Status(StatusOpts),
     /// Run one Redis command on a node (pod name, node id or IP:PORT) and print the reply.
     Cli(CliOpts),
+    /// Create the StatefulSet, Services, ConfigMap and PodDisruptionBudget (server-side apply).
+    Deploy(DeployOpts),
+    /// Delete what deploy created; the volumes only with --delete-pvcs.
+    Destroy(DestroyOpts),
+    /// Print a shell completion script.
+    Completion(CompletionOpts),
     /// Give every master its weighted share of the slots, moving keys with them.
     Rebalance(RebalanceOpts),
     /// Move N slots, with their keys, from some masters to one.

@@ -1107,7 +1107,11 @@ fn plugin_user_role_grants_exactly_the_verbs_the_plugin_uses() {
         ("", "pods", &["get", "list", "watch", "delete"]),
         ("", "pods/portforward", &["get", "create"]),
         ("", "pods/exec", &["get", "create"]),
-        ("apps", "statefulsets", &["get", "list", "watch", "patch"]),
+        (
+            "apps",
+            "statefulsets",
+            &["get", "list", "watch", "patch", "create", "delete"],
+        ),
         ("apps", "statefulsets/scale", &["get", "patch", "update"]),
         ("", "persistentvolumeclaims", &["get", "list", "delete"]),
         ("", "configmaps", &["get", "create", "patch", "delete"]),

@@ -8,7 +8,7 @@ use crate::k8s::{K8s, Pods, PortForwardConnector};
 use crate::output::Reporter;
 use crate::output::prompt::{NotConfirmed, confirm};
 use crate::redis::{Connector, DirectConnector, Pool};
-use crate::settings::{Access, Settings};
+use crate::settings::{Access, KubeTarget, Settings};
 use crate::topology::Endpoint;
 
 /// How a command ended, when it did not fail outright.
@@ -65,6 +65,19 @@ impl Ctx {
         ctx.k8s = Some(k8s);
         ctx.members = Some(members);
         Ok(ctx)
+    }
+
+    /// A context with a Kubernetes client but no discovery (`deploy`, `destroy`: the
+    /// StatefulSet may not exist).
+    pub async fn kubernetes(settings: Settings) -> anyhow::Result<(Self, KubeTarget)> {
+        let target = match &settings.access {
+            Access::Kubernetes(target) => target.clone(),
+            Access::Seed(_) => anyhow::bail!("this command works on Kubernetes only; drop --seed"),
+        };
+        let k8s = K8s::connect(&target.source).await?;
+        let mut ctx = Self::direct(settings, vec![]);
+        ctx.k8s = Some(k8s);
+        Ok((ctx, target))
     }
 
     /// A context over plain TCP, whatever the access mode (for `init --nodes`).

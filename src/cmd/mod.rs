@@ -3,8 +3,11 @@
 
 pub mod add_node;
 pub mod cli;
+pub mod completion;
 pub mod context;
 pub mod del_node;
+pub mod deploy;
+pub mod destroy;
 pub mod failover;
 pub mod fix;
 pub mod init;

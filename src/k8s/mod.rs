@@ -4,9 +4,11 @@
 //! of pods with cluster nodes ([`membership`]). Named `k8s` so it does not shadow the `kube`
 //! crate.
 
+pub mod apply;
 pub mod client;
 pub mod discover;
 pub mod error;
+pub mod manifests;
 pub mod membership;
 #[cfg(test)]
 mod mock;

@@ -1,0 +1,106 @@
+//! `deploy`: apply the manifests embedded in the binary (the same as `kubectl apply -k
+//! manifests/`, RBAC aside) with server-side apply, sized by `--masters` and
+//! `--replicas-per-master`. `--dry-run` prints the YAML. `init` is the next step.
+
+use std::io::Write as _;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use super::context::{Ctx, Outcome};
+use crate::k8s::K8sError;
+use crate::k8s::manifests::{DeployParams, Object, render, to_yaml};
+use crate::settings::Settings;
+
+/// Options of `deploy`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  kubectl redis-cluster deploy\n  kubectl redis-cluster deploy -n cache --masters 4 --storage 10Gi --storage-class fast\n  kubectl redis-cluster deploy --dry-run > redis-cluster.yaml\n\nThen: kubectl redis-cluster init\n\nThe plugin user's RBAC (manifests/base/rbac-plugin-user.yaml) is not applied: a cluster admin grants it once."
+)]
+pub struct DeployOpts {
+    /// Masters; the StatefulSet gets masters × (1 + replicas-per-master) pods.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub masters: u32,
+
+    /// Replicas per master.
+    #[arg(long, default_value_t = 1, value_name = "R")]
+    pub replicas_per_master: u32,
+
+    /// Volume size per pod (default: 1Gi, as in the manifests).
+    #[arg(long, value_name = "SIZE")]
+    pub storage: Option<String>,
+
+    /// Redis image (default: the manifests' pinned stock image).
+    #[arg(long, value_name = "IMG")]
+    pub image: Option<String>,
+
+    /// StorageClass of the volumes (default: the cluster's default class).
+    #[arg(long, value_name = "C")]
+    pub storage_class: Option<String>,
+}
+
+impl DeployOpts {
+    /// Runs `deploy`.
+    pub async fn exec(self, settings: Settings) -> anyhow::Result<Outcome> {
+        let objects = render(&DeployParams {
+            masters: self.masters,
+            replicas_per_master: self.replicas_per_master,
+            storage: self.storage,
+            image: self.image,
+            storage_class: self.storage_class,
+        })?;
+        if settings.dry_run {
+            let mut out = std::io::stdout().lock();
+            out.write_all(to_yaml(&objects).as_bytes())?;
+            out.flush()?;
+            return Ok(Outcome::Success);
+        }
+        let (ctx, target) = Ctx::kubernetes(settings).await?;
+        let k8s = ctx.k8s.as_ref().context("deploy needs Kubernetes")?;
+        let sts = statefulset_name(&objects);
+        if target.statefulset != sts {
+            bail!(
+                "deploy creates statefulset {sts}; --statefulset {} is for clusters deployed otherwise (use -n to deploy a second cluster)",
+                target.statefulset
+            );
+        }
+        let pods = self.masters * (1 + self.replicas_per_master);
+        match k8s.replicas(sts).await {
+            Ok(current) if current.desired != pods => bail!(
+                "statefulset {sts} already exists with {} pods; deploy would set {pods} without moving any slot: resize a running cluster with `scale`, or `destroy` it first",
+                current.desired
+            ),
+            Ok(_) | Err(K8sError::NotFound { .. } | K8sError::NamespaceNotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let scope = &k8s.scope;
+        ctx.confirm(
+            &format!(
+                "Apply {} objects ({pods} Redis pods) to namespace {} (context {})?",
+                objects.len(),
+                scope.namespace,
+                scope.context
+            ),
+            "apply the manifests",
+            false,
+        )?;
+        for object in &objects {
+            k8s.apply(object).await?;
+            ctx.reporter
+                .done(format!("{}/{} applied", object.kind(), object.name()));
+        }
+        ctx.reporter.line(&format!(
+            "next: kubectl redis-cluster -n {} init --replicas-per-master {}",
+            scope.namespace, self.replicas_per_master
+        ));
+        Ok(Outcome::Success)
+    }
+}
+
+/// The name of the StatefulSet among the objects.
+pub fn statefulset_name(objects: &[Object]) -> &str {
+    objects
+        .iter()
+        .find(|o| matches!(o, Object::StatefulSet(_)))
+        .map_or("", Object::name)
+}

@@ -1,0 +1,322 @@
+//! The objects `deploy` applies and `destroy` deletes: `manifests/base` embedded in the binary
+//! (the same files `kubectl apply -k manifests/` uses), parsed into typed objects and adjusted
+//! for the requested size, storage and image. Pure: no kustomize, no API calls.
+//!
+//! The RBAC file of the base is left out on purpose: granting rights is a cluster admin's
+//! step, and the plugin user applying it would need the rights it grants.
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+/// The base's files that `deploy` applies, in apply order (the config before the pods that
+/// mount it).
+const BASE: [(&str, &str); 4] = [
+    (
+        "configmap.yaml",
+        include_str!("../../manifests/base/configmap.yaml"),
+    ),
+    (
+        "services.yaml",
+        include_str!("../../manifests/base/services.yaml"),
+    ),
+    (
+        "poddisruptionbudget.yaml",
+        include_str!("../../manifests/base/poddisruptionbudget.yaml"),
+    ),
+    (
+        "statefulset.yaml",
+        include_str!("../../manifests/base/statefulset.yaml"),
+    ),
+];
+
+/// What `deploy` may change in the base.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployParams {
+    /// Masters; the StatefulSet gets `masters * (1 + replicas_per_master)` pods.
+    pub masters: u32,
+    /// Replicas per master.
+    pub replicas_per_master: u32,
+    /// Volume size per pod (`1Gi`), when not the base's.
+    pub storage: Option<String>,
+    /// Redis image, when not the base's pinned one.
+    pub image: Option<String>,
+    /// StorageClass, when not the cluster's default.
+    pub storage_class: Option<String>,
+}
+
+/// One object of the base.
+#[derive(Clone, Debug, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a command handles five of these, by value"
+)]
+pub enum Object {
+    /// `redis.conf`.
+    ConfigMap(ConfigMap),
+    /// The headless and the client Service.
+    Service(Service),
+    /// The disruption budget.
+    PodDisruptionBudget(PodDisruptionBudget),
+    /// The Redis pods.
+    StatefulSet(StatefulSet),
+}
+
+impl Object {
+    /// The kind, lower case, as kubectl prints it (`statefulset`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ConfigMap(_) => "configmap",
+            Self::Service(_) => "service",
+            Self::PodDisruptionBudget(_) => "poddisruptionbudget",
+            Self::StatefulSet(_) => "statefulset",
+        }
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        let meta = match self {
+            Self::ConfigMap(o) => &o.metadata,
+            Self::Service(o) => &o.metadata,
+            Self::PodDisruptionBudget(o) => &o.metadata,
+            Self::StatefulSet(o) => &o.metadata,
+        };
+        meta.name.as_deref().unwrap_or_default()
+    }
+}
+
+/// Why the manifests cannot be rendered as asked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RenderError {
+    /// Fewer than three masters.
+    #[error("--masters {0} is too few: a Redis Cluster needs at least 3 masters")]
+    TooFewMasters(u32),
+    /// An empty or malformed flag value.
+    #[error("--{flag} `{value}` is not valid: {why}")]
+    BadValue {
+        /// The flag.
+        flag: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+}
+
+/// The base objects as shipped.
+pub fn base() -> Vec<Object> {
+    BASE.iter()
+        .flat_map(|(file, text)| {
+            let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
+                // The files are part of the binary and parsed by the unit tests below.
+                .unwrap_or_else(|e| panic!("embedded manifests/base/{file} does not parse: {e}"));
+            docs.into_iter().map(move |doc| typed(file, doc))
+        })
+        .collect()
+}
+
+/// One document as a typed object.
+fn typed(file: &str, doc: serde_json::Value) -> Object {
+    let kind = doc
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or_default()
+        .to_string();
+    // Every kind in the embedded files is listed here; the unit tests render them all.
+    match kind.as_str() {
+        "ConfigMap" => Object::ConfigMap(parse(file, doc)),
+        "Service" => Object::Service(parse(file, doc)),
+        "PodDisruptionBudget" => Object::PodDisruptionBudget(parse(file, doc)),
+        "StatefulSet" => Object::StatefulSet(parse(file, doc)),
+        other => panic!("embedded manifests/base/{file} has an unexpected kind {other}"),
+    }
+}
+
+/// One embedded document as `T`; the unit tests parse every one, so failing is a bug.
+fn parse<T: serde::de::DeserializeOwned>(file: &str, doc: serde_json::Value) -> T {
+    serde_json::from_value(doc).unwrap_or_else(|e| panic!("embedded manifests/base/{file}: {e}"))
+}
+
+/// The base adjusted to `params`.
+pub fn render(params: &DeployParams) -> Result<Vec<Object>, RenderError> {
+    if params.masters < 3 {
+        return Err(RenderError::TooFewMasters(params.masters));
+    }
+    let replicas = params.masters * (1 + params.replicas_per_master);
+    let mut objects = base();
+    for object in &mut objects {
+        if let Object::StatefulSet(sts) = object {
+            adjust(sts, params, replicas)?;
+        }
+    }
+    Ok(objects)
+}
+
+/// Applies size, image and storage to the StatefulSet.
+fn adjust(sts: &mut StatefulSet, params: &DeployParams, replicas: u32) -> Result<(), RenderError> {
+    let non_empty = |flag: &'static str, value: &Option<String>| match value {
+        Some(v) if v.trim().is_empty() || v.contains(char::is_whitespace) => {
+            Err(RenderError::BadValue {
+                flag,
+                value: v.clone(),
+                why: "it must be a single non-empty word",
+            })
+        }
+        _ => Ok(()),
+    };
+    non_empty("storage", &params.storage)?;
+    non_empty("image", &params.image)?;
+    non_empty("storage-class", &params.storage_class)?;
+    // The base has a spec, a pod template with the redis container, and one claim template;
+    // the unit tests check that.
+    let spec = sts.spec.as_mut().expect("the base StatefulSet has a spec");
+    spec.replicas = Some(i32::try_from(replicas).unwrap_or(i32::MAX));
+    if let Some(image) = &params.image {
+        let pod = spec
+            .template
+            .spec
+            .as_mut()
+            .expect("the base pod template has a spec");
+        for c in pod.containers.iter_mut().filter(|c| c.name == "redis") {
+            c.image = Some(image.clone());
+        }
+    }
+    for claim in spec.volume_claim_templates.iter_mut().flatten() {
+        let claim_spec = claim.spec.get_or_insert_with(Default::default);
+        if let Some(size) = &params.storage {
+            let resources = claim_spec.resources.get_or_insert_with(Default::default);
+            resources
+                .requests
+                .get_or_insert_with(Default::default)
+                .insert("storage".into(), Quantity(size.clone()));
+        }
+        if let Some(class) = &params.storage_class {
+            claim_spec.storage_class_name = Some(class.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The objects as one multi-document YAML stream, for `--dry-run`.
+pub fn to_yaml(objects: &[Object]) -> String {
+    objects
+        .iter()
+        .map(|o| {
+            let text = match o {
+                Object::ConfigMap(x) => serde_saphyr::to_string(x),
+                Object::Service(x) => serde_saphyr::to_string(x),
+                Object::PodDisruptionBudget(x) => serde_saphyr::to_string(x),
+                Object::StatefulSet(x) => serde_saphyr::to_string(x),
+            };
+            // Serialising plain data structures to a String cannot fail.
+            text.expect("typed objects serialise to YAML")
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> DeployParams {
+        DeployParams {
+            masters: 3,
+            replicas_per_master: 1,
+            storage: None,
+            image: None,
+            storage_class: None,
+        }
+    }
+
+    fn statefulset(objects: &[Object]) -> &StatefulSet {
+        objects
+            .iter()
+            .find_map(|o| match o {
+                Object::StatefulSet(s) => Some(s),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn the_base_renders_the_objects_destroy_deletes() {
+        let names: Vec<String> = render(&params())
+            .unwrap()
+            .iter()
+            .map(|o| format!("{}/{}", o.kind(), o.name()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "configmap/redis-cluster",
+                "service/redis-cluster-headless",
+                "service/redis-cluster",
+                "poddisruptionbudget/redis-cluster",
+                "statefulset/redis-cluster"
+            ]
+        );
+    }
+
+    #[test]
+    fn size_image_storage_and_class_land_in_the_statefulset() {
+        let objects = render(&DeployParams {
+            masters: 4,
+            replicas_per_master: 2,
+            storage: Some("5Gi".into()),
+            image: Some("redis:7.2.5".into()),
+            storage_class: Some("fast".into()),
+        })
+        .unwrap();
+        let spec = statefulset(&objects).spec.as_ref().unwrap();
+        assert_eq!(spec.replicas, Some(12));
+        let container = &spec.template.spec.as_ref().unwrap().containers[0];
+        assert_eq!(container.image.as_deref(), Some("redis:7.2.5"));
+        let claim = spec.volume_claim_templates.as_ref().unwrap()[0]
+            .spec
+            .as_ref()
+            .unwrap();
+        assert_eq!(claim.storage_class_name.as_deref(), Some("fast"));
+        let requests = claim.resources.as_ref().unwrap().requests.as_ref().unwrap();
+        assert_eq!(requests["storage"], Quantity("5Gi".into()));
+    }
+
+    #[test]
+    fn defaults_keep_the_base_as_shipped() {
+        let objects = render(&params()).unwrap();
+        assert_eq!(objects, base());
+    }
+
+    #[test]
+    fn too_few_masters_and_blank_values_are_refused() {
+        assert_eq!(
+            render(&DeployParams {
+                masters: 2,
+                ..params()
+            })
+            .unwrap_err()
+            .to_string(),
+            "--masters 2 is too few: a Redis Cluster needs at least 3 masters"
+        );
+        let err = render(&DeployParams {
+            image: Some(" ".into()),
+            ..params()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, RenderError::BadValue { flag: "image", .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_yaml_stream_parses_back_into_the_same_objects() {
+        let objects = render(&params()).unwrap();
+        let text = to_yaml(&objects);
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).unwrap();
+        assert_eq!(docs.len(), objects.len());
+        let again: Vec<Object> = docs.into_iter().map(|d| typed("dry-run", d)).collect();
+        assert_eq!(again, objects);
+    }
+}
