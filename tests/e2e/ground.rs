@@ -10,7 +10,11 @@ pub fn kubeconfig() -> PathBuf {
     let path = std::env::var_os("TESTGROUND_KUBECONFIG")
         .map(PathBuf::from)
         .expect("TESTGROUND_KUBECONFIG is not set: run the e2e suite with `make e2e`");
-    assert!(path.exists(), "{} does not exist: run `make cluster-up`", path.display());
+    assert!(
+        path.exists(),
+        "{} does not exist: run `make cluster-up`",
+        path.display()
+    );
     path
 }
 
@@ -73,4 +77,96 @@ impl Drop for Namespace {
 /// The repository root (manifests live there).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What a plugin run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs the plugin binary with the test ground's kubeconfig in `KUBECONFIG`, as a kubectl
+/// user would have it; `--kubeconfig` in `args` wins over it.
+pub fn plugin(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
+        .env("KUBECONFIG", kubeconfig())
+        .env_remove("REDISCLI_AUTH")
+        .args(args)
+        .output()
+        .expect("run the plugin");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the plugin and asserts it exited 0; returns stdout.
+pub fn plugin_ok(args: &[&str]) -> String {
+    let run = plugin(args);
+    assert_eq!(
+        run.code, 0,
+        "plugin {args:?} failed:\n{}{}",
+        run.stdout, run.stderr
+    );
+    run.stdout
+}
+
+/// The test ground kubeconfig's current context.
+pub fn context_name() -> String {
+    kubectl_ok(&["config", "current-context"])
+        .trim()
+        .to_string()
+}
+
+/// A kubeconfig next to the test ground's, with the admin's credentials but impersonating
+/// users: context `operator` is user `e2e-operator` in group `redis-cluster-operators` (what
+/// manifests/base/rbac-plugin-user.yaml binds), context `nobody` is `e2e-nobody` with no rights.
+pub fn impersonating_kubeconfig(dir: &std::path::Path) -> PathBuf {
+    let field = |path: &str| {
+        kubectl_ok(&[
+            "config",
+            "view",
+            "--raw",
+            "-o",
+            &format!("jsonpath={{{path}}}"),
+        ])
+    };
+    let server = field(".clusters[0].cluster.server");
+    let ca = field(".clusters[0].cluster.certificate-authority");
+    let cert = field(".users[0].user.client-certificate");
+    let key = field(".users[0].user.client-key");
+    let text = format!(
+        r#"apiVersion: v1
+kind: Config
+current-context: operator
+clusters:
+  - name: ground
+    cluster: {{server: "{server}", certificate-authority: "{ca}"}}
+users:
+  - name: operator
+    user: {{client-certificate: "{cert}", client-key: "{key}", as: e2e-operator, as-groups: [redis-cluster-operators]}}
+  - name: nobody
+    user: {{client-certificate: "{cert}", client-key: "{key}", as: e2e-nobody}}
+contexts:
+  - name: operator
+    context: {{cluster: ground, user: operator}}
+  - name: nobody
+    context: {{cluster: ground, user: nobody}}
+"#
+    );
+    let path = dir.join("impersonating-kubeconfig");
+    std::fs::write(&path, text).expect("write kubeconfig");
+    path
+}
+
+/// Applies the plugin user's Role and bindings (an admin's step) to `ns`.
+pub fn grant_plugin_role(ns: &str) {
+    let rbac = repo().join("manifests/base/rbac-plugin-user.yaml");
+    kubectl_ok(&["apply", "-n", ns, "-f", rbac.to_str().expect("utf-8 path")]);
 }

@@ -2,5 +2,9 @@
 //! ground (kube-apiserver, controller-manager, scheduler, etcd, kwok) with one real
 //! redis-server per pod. Run through `make e2e`, which starts and stops the test ground.
 
+mod cluster;
+mod direct;
+mod errors;
 mod ground;
+mod lifecycle;
 mod manifests;

@@ -1,0 +1,134 @@
+//! Mistakes a user can make, each refused with one plain sentence and exit code 2, changing
+//! nothing: unknown namespace, context or StatefulSet, missing rights, unreachable API
+//! server, pods that never answer.
+
+use crate::ground::*;
+
+#[test]
+fn bad_input_is_refused_with_a_plain_sentence_and_exit_code_2() {
+    let ns = Namespace::create("errors");
+    let context = context_name();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = impersonating_kubeconfig(dir.path());
+    let kc = kc.to_str().expect("utf-8 path");
+    let unreachable = dir.path().join("unreachable");
+    std::fs::write(
+        &unreachable,
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:9\"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: gone, context: {cluster: c, user: u}}]\n",
+    )
+    .expect("write kubeconfig");
+    let unreachable = unreachable.to_str().expect("utf-8 path");
+    let n = ns.name.as_str();
+    let rows: &[(&[&str], String)] = &[
+        (
+            &["-n", "e2e-no-such-namespace", "status"],
+            format!("error: namespace e2e-no-such-namespace not found (context {context})\n"),
+        ),
+        (
+            &["--context", "staging", "status"],
+            format!(
+                "error: context \"staging\" not found in the kubeconfig; known contexts: {context}\n"
+            ),
+        ),
+        (
+            &["-n", n, "status"],
+            format!(
+                "error: statefulset redis-cluster not found in namespace {n} (context {context})\n"
+            ),
+        ),
+        (
+            &["-n", n, "--statefulset", "cache", "init"],
+            format!("error: statefulset cache not found in namespace {n} (context {context})\n"),
+        ),
+        (
+            &["--kubeconfig", kc, "--context", "nobody", "-n", n, "status"],
+            format!(
+                "error: forbidden: cannot get statefulsets in namespace {n}: ask for the Role in manifests/base/rbac-plugin-user.yaml\n"
+            ),
+        ),
+        (
+            &["--kubeconfig", kc, "--context", "nobody", "-n", n, "deploy"],
+            format!(
+                "error: forbidden: cannot get statefulsets/scale in namespace {n}: ask for the Role in manifests/base/rbac-plugin-user.yaml\n"
+            ),
+        ),
+        (
+            &["-n", n, "deploy", "--masters", "2"],
+            "error: --masters 2 is too few: a Redis Cluster needs at least 3 masters\n".to_string(),
+        ),
+    ];
+    for (args, expected) in rows {
+        let run = plugin(args);
+        assert_eq!(
+            (run.code, run.stderr.as_str(), run.stdout.as_str()),
+            (2, expected.as_str(), ""),
+            "{args:?}"
+        );
+    }
+    let run = plugin(&["--kubeconfig", unreachable, "status"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with(
+            "error: cannot reach the Kubernetes API server https://127.0.0.1:9/ (context gone): "
+        ),
+        "{}",
+        run.stderr
+    );
+    // Nothing was created by any of the refused commands.
+    assert!(kubectl_ok(&["get", "all", "-n", n, "-o", "name"]).is_empty());
+}
+
+/// Three pods the harness leaves without redis-server: Ready in Kubernetes, never answering.
+const SILENT: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: silent}
+spec:
+  replicas: 3
+  serviceName: silent
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app: silent}}
+  template:
+    metadata:
+      labels: {app: silent}
+      annotations: {"redis-cluster-testground/harness": "false"}
+    spec:
+      containers: [{name: redis, image: "redis:7.0.15", ports: [{containerPort: 6379}]}]
+"#;
+
+#[test]
+fn pods_that_never_answer_time_out_naming_each_pod() {
+    let ns = Namespace::create("silent");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("silent.yaml");
+    std::fs::write(&file, SILENT).expect("write manifest");
+    kubectl_ok(&[
+        "apply",
+        "-n",
+        &ns.name,
+        "-f",
+        file.to_str().expect("utf-8 path"),
+    ]);
+    let run = plugin(&[
+        "-n",
+        &ns.name,
+        "--statefulset",
+        "silent",
+        "--timeout",
+        "3",
+        "init",
+        "--replicas-per-master",
+        "0",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("init needs every pod; nothing was changed: timed out after"),
+        "{}",
+        run.stderr
+    );
+    for pod in ["silent-0", "silent-1", "silent-2"] {
+        assert!(run.stderr.contains(pod), "{pod} not named:\n{}", run.stderr);
+    }
+}
