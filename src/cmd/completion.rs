@@ -30,3 +30,25 @@ impl CompletionOpts {
         Ok(Outcome::Success)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bash_zsh_and_fish_scripts_complete_the_subcommands() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "kubectl-redis_cluster",
+                &mut out,
+            );
+            let text = String::from_utf8(out).unwrap();
+            for word in ["deploy", "destroy", "delete-pvcs", "statefulset"] {
+                assert!(text.contains(word), "{shell}: {word} missing");
+            }
+        }
+    }
+}
