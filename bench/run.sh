@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 for tool in redis-server redis-cli; do
   command -v "$tool" >/dev/null || { echo "bench: $tool not found; run \`make deps\`" >&2; exit 1; }
 done
+target=$(realpath -m "${CARGO_TARGET_DIR:-target}")/release
 if [ -z "${PLUGIN:-}" ]; then
   cargo build --release --bin kubectl-redis_cluster
-  PLUGIN=$PWD/target/release/kubectl-redis_cluster
+  PLUGIN=$target/kubectl-redis_cluster
 fi
 cargo build --release -p redis-cluster-bench
 
@@ -38,5 +39,5 @@ trap cleanup EXIT
 trap 'status=130; exit 130' INT TERM
 
 status=0
-target/release/redis-cluster-bench --plugin "$PLUGIN" --work "$WORK" "$@" || status=$?
+"$target/redis-cluster-bench" --plugin "$PLUGIN" --work "$WORK" "$@" || status=$?
 exit "$status"

@@ -30,10 +30,17 @@ pub struct CeilingRun {
 /// one hash tag, moves that slot to another master by one stream and verifies every key.
 pub fn measure(cluster: &Cluster, rt: &tokio::runtime::Runtime, count: u64) -> Result<CeilingRun> {
     let seed = cluster.seed();
-    let keys = KeySet { tags: vec!["{ceiling}".to_string()], count, value_size: 100 };
+    let keys = KeySet {
+        tags: vec!["{ceiling}".to_string()],
+        count,
+        value_size: 100,
+    };
     let slot = topo::keyslot(seed, "{ceiling}")?;
     let source = topo::owner_of(seed, slot)?;
-    let target = topo::masters(seed)?.into_iter().find(|m| m.id != source.id).context("a second master")?;
+    let target = topo::masters(seed)?
+        .into_iter()
+        .find(|m| m.id != source.id)
+        .context("a second master")?;
     rt.block_on(keys.load(seed))?;
 
     let mut src = topo::connect(&source.addr)?;
@@ -42,14 +49,26 @@ pub fn measure(cluster: &Cluster, rt: &tokio::runtime::Runtime, count: u64) -> R
     let start = Instant::now();
     setslot(&mut dst, slot, &["IMPORTING", &source.id])?;
     setslot(&mut src, slot, &["MIGRATING", &target.id])?;
-    let mut batch: Vec<String> = getkeysinslot(slot).query(&mut src).context("GETKEYSINSLOT")?;
+    let mut batch: Vec<String> = getkeysinslot(slot)
+        .query(&mut src)
+        .context("GETKEYSINSLOT")?;
     let mut moved = 0;
     while !batch.is_empty() {
         moved += batch.len() as u64;
         let mut migrate = redis::cmd("MIGRATE");
-        migrate.arg(host).arg(port).arg("").arg(0).arg(MIGRATE_TIMEOUT_MS).arg("KEYS").arg(&batch);
-        let (_, next): (redis::Value, Vec<String>) =
-            redis::pipe().add_command(migrate).add_command(getkeysinslot(slot)).query(&mut src).with_context(|| format!("MIGRATE of slot {slot}"))?;
+        migrate
+            .arg(host)
+            .arg(port)
+            .arg("")
+            .arg(0)
+            .arg(MIGRATE_TIMEOUT_MS)
+            .arg("KEYS")
+            .arg(&batch);
+        let (_, next): (redis::Value, Vec<String>) = redis::pipe()
+            .add_command(migrate)
+            .add_command(getkeysinslot(slot))
+            .query(&mut src)
+            .with_context(|| format!("MIGRATE of slot {slot}"))?;
         batch = next;
     }
     let secs = start.elapsed().as_secs_f64();
@@ -67,8 +86,16 @@ pub fn measure(cluster: &Cluster, rt: &tokio::runtime::Runtime, count: u64) -> R
     if topo::dbsize(&target.addr)? != count {
         problems.push(format!("{} does not hold all {count} keys", target.addr));
     }
-    let verified = if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) };
-    Ok(CeilingRun { secs, keys: moved, verified })
+    let verified = if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    };
+    Ok(CeilingRun {
+        secs,
+        keys: moved,
+        verified,
+    })
 }
 
 /// `CLUSTER GETKEYSINSLOT <slot> <BATCH>`.
@@ -80,5 +107,10 @@ fn getkeysinslot(slot: u16) -> redis::Cmd {
 
 /// `CLUSTER SETSLOT <slot> <args>` on `conn`.
 fn setslot(conn: &mut redis::Connection, slot: u16, args: &[&str]) -> Result<()> {
-    redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg(args).query::<()>(conn).with_context(|| format!("CLUSTER SETSLOT {slot} {}", args.join(" ")))
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg(args)
+        .query::<()>(conn)
+        .with_context(|| format!("CLUSTER SETSLOT {slot} {}", args.join(" ")))
 }

@@ -24,7 +24,11 @@ pub struct KeySet {
 impl KeySet {
     /// `count` keys spread uniformly over all slots.
     pub fn uniform(count: u64, value_size: usize) -> Self {
-        Self { tags: vec!["k".to_string()], count, value_size }
+        Self {
+            tags: vec!["k".to_string()],
+            count,
+            value_size,
+        }
     }
 
     /// Key number `i`.
@@ -35,7 +39,12 @@ impl KeySet {
     /// The value of `key`: the key and a `|`, repeated to `value_size` bytes, so any loss or
     /// mix-up between keys shows.
     pub fn value(&self, key: &str) -> Vec<u8> {
-        format!("{key}|").into_bytes().into_iter().cycle().take(self.value_size).collect()
+        format!("{key}|")
+            .into_bytes()
+            .into_iter()
+            .cycle()
+            .take(self.value_size)
+            .collect()
     }
 
     /// Requests in flight at once.
@@ -51,7 +60,9 @@ impl KeySet {
                 let mut c = conn.clone();
                 async move {
                     let key = self.key(i);
-                    c.set::<_, _, ()>(&key, self.value(&key)).await.with_context(|| format!("SET {key}"))
+                    c.set::<_, _, ()>(&key, self.value(&key))
+                        .await
+                        .with_context(|| format!("SET {key}"))
                 }
             })
             .buffer_unordered(self.in_flight())
@@ -68,7 +79,8 @@ impl KeySet {
                 let mut c = conn.clone();
                 async move {
                     let key = self.key(i);
-                    let got: Option<Vec<u8>> = c.get(&key).await.with_context(|| format!("GET {key}"))?;
+                    let got: Option<Vec<u8>> =
+                        c.get(&key).await.with_context(|| format!("GET {key}"))?;
                     anyhow::Ok((got.as_deref() != Some(self.value(&key).as_slice())).then_some(key))
                 }
             })
@@ -79,7 +91,12 @@ impl KeySet {
         Ok(if bad.is_empty() {
             Ok(())
         } else {
-            Err(format!("{} of {} keys missing or changed, e.g. {:?}", bad.len(), self.count, &bad[..bad.len().min(5)]))
+            Err(format!(
+                "{} of {} keys missing or changed, e.g. {:?}",
+                bad.len(),
+                self.count,
+                &bad[..bad.len().min(5)]
+            ))
         })
     }
 }
@@ -101,10 +118,19 @@ mod tests {
 
     #[test]
     fn values_derive_from_the_key_and_have_the_size() {
-        let set = KeySet { tags: vec!["{a}".into(), "{b}".into()], count: 4, value_size: 10 };
+        let set = KeySet {
+            tags: vec!["{a}".into(), "{b}".into()],
+            count: 4,
+            value_size: 10,
+        };
         assert_eq!(set.key(3), "{b}:3");
         assert_eq!(set.value("{b}:3"), b"{b}:3|{b}:".to_vec());
-        let values: std::collections::HashSet<_> = (0..set.count).map(|i| set.value(&set.key(i))).collect();
-        assert_eq!(values.len() as u64, set.count, "different keys get different values");
+        let values: std::collections::HashSet<_> =
+            (0..set.count).map(|i| set.value(&set.key(i))).collect();
+        assert_eq!(
+            values.len() as u64,
+            set.count,
+            "different keys get different values"
+        );
     }
 }

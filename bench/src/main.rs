@@ -60,7 +60,12 @@ fn main() -> ExitCode {
 /// Measures the ceiling, then runs each scenario asked for.
 fn run(args: Args) -> Result<()> {
     let scenarios = if args.scenarios.is_empty() {
-        vec![Scenario::Ceiling, Scenario::Rebalance, Scenario::Drain, Scenario::Bigkeys]
+        vec![
+            Scenario::Ceiling,
+            Scenario::Rebalance,
+            Scenario::Drain,
+            Scenario::Bigkeys,
+        ]
     } else {
         args.scenarios
     };
@@ -72,7 +77,10 @@ fn run(args: Args) -> Result<()> {
         big_keys: args.big_keys,
         big_value_bytes: args.big_value_bytes,
         ceiling_keys: args.ceiling_keys,
-        rt: tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?,
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("tokio runtime")?,
     };
     let ceiling = scenario::measure_ceiling(&bench, scenarios.contains(&Scenario::Ceiling))?;
     for s in scenarios.into_iter().filter(|s| *s != Scenario::Ceiling) {

@@ -28,8 +28,10 @@ pub struct Timed {
 pub fn run_timed(cmd: &mut Command, log: &Path) -> Result<Timed> {
     let out_path = log.with_extension("out");
     let err_path = log.with_extension("err");
-    let out = std::fs::File::create(&out_path).with_context(|| format!("create {}", out_path.display()))?;
-    let err = std::fs::File::create(&err_path).with_context(|| format!("create {}", err_path.display()))?;
+    let out = std::fs::File::create(&out_path)
+        .with_context(|| format!("create {}", out_path.display()))?;
+    let err = std::fs::File::create(&err_path)
+        .with_context(|| format!("create {}", err_path.display()))?;
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -46,10 +48,15 @@ pub fn run_timed(cmd: &mut Command, log: &Path) -> Result<Timed> {
     let outcome = if status.success() {
         Ok(())
     } else {
-        let text = std::fs::read_to_string(&err_path).unwrap_or_default() + &std::fs::read_to_string(&out_path).unwrap_or_default();
+        let text = std::fs::read_to_string(&err_path).unwrap_or_default()
+            + &std::fs::read_to_string(&out_path).unwrap_or_default();
         Err(format!("{status}: {}", tail(&text, 15)))
     };
-    Ok(Timed { secs, peak_rss_kib, outcome })
+    Ok(Timed {
+        secs,
+        peak_rss_kib,
+        outcome,
+    })
 }
 
 /// Polls VmHWM of `pid` until it exits or `done` is set; returns the largest value seen.
@@ -59,7 +66,13 @@ fn sample_peak_rss(pid: u32, done: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
         let mut peak = 0;
         while !done.load(Ordering::Relaxed) {
             // A zombie has no VmHWM line: the process has exited.
-            let Some(kib) = std::fs::read_to_string(&path).ok().as_deref().and_then(vm_hwm) else { break };
+            let Some(kib) = std::fs::read_to_string(&path)
+                .ok()
+                .as_deref()
+                .and_then(vm_hwm)
+            else {
+                break;
+            };
             peak = peak.max(kib);
             thread::sleep(RSS_SAMPLE);
         }
@@ -69,7 +82,10 @@ fn sample_peak_rss(pid: u32, done: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
 
 /// The `VmHWM:   1234 kB` line of `/proc/<pid>/status`, in KiB.
 fn vm_hwm(status: &str) -> Option<u64> {
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// The last `n` non-empty lines of `text` on one line, without terminal colour codes.
@@ -119,7 +135,10 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(&[]), None);
-        assert_eq!(vm_hwm("Name:\tx\nVmHWM:\t   12345 kB\nVmRSS:\t 1 kB\n"), Some(12345));
+        assert_eq!(
+            vm_hwm("Name:\tx\nVmHWM:\t   12345 kB\nVmRSS:\t 1 kB\n"),
+            Some(12345)
+        );
         assert_eq!(vm_hwm("Name:\tx\nState:\tZ (zombie)\n"), None);
         assert_eq!(tail("a\n\x1b[31;1mb\x1b[0m\n\nc\n", 2), "b / c");
     }

@@ -30,11 +30,30 @@ impl Node {
         let child = Command::new("redis-server")
             // bind-source-addr: bus and MIGRATE connections must come from the node's own
             // address, or peers record 127.0.0.1 for it.
-            .args(["--bind", host, "--bind-source-addr", host, "--port", &port.to_string()])
-            .args(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+            .args([
+                "--bind",
+                host,
+                "--bind-source-addr",
+                host,
+                "--port",
+                &port.to_string(),
+            ])
+            .args([
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ])
             // No persistence: the bench measures slot moves, not disk writes.
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .args(["--dir", &dir.to_string_lossy(), "--logfile", "redis.log", "--pidfile", "redis.pid"])
+            .args([
+                "--dir",
+                &dir.to_string_lossy(),
+                "--logfile",
+                "redis.log",
+                "--pidfile",
+                "redis.pid",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -43,7 +62,12 @@ impl Node {
         let node = Self { addr, child };
         let start = Instant::now();
         while TcpStream::connect((host, port)).is_err() {
-            ensure!(start.elapsed() < Duration::from_secs(10), "{} did not start; see {}/redis.log", node.addr, dir.display());
+            ensure!(
+                start.elapsed() < Duration::from_secs(10),
+                "{} did not start; see {}/redis.log",
+                node.addr,
+                dir.display()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         Ok(node)
@@ -92,14 +116,29 @@ impl Cluster {
 
     /// Makes the first `masters` nodes a cluster with `kubectl-redis_cluster init` (no replicas).
     pub fn init(&self, plugin: &Path, masters: usize) -> Result<()> {
-        let list = self.nodes[..masters].iter().map(|n| n.addr.as_str()).collect::<Vec<_>>().join(",");
+        let list = self.nodes[..masters]
+            .iter()
+            .map(|n| n.addr.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         let out = Command::new(plugin)
-            .args(["init", "--nodes", &list, "--replicas-per-master", "0", "--yes"])
+            .args([
+                "init",
+                "--nodes",
+                &list,
+                "--replicas-per-master",
+                "0",
+                "--yes",
+            ])
             .stdin(Stdio::null())
             .output()
             .with_context(|| format!("run {}", plugin.display()))?;
         if !out.status.success() {
-            bail!("init of {list} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "init of {list} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(())
     }

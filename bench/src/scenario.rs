@@ -135,7 +135,9 @@ impl Scenario {
     /// The tools compared, in the order they alternate.
     fn tools(self) -> Vec<Tool> {
         match self {
-            Scenario::Rebalance => vec![Tool::RedisCli(None), Tool::Ours, Tool::RedisCli(Some(1000))],
+            Scenario::Rebalance => {
+                vec![Tool::RedisCli(None), Tool::Ours, Tool::RedisCli(Some(1000))]
+            }
             _ => vec![Tool::RedisCli(None), Tool::Ours],
         }
     }
@@ -143,9 +145,18 @@ impl Scenario {
     /// One line on what the scenario does.
     fn describe(self, b: &Bench) -> String {
         match self {
-            Scenario::Ceiling => format!("one MIGRATE stream, {} keys of {VALUE_BYTES} B in one slot, 1000 keys per batch", b.ceiling_keys),
-            Scenario::Rebalance => format!("3 masters + {} keys of {VALUE_BYTES} B; add 1 empty master (timed apart), rebalance (measured)", b.keys),
-            Scenario::Drain => format!("4 masters + {} keys of {VALUE_BYTES} B; move every slot of master 4 to master 1 (one reshard each)", b.keys),
+            Scenario::Ceiling => format!(
+                "one MIGRATE stream, {} keys of {VALUE_BYTES} B in one slot, 1000 keys per batch",
+                b.ceiling_keys
+            ),
+            Scenario::Rebalance => format!(
+                "3 masters + {} keys of {VALUE_BYTES} B; add 1 empty master (timed apart), rebalance (measured)",
+                b.keys
+            ),
+            Scenario::Drain => format!(
+                "4 masters + {} keys of {VALUE_BYTES} B; move every slot of master 4 to master 1 (one reshard each)",
+                b.keys
+            ),
             Scenario::Bigkeys => format!(
                 "3 masters; {} values of {} B in {BIG_SLOTS} slots of master 3; move every slot of master 3 to master 1",
                 b.big_keys, b.big_value_bytes
@@ -165,12 +176,17 @@ impl Scenario {
         let seed = cluster.seed();
         let from_to = match self {
             Scenario::Rebalance | Scenario::Ceiling => None,
-            _ => Some((topo::master_at(seed, cluster.addr(masters - 1))?, topo::master_at(seed, cluster.addr(0))?)),
+            _ => Some((
+                topo::master_at(seed, cluster.addr(masters - 1))?,
+                topo::master_at(seed, cluster.addr(0))?,
+            )),
         };
         let keys = match (&from_to, self) {
-            (Some((from, _)), Scenario::Bigkeys) => {
-                KeySet { tags: tags_on(seed, from, BIG_SLOTS)?, count: b.big_keys, value_size: b.big_value_bytes }
-            }
+            (Some((from, _)), Scenario::Bigkeys) => KeySet {
+                tags: tags_on(seed, from, BIG_SLOTS)?,
+                count: b.big_keys,
+                value_size: b.big_value_bytes,
+            },
             _ => KeySet::uniform(b.keys, VALUE_BYTES),
         };
         b.rt.block_on(keys.load(seed)).context("load the keys")?;
@@ -178,17 +194,32 @@ impl Scenario {
             Some((from, _)) => topo::dbsize(&from.addr)?,
             None => 0,
         };
-        let targets = Targets { seed: seed.to_string(), new_node: cluster.addr(nodes - 1).to_string(), from_to };
-        Ok(Prepared { cluster, keys, targets, source_keys })
+        let targets = Targets {
+            seed: seed.to_string(),
+            new_node: cluster.addr(nodes - 1).to_string(),
+            from_to,
+        };
+        Ok(Prepared {
+            cluster,
+            keys,
+            targets,
+            source_keys,
+        })
     }
 
     /// The commands `tool` runs; the last one is the measured one.
     fn steps(self, tool: Tool, plugin: &Path, t: &Targets) -> Vec<Step> {
         let seed = t.seed.as_str();
-        let cli = |name, args: &[&str], pipeline: Option<u32>| Step {
-            name,
-            program: "redis-cli".into(),
-            args: strings(args).into_iter().chain(pipeline.into_iter().flat_map(|n| ["--cluster-pipeline".to_string(), n.to_string()])).collect(),
+        let cli = |name, args: &[&str], pipeline: Option<u32>| {
+            let mut args = strings(args);
+            if let Some(n) = pipeline {
+                args.extend(["--cluster-pipeline".to_string(), n.to_string()]);
+            }
+            Step {
+                name,
+                program: "redis-cli".into(),
+                args,
+            }
         };
         let ours = |name, args: &[&str]| Step {
             name,
@@ -197,19 +228,57 @@ impl Scenario {
         };
         match (&t.from_to, tool) {
             (None, Tool::RedisCli(pipeline)) => vec![
-                cli("add-node", &["--cluster", "add-node", &t.new_node, seed], None),
-                cli("rebalance", &["--cluster", "rebalance", seed, "--cluster-use-empty-masters"], pipeline),
+                cli(
+                    "add-node",
+                    &["--cluster", "add-node", &t.new_node, seed],
+                    None,
+                ),
+                cli(
+                    "rebalance",
+                    &[
+                        "--cluster",
+                        "rebalance",
+                        seed,
+                        "--cluster-use-empty-masters",
+                    ],
+                    pipeline,
+                ),
             ],
             (None, Tool::Ours) => {
-                vec![ours("add-node", &["add-node", &t.new_node]), ours("rebalance", &["rebalance", "--use-empty-masters"])]
+                vec![
+                    ours("add-node", &["add-node", &t.new_node]),
+                    ours("rebalance", &["rebalance", "--use-empty-masters"]),
+                ]
             }
             (Some((from, to)), Tool::RedisCli(pipeline)) => {
                 let slots = from.slots().to_string();
-                let args = ["--cluster", "reshard", seed, "--cluster-from", &from.id, "--cluster-to", &to.id, "--cluster-slots", &slots, "--cluster-yes"];
+                let args = [
+                    "--cluster",
+                    "reshard",
+                    seed,
+                    "--cluster-from",
+                    &from.id,
+                    "--cluster-to",
+                    &to.id,
+                    "--cluster-slots",
+                    &slots,
+                    "--cluster-yes",
+                ];
                 vec![cli("reshard", &args, pipeline)]
             }
             (Some((from, to)), Tool::Ours) => {
-                vec![ours("reshard", &["reshard", "--from", &from.addr, "--to", &to.addr, "--slots", &from.slots().to_string()])]
+                vec![ours(
+                    "reshard",
+                    &[
+                        "reshard",
+                        "--from",
+                        &from.addr,
+                        "--to",
+                        &to.addr,
+                        "--slots",
+                        &from.slots().to_string(),
+                    ],
+                )]
             }
         }
     }
@@ -226,15 +295,29 @@ impl Scenario {
     /// One run of `tool` on a fresh cluster, verified.
     fn run_once(self, b: &Bench, tool: Tool, round: usize) -> Result<Run> {
         let p = self.prepare(b)?;
-        let mut run = Run { secs: None, before: Vec::new(), peak_rss_kib: 0, moved: 0, outcome: Ok(()) };
+        let mut run = Run {
+            secs: None,
+            before: Vec::new(),
+            peak_rss_kib: 0,
+            moved: 0,
+            outcome: Ok(()),
+        };
         let steps = self.steps(tool, &b.plugin, &p.targets);
         let last = steps.len() - 1;
         for (i, step) in steps.into_iter().enumerate() {
-            let log = b.work.join(format!("{}-{round}-{}-{}", self.name(), tool.slug(), step.name));
+            let log = b.work.join(format!(
+                "{}-{round}-{}-{}",
+                self.name(),
+                tool.slug(),
+                step.name
+            ));
             let timed = measure::run_timed(Command::new(&step.program).args(&step.args), &log)?;
             run.peak_rss_kib = run.peak_rss_kib.max(timed.peak_rss_kib);
             if let Err(e) = timed.outcome {
-                run.outcome = Err(format!("{} failed after {:.3} s: {e}", step.name, timed.secs));
+                run.outcome = Err(format!(
+                    "{} failed after {:.3} s: {e}",
+                    step.name, timed.secs
+                ));
                 return Ok(run);
             }
             if i == last {
@@ -265,15 +348,25 @@ impl Scenario {
         let masters = topo::masters(seed)?;
         let total = topo::total_keys(&masters.iter().map(|m| m.addr.clone()).collect::<Vec<_>>())?;
         if total != p.keys.count {
-            problems.push(format!("the masters hold {total} keys, {} were loaded", p.keys.count));
+            problems.push(format!(
+                "the masters hold {total} keys, {} were loaded",
+                p.keys.count
+            ));
         }
         match &p.targets.from_to {
             None => {
                 let share = 16384 / masters.len().max(1) as u32;
-                let off: Vec<String> =
-                    masters.iter().filter(|m| m.slots().abs_diff(share) * 100 > share * BALANCE_TOLERANCE_PCT).map(|m| format!("{} owns {}", m.addr, m.slots())).collect();
+                let off: Vec<String> = masters
+                    .iter()
+                    .filter(|m| m.slots().abs_diff(share) * 100 > share * BALANCE_TOLERANCE_PCT)
+                    .map(|m| format!("{} owns {}", m.addr, m.slots()))
+                    .collect();
                 if masters.len() != 4 || !off.is_empty() {
-                    problems.push(format!("{} masters, not balanced (share {share}): {}", masters.len(), off.join(", ")));
+                    problems.push(format!(
+                        "{} masters, not balanced (share {share}): {}",
+                        masters.len(),
+                        off.join(", ")
+                    ));
                 }
             }
             Some((from, _)) => {
@@ -284,7 +377,11 @@ impl Scenario {
                 }
             }
         }
-        Ok(if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) })
+        Ok(if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        })
     }
 
     /// Runs the scenario: every tool `b.runs` times, alternating; prints each run, the medians
@@ -304,7 +401,12 @@ impl Scenario {
                     continue;
                 }
                 let run = self.run_once(b, *tool, round)?;
-                println!("   run {round}/{} {:<24} {}", b.runs, tool.label(), describe_run(&run));
+                println!(
+                    "   run {round}/{} {:<24} {}",
+                    b.runs,
+                    tool.label(),
+                    describe_run(&run)
+                );
                 runs.push(run);
             }
         }
@@ -318,7 +420,11 @@ impl Scenario {
             let moved = median(&good.iter().map(|r| r.moved as f64).collect::<Vec<_>>());
             let rate = med.zip(moved).map(|(s, m)| m / s);
             let rss = runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
-            let list = secs.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>().join(", ");
+            let list = secs
+                .iter()
+                .map(|s| format!("{s:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             println!(
                 "   {:<26} median {} s over {} of {} runs verified [{list}], {} keys/s, peak RSS {:.1} MiB",
                 tool.label(),
@@ -328,20 +434,32 @@ impl Scenario {
                 na(rate, 0),
                 rss as f64 / 1024.0
             );
-            result.push((med, rate, !runs.is_empty() && runs.iter().all(|r| r.outcome.is_ok())));
+            result.push((
+                med,
+                rate,
+                !runs.is_empty() && runs.iter().all(|r| r.outcome.is_ok()),
+            ));
         }
         let (cli_s, _, cli_ok) = result[0];
         let (ours_s, ours_rate, ours_ok) = result[1];
         println!(
             "RESULT {} keys={} redis_cli_s={} ours_s={} speedup={} ours_keys_per_s={} ceiling_keys_per_s={ceiling:.0} ceiling_ratio={} verified={}",
             self.name(),
-            if self == Scenario::Bigkeys { b.big_keys } else { b.keys },
+            if self == Scenario::Bigkeys {
+                b.big_keys
+            } else {
+                b.keys
+            },
             na(cli_s, 3),
             na(ours_s, 3),
             na(cli_s.zip(ours_s).map(|(c, o)| c / o), 2),
             na(ours_rate, 0),
             na(ours_rate.map(|r| r / ceiling), 2),
-            if cli_ok && ours_ok && missing.is_none() { "yes" } else { "no" }
+            if cli_ok && ours_ok && missing.is_none() {
+                "yes"
+            } else {
+                "no"
+            }
         );
         Ok(())
     }
@@ -363,13 +481,19 @@ pub fn measure_ceiling(b: &Bench, report: bool) -> Result<f64> {
             Ok(()) => "verified".to_string(),
             Err(e) => format!("NOT VERIFIED: {e}"),
         };
-        println!("   run {round}/{} one stream: {:.3} s, {} keys, {rate:.0} keys/s, {verdict}", b.runs, run.secs, run.keys);
+        println!(
+            "   run {round}/{} one stream: {:.3} s, {} keys, {rate:.0} keys/s, {verdict}",
+            b.runs, run.secs, run.keys
+        );
         all_ok &= run.verified.is_ok();
         rates.push(rate);
     }
     let rate = median(&rates).context("no ceiling run")?;
     println!("   after: {}", machine_load());
-    println!("   one-stream ceiling: median {rate:.0} keys/s over {} runs", rates.len());
+    println!(
+        "   one-stream ceiling: median {rate:.0} keys/s over {} runs",
+        rates.len()
+    );
     if report {
         println!(
             "RESULT ceiling keys={} redis_cli_s=NA ours_s=NA speedup=NA ours_keys_per_s=NA ceiling_keys_per_s={rate:.0} ceiling_ratio=NA verified={}",
@@ -384,18 +508,29 @@ pub fn measure_ceiling(b: &Bench, report: bool) -> Result<f64> {
 /// appended, must be accepted (clap rejects an unknown subcommand or option before it looks at
 /// `--help`). `Some` says what is missing.
 fn probe_ours(scenario: Scenario, b: &Bench) -> Result<Option<String>> {
-    let fake = Master { id: "0".repeat(40), addr: "127.0.0.1:1".to_string(), ranges: vec![(0, 0)] };
+    let fake = Master {
+        id: "0".repeat(40),
+        addr: "127.0.0.1:1".to_string(),
+        ranges: vec![(0, 0)],
+    };
     let targets = Targets {
         seed: "127.0.0.1:1".to_string(),
         new_node: "127.0.0.1:2".to_string(),
         from_to: (scenario != Scenario::Rebalance).then(|| (fake.clone(), fake)),
     };
     for step in scenario.steps(Tool::Ours, &b.plugin, &targets) {
-        let out = Command::new(&step.program).args(&step.args).arg("--help").output().with_context(|| format!("run {}", b.plugin.display()))?;
+        let out = Command::new(&step.program)
+            .args(&step.args)
+            .arg("--help")
+            .output()
+            .with_context(|| format!("run {}", b.plugin.display()))?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             let first = err.lines().next().unwrap_or_default();
-            return Ok(Some(format!("this kubectl-redis_cluster does not accept `{}` yet ({first})", step.args[2..].join(" "))));
+            return Ok(Some(format!(
+                "this kubectl-redis_cluster does not accept `{}` yet ({first})",
+                step.args[2..].join(" ")
+            )));
         }
     }
     Ok(None)
@@ -403,12 +538,21 @@ fn probe_ours(scenario: Scenario, b: &Bench) -> Result<Option<String>> {
 
 /// One run as a line: time, earlier steps, keys moved, peak RSS, verdict.
 fn describe_run(run: &Run) -> String {
-    let before: String = run.before.iter().map(|(name, s)| format!(" ({name} {s:.3} s)")).collect();
+    let before: String = run
+        .before
+        .iter()
+        .map(|(name, s)| format!(" ({name} {s:.3} s)"))
+        .collect();
     let verdict = match &run.outcome {
         Ok(()) => "verified".to_string(),
         Err(e) => format!("FAILED: {e}"),
     };
-    format!("{} s{before}, {} keys moved, peak RSS {:.1} MiB, {verdict}", na(run.secs, 3), run.moved, run.peak_rss_kib as f64 / 1024.0)
+    format!(
+        "{} s{before}, {} keys moved, peak RSS {:.1} MiB, {verdict}",
+        na(run.secs, 3),
+        run.moved,
+        run.peak_rss_kib as f64 / 1024.0
+    )
 }
 
 /// `value` with `decimals`, or `NA`.

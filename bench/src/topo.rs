@@ -44,7 +44,10 @@ pub fn connect(addr: &str) -> Result<redis::Connection> {
 
 /// The masters `addr` knows, in the order `CLUSTER NODES` lists them.
 pub fn masters(addr: &str) -> Result<Vec<Master>> {
-    let text: String = redis::cmd("CLUSTER").arg("NODES").query(&mut connect(addr)?).with_context(|| format!("CLUSTER NODES on {addr}"))?;
+    let text: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut connect(addr)?)
+        .with_context(|| format!("CLUSTER NODES on {addr}"))?;
     Ok(text.lines().filter_map(parse_master).collect())
 }
 
@@ -64,12 +67,19 @@ fn parse_master(line: &str) -> Option<Master> {
             None => s.parse().ok().map(|n| (n, n)),
         })
         .collect();
-    Some(Master { id: fields[0].to_string(), addr, ranges })
+    Some(Master {
+        id: fields[0].to_string(),
+        addr,
+        ranges,
+    })
 }
 
 /// The master at `addr`, as `seed` sees it.
 pub fn master_at(seed: &str, addr: &str) -> Result<Master> {
-    masters(seed)?.into_iter().find(|m| m.addr == addr).with_context(|| format!("{seed} does not list {addr} as a master"))
+    masters(seed)?
+        .into_iter()
+        .find(|m| m.addr == addr)
+        .with_context(|| format!("{seed} does not list {addr} as a master"))
 }
 
 /// Waits until every node in `addrs` lists `new` as a connected master, `new` lists them all,
@@ -81,10 +91,24 @@ pub fn wait_joined(addrs: &[String], new: &str) -> Result<()> {
         let mut joined = true;
         for addr in addrs {
             let mut conn = connect(addr)?;
-            let text: String = redis::cmd("CLUSTER").arg("NODES").query(&mut conn).with_context(|| format!("CLUSTER NODES on {addr}"))?;
-            let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut conn).with_context(|| format!("CLUSTER INFO on {addr}"))?;
-            let known = |a: &String| text.lines().any(|l| connected_master(l).is_some_and(|m| m == a.as_str()));
-            joined &= info.contains("cluster_state:ok") && if addr == new { addrs.iter().all(known) } else { known(&new.to_string()) };
+            let text: String = redis::cmd("CLUSTER")
+                .arg("NODES")
+                .query(&mut conn)
+                .with_context(|| format!("CLUSTER NODES on {addr}"))?;
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query(&mut conn)
+                .with_context(|| format!("CLUSTER INFO on {addr}"))?;
+            let known = |a: &String| {
+                text.lines()
+                    .any(|l| connected_master(l).is_some_and(|m| m == a.as_str()))
+            };
+            joined &= info.contains("cluster_state:ok")
+                && if addr == new {
+                    addrs.iter().all(known)
+                } else {
+                    known(&new.to_string())
+                };
         }
         if joined {
             return Ok(());
@@ -98,23 +122,37 @@ pub fn wait_joined(addrs: &[String], new: &str) -> Result<()> {
 fn connected_master(line: &str) -> Option<&str> {
     let fields: Vec<&str> = line.split_whitespace().collect();
     let flags = fields.get(2)?;
-    let clean = flags.split(',').any(|f| f == "master") && !flags.contains("handshake") && !flags.contains("noaddr") && !flags.contains("fail");
-    (clean && fields.get(7) == Some(&"connected")).then(|| fields[1].split('@').next()).flatten()
+    let clean = flags.split(',').any(|f| f == "master")
+        && !flags.contains("handshake")
+        && !flags.contains("noaddr")
+        && !flags.contains("fail");
+    (clean && fields.get(7) == Some(&"connected"))
+        .then(|| fields[1].split('@').next())
+        .flatten()
 }
 
 /// `DBSIZE` of one node.
 pub fn dbsize(addr: &str) -> Result<u64> {
-    redis::cmd("DBSIZE").query(&mut connect(addr)?).with_context(|| format!("DBSIZE on {addr}"))
+    redis::cmd("DBSIZE")
+        .query(&mut connect(addr)?)
+        .with_context(|| format!("DBSIZE on {addr}"))
 }
 
 /// The hash slot of `key`, as the server computes it.
 pub fn keyslot(addr: &str, key: &str) -> Result<u16> {
-    redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(&mut connect(addr)?).with_context(|| format!("CLUSTER KEYSLOT {key}"))
+    redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query(&mut connect(addr)?)
+        .with_context(|| format!("CLUSTER KEYSLOT {key}"))
 }
 
 /// The master that owns `slot`, as `seed` sees it.
 pub fn owner_of(seed: &str, slot: u16) -> Result<Master> {
-    masters(seed)?.into_iter().find(|m| m.owns(slot)).with_context(|| format!("no master owns slot {slot}"))
+    masters(seed)?
+        .into_iter()
+        .find(|m| m.owns(slot))
+        .with_context(|| format!("no master owns slot {slot}"))
 }
 
 /// `redis-cli --cluster check` until it is clean (all slots covered, no open slot, nodes agree),
@@ -123,14 +161,28 @@ pub fn owner_of(seed: &str, slot: u16) -> Result<Master> {
 pub fn redis_cli_check_converged(seed: &str) -> Result<std::result::Result<(), String>> {
     let start = Instant::now();
     loop {
-        let out = Command::new("redis-cli").args(["--cluster", "check", seed]).output().context("run redis-cli --cluster check")?;
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "check", seed])
+            .output()
+            .context("run redis-cli --cluster check")?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() && text.contains("[OK] All 16384 slots covered.") && !text.contains("[ERR]") && !text.contains("[WARNING]") {
+        if out.status.success()
+            && text.contains("[OK] All 16384 slots covered.")
+            && !text.contains("[ERR]")
+            && !text.contains("[WARNING]")
+        {
             return Ok(Ok(()));
         }
         if start.elapsed() > CONVERGE {
-            let complaints: Vec<&str> = text.lines().filter(|l| l.contains("[ERR]") || l.contains("[WARNING]")).collect();
-            return Ok(Err(if complaints.is_empty() { text } else { complaints.join(" / ") }));
+            let complaints: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("[ERR]") || l.contains("[WARNING]"))
+                .collect();
+            return Ok(Err(if complaints.is_empty() {
+                text
+            } else {
+                complaints.join(" / ")
+            }));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
