@@ -44,6 +44,15 @@ impl Node {
                 "--cluster-config-file",
                 "nodes.conf",
             ])
+            // As in manifests/base/configmap.yaml: an emptied master stays a master (with
+            // migration allowed, Redis 7 makes it a replica of the node that took its last
+            // slot, and a full sync follows).
+            .args([
+                "--cluster-allow-replica-migration",
+                "no",
+                "--cluster-node-timeout",
+                "5000",
+            ])
             // No persistence: the bench measures slot moves, not disk writes.
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .args([
