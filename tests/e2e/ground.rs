@@ -170,3 +170,18 @@ pub fn grant_plugin_role(ns: &str) {
     let rbac = repo().join("manifests/base/rbac-plugin-user.yaml");
     kubectl_ok(&["apply", "-n", ns, "-f", rbac.to_str().expect("utf-8 path")]);
 }
+
+/// Polls `probe` every 200 ms until it returns a value; panics after 60 s naming `what`.
+pub fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -120,6 +120,41 @@ fn deploy_init_status_cli_and_destroy_as_a_plugin_user_through_port_forward() {
         again.stderr
     );
 
+    // Pods and nodes that do not match are named: an extra pod outside the cluster, then a
+    // node whose pod is gone; the pod comes back with its volume, and so with its node id.
+    let scale = |n: &str| {
+        kubectl_ok(&[
+            "scale",
+            "statefulset/redis-cluster",
+            "-n",
+            &ns.name,
+            "--replicas",
+            n,
+        ]);
+    };
+    let status_until = |what: &str, expected_code: i32| {
+        eventually(what, || {
+            let r = run(&["status"]);
+            (r.code == expected_code && r.stdout.contains(what)).then_some(r.stdout)
+        })
+    };
+    scale("7");
+    let table = status_until("is not part of the cluster", 1);
+    assert!(table.contains("pod redis-cluster-6 ("), "{table}");
+    let id5 = node_id_of(nodes, "redis-cluster-5");
+    scale("5");
+    let table = status_until("matches no pod of the StatefulSet", 1);
+    assert!(
+        table.contains(&format!("({}) matches no pod", &id5[..8])),
+        "{table}"
+    );
+    scale("6");
+    let table = status_until("cluster is healthy", 0);
+    assert!(
+        table.contains(&id5[..8]),
+        "redis-cluster-5 came back as another node:\n{table}"
+    );
+
     // destroy refuses without a terminal or --yes, then deletes everything, volumes included.
     let refused = run(&["destroy", "--delete-pvcs"]);
     assert_eq!(refused.code, 2);
@@ -128,7 +163,8 @@ fn deploy_init_status_cli_and_destroy_as_a_plugin_user_through_port_forward() {
     assert!(
         destroyed
             .stderr
-            .contains("6 PersistentVolumeClaim(s) deleted"),
+            // Seven: redis-cluster-6's claim outlived its pod.
+            .contains("7 PersistentVolumeClaim(s) deleted"),
         "{}",
         destroyed.stderr
     );
@@ -147,4 +183,13 @@ fn deploy_init_status_cli_and_destroy_as_a_plugin_user_through_port_forward() {
     );
     let gone = ok(&["destroy", "--yes"]);
     assert!(gone.stderr.contains("nothing to delete"), "{}", gone.stderr);
+}
+
+/// The node id of the node in `pod`, from `status -o json` rows.
+fn node_id_of(nodes: &[serde_json::Value], pod: &str) -> String {
+    let node = nodes
+        .iter()
+        .find(|n| n["pod"] == pod)
+        .unwrap_or_else(|| panic!("{pod} listed"));
+    node["id"].as_str().expect("id").to_string()
 }
