@@ -111,7 +111,7 @@ struct Prepared {
 struct Run {
     /// Seconds of the last (measured) step; `None` when a step failed.
     secs: Option<f64>,
-    /// Seconds of the steps before it (e.g. add-node).
+    /// Seconds of the steps before it (add-node) and of the untimed join wait after them.
     before: Vec<(&'static str, f64)>,
     /// Peak RSS over the tool's processes, KiB.
     peak_rss_kib: u64,
@@ -324,9 +324,11 @@ impl Scenario {
                 run.secs = Some(timed.secs);
             } else {
                 run.before.push((step.name, timed.secs));
-                // Untimed: `redis-cli --cluster add-node` returns before the new node has
-                // joined; the measured step must start from the same settled cluster for both.
-                topo::wait_joined(&p.cluster.addrs(), &p.targets.new_node)?;
+                // Not part of the tool's time: `redis-cli --cluster add-node` returns before
+                // the new node has joined; the measured step must start from the same settled
+                // cluster for both tools.
+                let joined = topo::wait_joined(&p.cluster.addrs(), &p.targets.new_node)?;
+                run.before.push(("untimed join wait", joined.as_secs_f64()));
             }
         }
         run.moved = self.moved(&p)?;
@@ -538,11 +540,16 @@ fn probe_ours(scenario: Scenario, b: &Bench) -> Result<Option<String>> {
 
 /// One run as a line: time, earlier steps, keys moved, peak RSS, verdict.
 fn describe_run(run: &Run) -> String {
-    let before: String = run
+    let before: Vec<String> = run
         .before
         .iter()
-        .map(|(name, s)| format!(" ({name} {s:.3} s)"))
+        .map(|(name, s)| format!("{name} {s:.3} s"))
         .collect();
+    let before = if before.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", before.join(", "))
+    };
     let verdict = match &run.outcome {
         Ok(()) => "verified".to_string(),
         Err(e) => format!("FAILED: {e}"),

@@ -85,7 +85,8 @@ pub fn master_at(seed: &str, addr: &str) -> Result<Master> {
 /// Waits until every node in `addrs` lists `new` as a connected master, `new` lists them all,
 /// and every node reports `cluster_state:ok` (a new master stays `fail` for its first 2 s and
 /// until it has learnt the slot map; MIGRATE to it fails with CLUSTERDOWN before that).
-pub fn wait_joined(addrs: &[String], new: &str) -> Result<()> {
+/// Returns how long that took.
+pub fn wait_joined(addrs: &[String], new: &str) -> Result<Duration> {
     let start = Instant::now();
     loop {
         let mut joined = true;
@@ -111,7 +112,7 @@ pub fn wait_joined(addrs: &[String], new: &str) -> Result<()> {
                 };
         }
         if joined {
-            return Ok(());
+            return Ok(start.elapsed());
         }
         ensure!(start.elapsed() < JOIN, "{new} did not join within {JOIN:?}");
         std::thread::sleep(Duration::from_millis(20));
