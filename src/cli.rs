@@ -16,6 +16,7 @@ use crate::cmd::fix::FixOpts;
 use crate::cmd::init::InitOpts;
 use crate::cmd::rebalance::RebalanceOpts;
 use crate::cmd::reshard::ReshardOpts;
+use crate::cmd::scale::ScaleOpts;
 use crate::cmd::status::StatusOpts;
 use crate::output::{ColorChoice, OutputFormat};
 
@@ -123,6 +124,8 @@ pub enum Command {
     Failover(FailoverOpts),
     /// Heal open slots, uncovered slots, and nodes that came back at new addresses.
     Fix(FixOpts),
+    /// Scale the StatefulSet to N masters with R replicas each, moving slots safely.
+    Scale(ScaleOpts),
 }
 
 #[cfg(test)]

@@ -42,5 +42,6 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         Command::DelNode(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Failover(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Fix(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Scale(opts) => opts.exec(&Ctx::connect(settings).await?).await,
     }
 }

@@ -15,6 +15,7 @@ pub mod move_args;
 pub mod moving;
 pub mod rebalance;
 pub mod reshard;
+pub mod scale;
 pub mod status;
 pub mod target;
 

@@ -16,7 +16,7 @@ use crate::redis::converge::{blocks_moving, wait_for_cluster};
 use crate::redis::mover::{MoveCounters, MoveOptions, MoveStats, move_slots};
 use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
-use crate::topology::{ClusterView, NodeId, SlotSet};
+use crate::topology::{ClusterView, Endpoint, NodeId, SlotSet};
 
 /// The cluster as a slot-moving command starts from.
 pub struct Start {
@@ -26,14 +26,21 @@ pub struct Start {
     pub resume: Vec<SlotMove>,
     /// Each master's slots once those are finished.
     pub slots: BTreeMap<NodeId, SlotSet>,
+    /// The nodes observed from.
+    pub seeds: Vec<Endpoint>,
 }
 
 /// Waits until the cluster may be changed and sorts out open slots; refuses open slots that
 /// need `fix`.
 pub async fn start(ctx: &Ctx) -> anyhow::Result<Start> {
+    start_from(ctx, &ctx.seeds).await
+}
+
+/// [`start`], observing from `seeds` (when membership changed since the command began).
+pub async fn start_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<Start> {
     let view = wait_for_cluster(
         &ctx.pool,
-        &ctx.seeds,
+        seeds,
         "every node knows every node and reports cluster_state:ok",
         ctx.settings.timeout,
         blocks_moving,
@@ -55,7 +62,7 @@ pub async fn start(ctx: &Ctx) -> anyhow::Result<Start> {
         ));
     }
     let slots = projected_slots(&view, &resume);
-    Ok(Start { view, resume, slots })
+    Ok(Start { view, resume, slots, seeds: seeds.to_vec() })
 }
 
 /// `-o json` result of a slot-moving command.
@@ -103,15 +110,21 @@ pub async fn execute(
         stats.keys,
         stats.keys as f64 / seconds.max(0.001)
     ));
-    wait_healthy(ctx).await?;
+    wait_healthy_from(ctx, &start.seeds).await?;
     Ok(MoveReport { result: "moved", moves: all, stats, seconds })
 }
 
-/// Waits until every node agrees, no slot is open, and every slot is covered.
+/// Waits until every node agrees, no slot is open, every slot is covered and replicas are
+/// in sync.
 pub async fn wait_healthy(ctx: &Ctx) -> anyhow::Result<ClusterView> {
+    wait_healthy_from(ctx, &ctx.seeds).await
+}
+
+/// [`wait_healthy`], observing from `seeds`.
+pub async fn wait_healthy_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<ClusterView> {
     let view = wait_for_cluster(
         &ctx.pool,
-        &ctx.seeds,
+        seeds,
         "the cluster agrees on the new slot map",
         ctx.settings.timeout,
         |p| {

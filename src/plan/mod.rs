@@ -8,3 +8,4 @@ pub mod moves;
 pub mod rebalance;
 pub mod membership;
 pub mod heal;
+pub mod roles;

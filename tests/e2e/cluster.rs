@@ -86,23 +86,16 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// Writes `count` keys through a cluster client seeded with `nodes` (pod IPs are reachable
-/// from the host), then reads every one back.
-pub fn write_and_read_keys(nodes: &[String], count: usize) {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
-        let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
-        let client = redis::cluster::ClusterClient::new(urls).expect("cluster client");
-        let mut conn = client
-            .get_async_connection()
-            .await
-            .expect("cluster connection");
-        for chunk in (0..count).collect::<Vec<_>>().chunks(200) {
+/// Writes `count` keys `prefix:{i}` (value `i`) through an independent cluster client
+/// seeded with `nodes` (pod IPs are reachable from the host).
+pub fn write_keys(nodes: &[String], prefix: &str, count: usize) {
+    with_cluster(nodes, |mut conn| async move {
+        for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
             let writes = chunk.iter().map(|i| {
                 let mut conn = conn.clone();
                 async move {
                     redis::cmd("SET")
-                        .arg(format!("key:{i}"))
+                        .arg(format!("{prefix}:{i}"))
                         .arg(i)
                         .query_async::<()>(&mut conn)
                         .await
@@ -112,13 +105,49 @@ pub fn write_and_read_keys(nodes: &[String], count: usize) {
                 r.expect("SET");
             }
         }
-        for i in 0..count {
-            let v: usize = redis::cmd("GET")
-                .arg(format!("key:{i}"))
-                .query_async(&mut conn)
-                .await
-                .expect("GET");
-            assert_eq!(v, i);
+        let _: () = redis::cmd("PING").query_async(&mut conn).await.expect("PING");
+    });
+}
+
+/// Reads every key `prefix:{i}` back and asserts it holds `i`.
+pub fn assert_keys(nodes: &[String], prefix: &str, count: usize) {
+    with_cluster(nodes, |conn| async move {
+        let mut bad = Vec::new();
+        for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
+            let reads = chunk.iter().map(|i| {
+                let mut conn = conn.clone();
+                async move {
+                    let got: Option<usize> = redis::cmd("GET")
+                        .arg(format!("{prefix}:{i}"))
+                        .query_async(&mut conn)
+                        .await
+                        .expect("GET");
+                    (got != Some(*i)).then_some(*i)
+                }
+            });
+            bad.extend(futures::future::join_all(reads).await.into_iter().flatten());
         }
+        assert!(bad.is_empty(), "{} of {count} keys lost or changed, e.g. {:?}", bad.len(), &bad[..bad.len().min(5)]);
+    });
+}
+
+/// Writes `count` keys and reads every one back.
+pub fn write_and_read_keys(nodes: &[String], count: usize) {
+    write_keys(nodes, "key", count);
+    assert_keys(nodes, "key", count);
+}
+
+/// Runs `f` with a cluster connection of redis-rs (not our code) on a fresh runtime.
+fn with_cluster<F, Fut>(nodes: &[String], f: F)
+where
+    F: FnOnce(redis::cluster_async::ClusterConnection) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+        let client = redis::cluster::ClusterClient::new(urls).expect("cluster client");
+        let conn = client.get_async_connection().await.expect("cluster connection");
+        f(conn).await;
     });
 }

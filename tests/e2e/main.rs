@@ -8,3 +8,4 @@ mod errors;
 mod ground;
 mod lifecycle;
 mod manifests;
+mod scale;
