@@ -94,6 +94,35 @@ pub struct GlobalOpts {
     /// Seconds to wait for a connection to a node.
     #[arg(long, global = true, default_value_t = 5, value_name = "SECONDS")]
     pub connect_timeout: u64,
+
+    /// ACL user to authenticate as; the password comes from REDISCLI_AUTH, as for redis-cli.
+    ///
+    /// Passwords are never taken from the command line, where `ps` and shell history show them.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Talk TLS to the nodes (their tls-port); needs --cacert, or --insecure.
+    #[arg(long, global = true)]
+    pub tls: bool,
+
+    /// CA certificate(s) in PEM that signed the nodes' certificates (with --tls).
+    ///
+    /// Node certificates must name the node's IP in a subjectAltName: nodes are addressed by IP.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate in PEM, for nodes with tls-auth-clients (with --tls and --key).
+    #[arg(long, global = true, value_name = "FILE", requires_all = ["tls", "key"])]
+    pub cert: Option<PathBuf>,
+
+    /// Private key in PEM of the client certificate (with --tls and --cert).
+    #[arg(long, global = true, value_name = "FILE", requires_all = ["tls", "cert"])]
+    pub key: Option<PathBuf>,
+
+    /// Do not verify the nodes' certificates (with --tls): still encrypted, but anyone on the
+    /// path can pose as a node.
+    #[arg(long, global = true, requires = "tls", conflicts_with = "cacert")]
+    pub insecure: bool,
 }
 
 /// The subcommands.
@@ -167,6 +196,25 @@ mod tests {
             (&["frobnicate"][..], ErrorKind::InvalidSubcommand),
             (&["init", "--replicas-per-master", "x"][..], ErrorKind::ValueValidation),
             (&[][..], ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand),
+        ] {
+            assert_eq!(parse(args).map(|_| ()).unwrap_err().kind(), kind, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn tls_files_need_tls_a_cert_needs_its_key_and_no_flag_takes_a_password() {
+        use clap::error::ErrorKind;
+        let cli = parse(&["--tls", "--cacert", "ca.pem", "--cert", "c.pem", "--key", "k.pem", "--user", "admin", "status"]).unwrap();
+        assert!(cli.global.tls && !cli.global.insecure);
+        assert_eq!(cli.global.user.as_deref(), Some("admin"));
+        assert!(parse(&["status", "--tls", "--insecure"]).unwrap().global.insecure);
+        for (args, kind) in [
+            (&["--cacert", "ca.pem", "status"][..], ErrorKind::MissingRequiredArgument),
+            (&["--tls", "--cert", "c.pem", "status"][..], ErrorKind::MissingRequiredArgument),
+            (&["--insecure", "status"][..], ErrorKind::MissingRequiredArgument),
+            (&["--tls", "--insecure", "--cacert", "ca.pem", "status"][..], ErrorKind::ArgumentConflict),
+            (&["--password", "hunter2", "status"][..], ErrorKind::UnknownArgument),
+            (&["-a", "hunter2", "status"][..], ErrorKind::UnknownArgument),
         ] {
             assert_eq!(parse(args).map(|_| ()).unwrap_err().kind(), kind, "{args:?}");
         }

@@ -9,6 +9,8 @@ use crate::cli::GlobalOpts;
 use crate::k8s::ConfigSource;
 use crate::output::{OutputFormat, Styles};
 use crate::redis::Credentials;
+use crate::redis::TlsConfig;
+use crate::redis::tls::{ClientIdentity, Pem, ServerTrust, TlsMaterial, TlsSetupError};
 use crate::topology::Endpoint;
 use crate::topology::endpoint::EndpointParseError;
 
@@ -101,11 +103,31 @@ pub struct Settings {
     pub access: Access,
     /// How to authenticate to Redis.
     pub credentials: Option<Credentials>,
+    /// `--user`: the ACL user, also for a password found later (a Kubernetes Secret).
+    pub user: Option<String>,
+    /// `--tls` and its files, loaded: every connection is wrapped in TLS when set.
+    pub tls: Option<TlsConfig>,
+}
+
+/// Why the command line cannot be turned into settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// `--seed` is not HOST:PORT.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointParseError),
+    /// `--tls` without a way to check the nodes' certificates.
+    #[error(
+        "--tls needs --cacert FILE (the CA that signed the nodes' certificates), or --insecure to skip checking them"
+    )]
+    TlsWithoutTrust,
+    /// A TLS file is missing or unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
 }
 
 impl Settings {
     /// Validates the raw options.
-    pub fn new(g: &GlobalOpts, env: &Environment) -> Result<Self, EndpointParseError> {
+    pub fn new(g: &GlobalOpts, env: &Environment) -> Result<Self, SettingsError> {
         let styles_for = |tty: bool| {
             let mut s = Styles::default();
             if g.color.should_colorize(tty, env.no_color) && g.output == OutputFormat::Table {
@@ -138,12 +160,35 @@ impl Settings {
             connect_timeout: Duration::from_secs(g.connect_timeout),
             access,
             credentials: env.rediscli_auth.as_ref().map(|password| Credentials {
-                username: None,
+                username: g.user.clone(),
                 password: password.clone(),
                 origin: "REDISCLI_AUTH".into(),
             }),
+            user: g.user.clone(),
+            tls: tls_config(g)?,
         })
     }
+}
+
+/// Reads the TLS files named by `--cacert`, `--cert` and `--key` (clap has already made sure
+/// they come with `--tls`, and `--cert` with `--key`).
+fn tls_config(g: &GlobalOpts) -> Result<Option<TlsConfig>, SettingsError> {
+    if !g.tls {
+        return Ok(None);
+    }
+    let trust = match (&g.cacert, g.insecure) {
+        (Some(path), _) => ServerTrust::Ca(Pem::read("--cacert", path)?),
+        (None, true) => ServerTrust::AnyCertificate,
+        (None, false) => return Err(SettingsError::TlsWithoutTrust),
+    };
+    let identity = match (&g.cert, &g.key) {
+        (Some(cert), Some(key)) => Some(ClientIdentity {
+            cert: Pem::read("--cert", cert)?,
+            key: Pem::read("--key", key)?,
+        }),
+        _ => None,
+    };
+    Ok(Some(TlsMaterial { trust, identity }.client_config()?))
 }
 
 /// Kubeconfig files as kubectl picks them: `--kubeconfig`, else every file in `KUBECONFIG`,
@@ -231,5 +276,36 @@ mod tests {
             (home.kubeconfigs, home.explicit, home.in_cluster),
             (vec![PathBuf::from("/home/me/.kube/config")], false, true)
         );
+    }
+
+    fn settings(args: &[&str], env: &Environment) -> Result<Settings, SettingsError> {
+        let argv = ["kubectl-redis_cluster"].iter().chain(args).chain(&["status"]);
+        Settings::new(&crate::cli::Cli::try_parse_from(argv).unwrap().global, env)
+    }
+
+    #[test]
+    fn the_password_comes_from_rediscli_auth_with_the_user_and_is_never_shown() {
+        let env = Environment {
+            rediscli_auth: Some("hunter2-secret".into()),
+            ..Environment::default()
+        };
+        let s = settings(&["--seed", "127.0.0.1:7000", "--user", "admin"], &env).unwrap();
+        let c = s.credentials.as_ref().unwrap();
+        assert_eq!((c.username.as_deref(), c.password.as_str(), c.origin.as_str()), (Some("admin"), "hunter2-secret", "REDISCLI_AUTH"));
+        assert!(!format!("{s:?}").contains("hunter2"), "{s:?}");
+        let none = settings(&["--seed", "127.0.0.1:7000", "--user", "admin"], &Environment::default()).unwrap();
+        assert!(none.credentials.is_none());
+        assert_eq!(none.user.as_deref(), Some("admin"));
+    }
+
+    #[test]
+    fn tls_needs_a_ca_or_insecure_and_names_an_unreadable_file() {
+        let env = Environment::default();
+        let err = settings(&["--tls"], &env).unwrap_err().to_string();
+        assert!(err.starts_with("--tls needs --cacert FILE"), "{err}");
+        let err = settings(&["--tls", "--cacert", "/nonexistent/ca.pem"], &env).unwrap_err().to_string();
+        assert_eq!(err, "cannot read --cacert /nonexistent/ca.pem");
+        assert!(settings(&["--tls", "--insecure"], &env).unwrap().tls.is_some());
+        assert!(settings(&[], &env).unwrap().tls.is_none());
     }
 }

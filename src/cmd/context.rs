@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::k8s::{K8s, Pods, PortForwardConnector};
 use crate::output::Reporter;
 use crate::output::prompt::{NotConfirmed, confirm};
-use crate::redis::{Connector, DirectConnector, Pool};
+use crate::redis::{Connector, DirectConnector, Pool, TlsConnector};
 use crate::settings::{Access, KubeTarget, Settings};
 use crate::topology::Endpoint;
 
@@ -96,6 +96,11 @@ impl Ctx {
     ) -> Self {
         // MIGRATE and big CLUSTER NODES replies need more than redis-rs' 500 ms default.
         let response_timeout = settings.timeout.max(std::time::Duration::from_secs(30));
+        // --tls: every stream, whichever connector opens it, is wrapped in TLS.
+        let connector: Arc<dyn Connector> = match &settings.tls {
+            Some(tls) => Arc::new(TlsConnector::new(connector, tls, settings.connect_timeout)),
+            None => connector,
+        };
         let pool = Pool::new(connector, settings.credentials.clone(), response_timeout);
         let reporter = Reporter::new(settings.err_styles, Box::new(std::io::stderr()));
         Self {

@@ -1,7 +1,7 @@
 //! How bytes reach a Redis node. A [`Connector`] turns a cluster-internal endpoint (the address
 //! nodes gossip, e.g. a pod IP) into a byte stream: directly over TCP here, through a
-//! Kubernetes port-forward in [`crate::k8s`]. TLS and AUTH sit above it, in [`super::pool`],
-//! so every connector gets them for free.
+//! Kubernetes port-forward in [`crate::k8s`]. TLS wraps any connector ([`super::tls`]) and
+//! AUTH sits above it in [`super::pool`], so every connector gets both for free.
 
 use std::time::Duration;
 
@@ -27,6 +27,15 @@ pub enum ConnectError {
     /// The OS refused or failed the connection.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The stream opened but the TLS handshake failed (wrong CA, a certificate without the
+    /// node's IP, a node that does not speak TLS on this port).
+    #[error("TLS handshake failed")]
+    Tls(#[source] std::io::Error),
+    /// The node closed a new connection on its first command.
+    #[error(
+        "the node hung up before answering: if it speaks only TLS, pass --tls (and --cert/--key when it checks client certificates)"
+    )]
+    HungUp,
     /// A connector-specific failure (for example a port-forward the API server refused).
     #[error("{0}")]
     Other(String),

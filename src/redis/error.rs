@@ -18,15 +18,14 @@ pub enum NodeError {
         source: ConnectError,
     },
     /// The node refused our credentials, or wants some and we have none.
-    #[error("authentication to {endpoint} failed ({origin})")]
+    #[error("authentication to {endpoint} failed ({origin}): {reason}")]
     Auth {
         /// The node.
         endpoint: Endpoint,
         /// Where the password came from, or that there was none.
         origin: String,
-        /// The server's answer.
-        #[source]
-        source: ::redis::RedisError,
+        /// The server's answer in a few words (never the password).
+        reason: String,
     },
     /// A command failed.
     #[error("{endpoint} refused `{command}`")]

@@ -1,4 +1,4 @@
-//! Effects on Redis nodes: connections ([`connector`], [`pool`]), observation of a cluster
+//! Effects on Redis nodes: connections ([`connector`], [`tls`], [`pool`]), observation of a cluster
 //! ([`observe`]), waits for convergence ([`wait`]) and the executors of plans.
 
 pub mod connector;
@@ -10,8 +10,10 @@ pub mod mover;
 pub mod observe;
 pub mod pool;
 pub mod repair;
+pub mod tls;
 pub mod wait;
 
 pub use connector::{Connector, DirectConnector};
 pub use error::NodeError;
 pub use pool::{Credentials, Node, Pool};
+pub use tls::{TlsConfig, TlsConnector};

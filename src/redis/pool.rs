@@ -11,7 +11,7 @@ use ::redis::aio::MultiplexedConnection;
 use ::redis::{AsyncConnectionConfig, Cmd, FromRedisValue, Pipeline, RedisConnectionInfo, Value};
 use tokio::task::JoinHandle;
 
-use super::connector::Connector;
+use super::connector::{ConnectError, Connector};
 use super::error::NodeError;
 use crate::topology::Endpoint;
 
@@ -113,7 +113,7 @@ impl Pool {
             .set_connection_timeout(Some(self.response_timeout));
         let (conn, driver) = MultiplexedConnection::new_with_config(&info, stream, config)
             .await
-            .map_err(|e| self.classify(endpoint, "AUTH", e))?;
+            .map_err(|e| hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "AUTH", e)))?;
         self.drivers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -124,14 +124,18 @@ impl Pool {
             auth_origin: self.auth_origin(),
         };
         // A server that wants a password we do not have only says so on the first command.
-        node.call::<String>(::redis::cmd("PING")).await?;
+        let ping = ::redis::cmd("PING").query_async::<String>(&mut node.conn).await;
+        ping.map_err(|e| hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "PING", e)))?;
         Ok(node.conn)
     }
 
     /// Describes where the password came from, for auth errors.
     fn auth_origin(&self) -> String {
         match &self.credentials {
-            Some(c) => format!("password from {}", c.origin),
+            Some(c) => match &c.username {
+                Some(user) => format!("user {user}, password from {}", c.origin),
+                None => format!("password from {}", c.origin),
+            },
             None => "no password given; set REDISCLI_AUTH or --password-secret".into(),
         }
     }
@@ -155,6 +159,19 @@ impl Drop for Pool {
     }
 }
 
+/// A node that hangs up on the first command of a new connection is one that speaks TLS to
+/// a plain-text client, or wants a client certificate: say so instead of `broken pipe`.
+fn hung_up(endpoint: &Endpoint, e: ::redis::RedisError) -> Result<NodeError, ::redis::RedisError> {
+    if e.is_connection_dropped() && !e.is_timeout() {
+        Ok(NodeError::Connect {
+            endpoint: endpoint.clone(),
+            source: ConnectError::HungUp,
+        })
+    } else {
+        Err(e)
+    }
+}
+
 /// Maps a Redis error to [`NodeError`], recognising authentication failures.
 fn classify(endpoint: &Endpoint, command: &str, origin: &str, e: ::redis::RedisError) -> NodeError {
     let auth = e.kind() == ::redis::ErrorKind::AuthenticationFailed
@@ -163,7 +180,11 @@ fn classify(endpoint: &Endpoint, command: &str, origin: &str, e: ::redis::RedisE
         NodeError::Auth {
             endpoint: endpoint.clone(),
             origin: origin.to_string(),
-            source: e,
+            reason: match (e.code(), e.detail()) {
+                (Some(code), Some(detail)) => format!("{code} {detail}"),
+                // redis-rs' own AUTH during the handshake keeps only the verdict.
+                _ => "the server refused the credentials".into(),
+            },
         }
     } else {
         NodeError::Command {

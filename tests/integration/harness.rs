@@ -1,7 +1,8 @@
 //! The test ground for integration tests: real `redis-server` processes on loopback, each
 //! with its own temp dir, killed when the test ends (even on panic); the real plugin binary;
 //! `redis-cli --cluster check` as an oracle; and an independent cluster client (redis-rs)
-//! that writes keys and reads them back.
+//! that writes keys and reads them back. Secured nodes (passwords, ACL users, TLS) carry an
+//! [`Access`] that every one of these clients uses.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -10,14 +11,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
-use redis::cluster::ClusterClientBuilder;
+
+pub use crate::access::{Access, TlsFiles};
 
 /// The plugin binary under test.
 pub const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-redis_cluster");
 
 /// Each test gets its own loopback address (127.X.Y.1), so nodes of parallel tests never
 /// compete for ports. X is derived from the process id, Y counts up.
-fn next_host() -> String {
+pub fn next_host() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::SeqCst);
     format!("127.{}.{}.1", 100 + std::process::id() % 100, 1 + n % 250)
@@ -43,6 +45,8 @@ pub struct RedisNode {
     pub host: String,
     /// Client port.
     pub port: u16,
+    /// How clients reach it.
+    pub access: Access,
     dir: tempfile::TempDir,
     child: Option<Child>,
     extra: Vec<String>,
@@ -51,13 +55,20 @@ pub struct RedisNode {
 impl RedisNode {
     /// Starts a cluster-enabled node on `host:port` with extra config `args`.
     pub fn start(host: &str, port: u16, extra: &[&str]) -> Self {
+        let extra: Vec<String> = extra.iter().map(ToString::to_string).collect();
+        Self::start_secured(host, port, extra, Access::default())
+    }
+
+    /// Starts a node whose clients need `access`, with extra config `extra`.
+    pub fn start_secured(host: &str, port: u16, extra: Vec<String>, access: Access) -> Self {
         require("redis-server");
         let mut node = Self {
             host: host.to_string(),
             port,
+            access,
             dir: tempfile::tempdir().expect("temp dir for a redis node"),
             child: None,
-            extra: extra.iter().map(ToString::to_string).collect(),
+            extra,
         };
         node.spawn();
         node
@@ -111,7 +122,9 @@ impl RedisNode {
 
     /// Runs `redis-cli` against this node.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
+        let out = self
+            .access
+            .redis_cli()
             .args(["-h", &self.host, "-p", &self.port.to_string()])
             .args(args)
             .output()
@@ -140,10 +153,16 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A set of nodes started together.
+/// Extra redis-server config for a node, given its port.
+pub type ServerArgs = Box<dyn Fn(u16) -> Vec<String>>;
+
+/// A set of nodes started together, all reached with the same [`Access`].
 pub struct Nodes {
     /// The nodes.
     pub nodes: Vec<RedisNode>,
+    /// How clients reach every node.
+    pub access: Access,
+    server_args: ServerArgs,
 }
 
 impl Nodes {
@@ -154,24 +173,34 @@ impl Nodes {
 
     /// Fresh nodes on several new loopback hosts: `counts[h]` nodes on host `h`.
     pub fn on_hosts(counts: &[usize]) -> Self {
-        let mut nodes = Vec::new();
+        let mut nodes = Self::secured(Access::default(), Box::new(|_| Vec::new()));
         for &count in counts {
-            let host = next_host();
-            let base = free_port_base(&host, count);
-            for i in 0..count {
-                nodes.push(RedisNode::start(&host, base + i as u16, &[]));
-            }
+            nodes.add(count);
         }
-        Self { nodes }
+        nodes
+    }
+
+    /// No nodes yet; nodes added later get `server_args` and need `access`.
+    pub fn secured(access: Access, server_args: ServerArgs) -> Self {
+        Self {
+            nodes: Vec::new(),
+            access,
+            server_args,
+        }
     }
 
     /// Adds `n` fresh nodes on a new host.
     pub fn add(&mut self, n: usize) -> Vec<String> {
-        let host = next_host();
-        let base = free_port_base(&host, n);
+        self.add_on(&next_host(), n)
+    }
+
+    /// Adds `n` fresh nodes on `host`.
+    pub fn add_on(&mut self, host: &str, n: usize) -> Vec<String> {
+        let base = free_port_base(host, n);
         (0..n)
             .map(|i| {
-                let node = RedisNode::start(&host, base + i as u16, &[]);
+                let port = base + i as u16;
+                let node = RedisNode::start_secured(host, port, (self.server_args)(port), self.access.clone());
                 let addr = node.addr();
                 self.nodes.push(node);
                 addr
@@ -191,9 +220,46 @@ impl Nodes {
 
     /// Runs `init` over all nodes with `replicas` per master and asserts it succeeds.
     pub fn init(&self, replicas: usize) -> Output {
-        let out = plugin(&["init", "--nodes", &self.list(), "--replicas-per-master", &replicas.to_string(), "--yes"]);
+        let out = self.access.plugin(&["init", "--nodes", &self.list(), "--replicas-per-master", &replicas.to_string(), "--yes"]);
         assert_success(&out);
         out
+    }
+
+    /// Runs the plugin with `--seed` at the first node and this set's access.
+    pub fn plugin(&self, args: &[&str]) -> Output {
+        let seed = self.seed();
+        let all: Vec<&str> = ["--seed", seed.as_str()].into_iter().chain(args.iter().copied()).collect();
+        self.access.plugin(&all)
+    }
+
+    /// Writes `count` keys `prefix:{i}` through the independent cluster client.
+    pub fn write_keys(&self, prefix: &str, count: usize) {
+        write_keys_with(&self.access, &self.seed(), prefix, count);
+    }
+
+    /// Asserts every key `prefix:{i}` reads back its value.
+    pub fn assert_keys_intact(&self, prefix: &str, count: usize) {
+        assert_keys_intact_with(&self.access, &self.seed(), prefix, count);
+    }
+
+    /// Asserts `redis-cli --cluster check` finds nothing wrong.
+    pub fn assert_redis_cli_agrees_healthy(&self) {
+        let (clean, text) = redis_cli_check_with(&self.access, &self.seed());
+        assert!(clean, "redis-cli --cluster check is not clean:\n{text}");
+    }
+
+    /// Every node's `CLUSTER NODES` line for itself (id, flags, master, slots), epochs and
+    /// link state left out: what a refused command must not change.
+    pub fn layout(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let me = n.cli(&["cluster", "nodes"]);
+                let line = me.lines().find(|l| l.contains("myself")).unwrap_or_default().to_string();
+                let f: Vec<&str> = line.split(' ').collect();
+                format!("{} {} {} {}", f[0], f[2], f[3], f.get(8..).unwrap_or_default().join(" "))
+            })
+            .collect()
     }
 }
 
@@ -254,8 +320,13 @@ pub fn stderr(out: &Output) -> String {
 
 /// `redis-cli --cluster check`: the oracle we did not write. Returns (clean, output).
 pub fn redis_cli_check(seed: &str) -> (bool, String) {
-    require("redis-cli");
-    let out = Command::new("redis-cli")
+    redis_cli_check_with(&Access::default(), seed)
+}
+
+/// `redis-cli --cluster check` with `access`. Returns (clean, output).
+pub fn redis_cli_check_with(access: &Access, seed: &str) -> (bool, String) {
+    let out = access
+        .redis_cli()
         .args(["--cluster", "check", seed])
         .output()
         .expect("run redis-cli --cluster check");
@@ -280,8 +351,13 @@ pub fn value_for(key: &str) -> String {
 
 /// Writes `count` keys `prefix:{i}` through an independent cluster client.
 pub fn write_keys(seed: &str, prefix: &str, count: usize) {
+    write_keys_with(&Access::default(), seed, prefix, count);
+}
+
+/// Writes `count` keys `prefix:{i}` through an independent cluster client with `access`.
+pub fn write_keys_with(access: &Access, seed: &str, prefix: &str, count: usize) {
     runtime().block_on(async {
-        let mut conn = cluster_conn(seed).await;
+        let mut conn = cluster_conn(access, seed).await;
         for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
             let writes = chunk.iter().map(|i| {
                 let mut c = conn.clone();
@@ -296,10 +372,10 @@ pub fn write_keys(seed: &str, prefix: &str, count: usize) {
     });
 }
 
-/// Reads every key `prefix:{i}` back and returns the ones missing or wrong.
-pub fn bad_keys(seed: &str, prefix: &str, count: usize) -> Vec<String> {
+/// Reads every key `prefix:{i}` back with `access` and returns the ones missing or wrong.
+pub fn bad_keys(access: &Access, seed: &str, prefix: &str, count: usize) -> Vec<String> {
     runtime().block_on(async {
-        let conn = cluster_conn(seed).await;
+        let conn = cluster_conn(access, seed).await;
         let mut bad = Vec::new();
         for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
             let reads = chunk.iter().map(|i| {
@@ -318,15 +394,19 @@ pub fn bad_keys(seed: &str, prefix: &str, count: usize) -> Vec<String> {
 
 /// Asserts every key reads back its value.
 pub fn assert_keys_intact(seed: &str, prefix: &str, count: usize) {
-    let bad = bad_keys(seed, prefix, count);
+    assert_keys_intact_with(&Access::default(), seed, prefix, count);
+}
+
+/// Asserts every key reads back its value, read with `access`.
+pub fn assert_keys_intact_with(access: &Access, seed: &str, prefix: &str, count: usize) {
+    let bad = bad_keys(access, seed, prefix, count);
     assert!(bad.is_empty(), "{} of {count} keys lost or changed, e.g. {:?}", bad.len(), &bad[..bad.len().min(5)]);
 }
 
 /// A cluster connection of redis-rs (not our code) seeded at `seed`.
-async fn cluster_conn(seed: &str) -> redis::cluster_async::ClusterConnection {
-    ClusterClientBuilder::new(vec![format!("redis://{seed}")])
-        .build()
-        .expect("cluster client")
+async fn cluster_conn(access: &Access, seed: &str) -> redis::cluster_async::ClusterConnection {
+    access
+        .cluster_client(seed)
         .get_async_connection()
         .await
         .expect("connect the cluster client")
@@ -354,7 +434,7 @@ impl LiveTraffic {
         let (seed, prefix, flag) = (seed.to_string(), prefix.to_string(), stop.clone());
         let handle = std::thread::spawn(move || {
             runtime().block_on(async move {
-                let mut conn = cluster_conn(&seed).await;
+                let mut conn = cluster_conn(&Access::default(), &seed).await;
                 let (mut ops, mut written) = (0usize, 0usize);
                 while !flag.load(Ordering::SeqCst) {
                     let key = format!("live:{written}");

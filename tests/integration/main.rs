@@ -2,8 +2,11 @@
 //! processes on loopback, with `redis-cli --cluster check` and an independent cluster client
 //! as oracles. One binary (`autotests = false`), one module per command.
 
+mod access;
+mod auth;
 mod harness;
 mod fix;
 mod init;
 mod mover;
 mod status;
+mod tls;
