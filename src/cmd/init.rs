@@ -17,6 +17,7 @@ use crate::plan::layout::Candidate;
 use crate::redis::connector::resolve;
 use crate::redis::init::{InitTarget, apply_init};
 use crate::redis::observe::observe_nodes;
+use crate::redis::wait::{Poll, WaitTimedOut, wait_until};
 use crate::topology::health::check;
 use crate::topology::{ClusterView, Endpoint, NodeReport};
 
@@ -56,7 +57,7 @@ impl InitOpts {
             .context("init refused; nothing was changed")?;
         let steps = match plan {
             InitPlan::AlreadyInitialized => {
-                return already_initialized(ctx, reports, self.replicas_per_master);
+                return already_initialized(ctx, &endpoints, self.replicas_per_master).await;
             }
             InitPlan::Build { steps, .. } => steps,
         };
@@ -190,30 +191,47 @@ async fn read_all(ctx: &Ctx, endpoints: &[Endpoint]) -> anyhow::Result<Vec<NodeR
     Ok(reports)
 }
 
-/// The nodes already form a cluster: report its health, change nothing.
-fn already_initialized(
+/// The nodes already form a cluster: change nothing, but give it the time a fresh cluster
+/// needs to settle (an init killed during its final wait is resumed here: masters report
+/// `cluster_state:ok` only a node timeout after they met), then report its health.
+async fn already_initialized(
     ctx: &Ctx,
-    reports: Vec<NodeReport>,
+    endpoints: &[Endpoint],
     replicas: usize,
 ) -> anyhow::Result<Outcome> {
-    let view = ClusterView {
-        reports,
-        unreachable: vec![],
-    };
-    let problems = check(&view, Some(replicas));
-    if problems.is_empty() {
-        ctx.reporter
-            .done("the cluster is already initialized and healthy; nothing to do");
-        return finish(ctx, "already_initialized", vec![], 0.0, Outcome::Success);
+    let settle = ctx.settings.timeout.min(SETTLE);
+    let waited = wait_until("the cluster is healthy", settle, || async {
+        let mut view = ClusterView::default();
+        for report in observe_nodes(&ctx.pool, endpoints).await {
+            view.reports.push(report?);
+        }
+        let problems = check(&view, Some(replicas));
+        Ok::<_, anyhow::Error>(if problems.is_empty() { Poll::Ready(()) } else { Poll::NotYet(problems.iter().map(|p| format!("\n  - {p}")).collect()) })
+    })
+    .await;
+    match waited {
+        Ok(()) => {
+            ctx.reporter
+                .done("the cluster is already initialized and healthy; nothing to do");
+            finish(ctx, "already_initialized", vec![], 0.0, Outcome::Success)
+        }
+        Err(e) => match e.downcast::<WaitTimedOut>() {
+            Ok(timed_out) => {
+                ctx.reporter.warn(format!(
+                    "the cluster is already initialized, but unhealthy:{}",
+                    timed_out.last
+                ));
+                ctx.reporter.line("run `fix` to repair it");
+                finish(ctx, "already_initialized", vec![], 0.0, Outcome::Unhealthy)
+            }
+            Err(other) => Err(other),
+        },
     }
-    ctx.reporter
-        .warn("the cluster is already initialized, but unhealthy:");
-    for p in &problems {
-        ctx.reporter.line(&format!("  - {p}"));
-    }
-    ctx.reporter.line("run `fix` to repair it");
-    finish(ctx, "already_initialized", vec![], 0.0, Outcome::Unhealthy)
 }
+
+/// How long an already formed cluster may take to settle before it is called unhealthy: a
+/// few node timeouts (Redis waits one before a rejoined master reports `ok`).
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Prints the plan on stderr.
 fn print_plan(ctx: &Ctx, lines: &[String]) {

@@ -136,7 +136,9 @@ pub fn plan_init(
     Ok(InitPlan::Build { layout, steps })
 }
 
-/// Every node knows exactly the given set and the masters among them cover every slot.
+/// Every node knows exactly the given set, the masters among them cover every slot, and every
+/// node has its role: it serves slots or replicates a master (an init killed before
+/// REPLICATE is not formed yet).
 fn is_formed(reports: &[&NodeReport], ids: &[&NodeId]) -> bool {
     let set: BTreeSet<&NodeId> = ids.iter().copied().collect();
     let knows_exactly_the_set = reports
@@ -146,7 +148,11 @@ fn is_formed(reports: &[&NodeReport], ids: &[&NodeId]) -> bool {
         .iter()
         .filter(|r| r.myself().flags.master)
         .fold(SlotSet::new(), |acc, r| acc.union(&r.myself().slots));
-    knows_exactly_the_set && covered.len() == usize::from(SLOT_COUNT)
+    let every_role = reports.iter().all(|r| {
+        let me = r.myself();
+        !me.slots.is_empty() || me.master_id.is_some()
+    });
+    knows_exactly_the_set && covered.len() == usize::from(SLOT_COUNT) && every_role
 }
 
 /// Refuses a node whose state is neither fresh nor a step on the way to `layout`.
@@ -346,6 +352,19 @@ mod tests {
     fn a_formed_cluster_needs_nothing() {
         let view = Fixture::healthy(3, 1).view();
         assert_eq!(plan(&view, 6), Ok(InitPlan::AlreadyInitialized));
+    }
+
+    #[test]
+    fn a_cluster_killed_before_replicate_is_not_formed_yet() {
+        let mut f = Fixture::healthy(3, 1);
+        for i in 3..6 {
+            f = f.with(i, |n| n.master = None);
+        }
+        let InitPlan::Build { steps, .. } = plan(&f.view(), 6).unwrap() else {
+            panic!("expected a build plan");
+        };
+        assert_eq!(steps.len(), 3);
+        assert!(steps.iter().all(|s| matches!(s, InitStep::Replicate { .. })));
     }
 
     #[test]
