@@ -16,7 +16,9 @@ use crate::topology::{ClusterView, Endpoint, NodeId};
 
 /// Options of `add-node`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kubectl-redis_cluster --seed 127.0.0.1:7000 add-node 127.0.0.1:7006 --yes\n  kubectl-redis_cluster --seed 127.0.0.1:7000 add-node 127.0.0.1:7007 --replica --yes\n\nReplaces: redis-trib add-node [--slave] <new-ip>:6379 <existing-ip>:6379")]
+#[command(
+    after_help = "Examples:\n  kubectl-redis_cluster --seed 127.0.0.1:7000 add-node 127.0.0.1:7006 --yes\n  kubectl-redis_cluster --seed 127.0.0.1:7000 add-node 127.0.0.1:7007 --replica --yes\n\nReplaces: redis-trib add-node [--slave] <new-ip>:6379 <existing-ip>:6379"
+)]
 pub struct AddNodeOpts {
     /// The empty node to add (HOST:PORT).
     #[arg(value_name = "NEW")]
@@ -36,11 +38,14 @@ impl AddNodeOpts {
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
         let view = ready(ctx).await?;
         let typed: Endpoint = self.node.parse()?;
-        let new = resolve(&typed).await.with_context(|| format!("cannot resolve {typed}"))?;
+        let new = resolve(&typed)
+            .await
+            .with_context(|| format!("cannot resolve {typed}"))?;
         let member = view.report_at(&new).map(|r| r.id().clone());
         let new_id = match member {
             Some(id) => {
-                ctx.reporter.step(format!("{new} is already a member ({})", id.short()));
+                ctx.reporter
+                    .step(format!("{new} is already a member ({})", id.short()));
                 id
             }
             None => self.join(ctx, &view, &new).await?,
@@ -48,8 +53,12 @@ impl AddNodeOpts {
         let wants_replica = self.replica || self.replica_of.is_some();
         if ctx.settings.dry_run {
             if wants_replica {
-                let master = self.replica_of.as_deref().unwrap_or("the master with the fewest replicas");
-                ctx.reporter.line(&format!("Plan: then make {new} a replica of {master}"));
+                let master = self
+                    .replica_of
+                    .as_deref()
+                    .unwrap_or("the master with the fewest replicas");
+                ctx.reporter
+                    .line(&format!("Plan: then make {new} a replica of {master}"));
             }
             return Ok(Outcome::Success);
         }
@@ -59,16 +68,25 @@ impl AddNodeOpts {
         wait_healthy(ctx).await?;
         ctx.reporter.done(format!(
             "{new} is in the cluster as {}",
-            if wants_replica { "a replica" } else { "a master without slots (run `rebalance --use-empty-masters`)" }
+            if wants_replica {
+                "a replica"
+            } else {
+                "a master without slots (run `rebalance --use-empty-masters`)"
+            }
         ));
         Ok(Outcome::Success)
     }
 
     /// Checks the node is empty and alone, MEETs it, and waits until everyone knows it.
     async fn join(&self, ctx: &Ctx, view: &ClusterView, new: &Endpoint) -> anyhow::Result<NodeId> {
-        let report = observe_node(&ctx.pool, new).await.with_context(|| format!("cannot add {new}"))?;
+        let report = observe_node(&ctx.pool, new)
+            .await
+            .with_context(|| format!("cannot add {new}"))?;
         if report.keys() > 0 {
-            bail!("{new} is not empty: it holds {} key(s); add-node only adds empty nodes", report.keys());
+            bail!(
+                "{new} is not empty: it holds {} key(s); add-node only adds empty nodes",
+                report.keys()
+            );
         }
         if report.nodes.len() > 1 {
             bail!(
@@ -81,16 +99,34 @@ impl AddNodeOpts {
         }
         let id = report.id().clone();
         if ctx.settings.dry_run {
-            ctx.reporter.line(&format!("Plan: introduce {new} ({}) to the cluster", id.short()));
+            ctx.reporter.line(&format!(
+                "Plan: introduce {new} ({}) to the cluster",
+                id.short()
+            ));
             return Ok(id);
         }
-        let via = view.masters().next().context("the cluster has no master")?.endpoint.clone();
+        let via = view
+            .masters()
+            .next()
+            .context("the cluster has no master")?
+            .endpoint
+            .clone();
         ctx.reporter.step(format!("introduce {new} to {via}"));
         meet(&ctx.pool, &via, new, report.myself().addr.cport).await?;
         let seeds = vec![via, new.clone()];
-        wait_for_cluster(&ctx.pool, &seeds, "every node knows the new node", ctx.settings.timeout, |p| {
-            matches!(p, crate::topology::health::Problem::MissingPeers { .. } | crate::topology::health::Problem::PeerFlagged { .. })
-        })
+        wait_for_cluster(
+            &ctx.pool,
+            &seeds,
+            "every node knows the new node",
+            ctx.settings.timeout,
+            |p| {
+                matches!(
+                    p,
+                    crate::topology::health::Problem::MissingPeers { .. }
+                        | crate::topology::health::Problem::PeerFlagged { .. }
+                )
+            },
+        )
         .await
         .context("the new node did not join")?;
         ctx.reporter.done(format!("{new} joined as {}", id.short()));
@@ -100,7 +136,9 @@ impl AddNodeOpts {
     /// Picks the master and sends REPLICATE (a no-op when it already replicates it).
     async fn make_replica(&self, ctx: &Ctx, new: &Endpoint, id: &NodeId) -> anyhow::Result<()> {
         let view = ready(ctx).await?;
-        let me = view.report(id).context("the new node vanished from the cluster")?;
+        let me = view
+            .report(id)
+            .context("the new node vanished from the cluster")?;
         if !me.myself().slots.is_empty() {
             bail!("{new} serves slots; it cannot become a replica");
         }
@@ -108,19 +146,24 @@ impl AddNodeOpts {
             Some(typed) => {
                 let line = resolve_node(ctx, &view, typed)?;
                 if !line.flags.master {
-                    bail!("--replica-of {typed}: {} is not a master", line.addr.endpoint());
+                    bail!(
+                        "--replica-of {typed}: {} is not a master",
+                        line.addr.endpoint()
+                    );
                 }
                 line.id.clone()
             }
             None => {
                 let domain_of = domains(ctx, &view);
-                choose_master(&view, &domain_of, &new.host, &[id.clone()]).context("no master with slots to replicate")?
+                choose_master(&view, &domain_of, &new.host, std::slice::from_ref(id))
+                    .context("no master with slots to replicate")?
             }
         };
         if me.myself().master_id.as_ref() == Some(&master) {
             return Ok(());
         }
-        ctx.reporter.step(format!("make {new} a replica of {}", master.short()));
+        ctx.reporter
+            .step(format!("make {new} a replica of {}", master.short()));
         replicate(&ctx.pool, new, &master).await?;
         Ok(())
     }
@@ -128,7 +171,13 @@ impl AddNodeOpts {
 
 /// Waits until the cluster may be changed.
 async fn ready(ctx: &Ctx) -> anyhow::Result<ClusterView> {
-    wait_for_cluster(&ctx.pool, &ctx.seeds, "every node knows every node and reports cluster_state:ok", ctx.settings.timeout, blocks_moving)
-        .await
-        .context("the cluster is not ready for a new node; see `status`")
+    wait_for_cluster(
+        &ctx.pool,
+        &ctx.seeds,
+        "every node knows every node and reports cluster_state:ok",
+        ctx.settings.timeout,
+        blocks_moving,
+    )
+    .await
+    .context("the cluster is not ready for a new node; see `status`")
 }

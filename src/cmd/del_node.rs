@@ -23,7 +23,9 @@ use crate::topology::{ClusterView, Endpoint, NodeId};
 
 /// Options of `del-node`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kubectl-redis_cluster --seed 127.0.0.1:7000 del-node 127.0.0.1:7006 --yes\n  kubectl-redis_cluster --seed 127.0.0.1:7000 del-node 3f7cbc0a7e07 --drain --yes\n\nReplaces: redis-trib reshard (to empty it) + redis-trib del-node <ip>:6379 <node-id>")]
+#[command(
+    after_help = "Examples:\n  kubectl-redis_cluster --seed 127.0.0.1:7000 del-node 127.0.0.1:7006 --yes\n  kubectl-redis_cluster --seed 127.0.0.1:7000 del-node 3f7cbc0a7e07 --drain --yes\n\nReplaces: redis-trib reshard (to empty it) + redis-trib del-node <ip>:6379 <node-id>"
+)]
 pub struct DelNodeOpts {
     /// The node to remove: node id (or unique prefix) or HOST:PORT.
     #[arg(value_name = "NODE")]
@@ -41,7 +43,9 @@ pub struct DelNodeOpts {
 impl DelNodeOpts {
     /// Runs `del-node`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
-        let first = observe_cluster(&ctx.pool, &ctx.seeds).await.context("cannot read the cluster")?;
+        let first = observe_cluster(&ctx.pool, &ctx.seeds)
+            .await
+            .context("cannot read the cluster")?;
         let victim = resolve_node(ctx, &first, &self.node)?.clone();
         let id = victim.id.clone();
         let reachable = first.report(&id).is_some();
@@ -58,29 +62,61 @@ impl DelNodeOpts {
         let domain_of = domains(ctx, &view);
         let repoint = repoint_replicas(&view, &domain_of, std::slice::from_ref(&id));
         let endpoint = endpoint_of(&view, &id);
-        let name = endpoint.as_ref().map_or_else(|| id.short().to_string(), ToString::to_string);
-        ctx.reporter.line(&format!("Plan: remove {name} ({}) from the cluster", id.short()));
+        let name = endpoint
+            .as_ref()
+            .map_or_else(|| id.short().to_string(), ToString::to_string);
+        ctx.reporter.line(&format!(
+            "Plan: remove {name} ({}) from the cluster",
+            id.short()
+        ));
         for (replica, master) in &repoint {
-            ctx.reporter.line(&format!("  make {} a replica of {}", replica.short(), master.short()));
+            ctx.reporter.line(&format!(
+                "  make {} a replica of {}",
+                replica.short(),
+                master.short()
+            ));
         }
-        ctx.reporter.line(&format!("  FORGET it on every other node{}", if reachable { ", then reset it" } else { "" }));
+        ctx.reporter.line(&format!(
+            "  FORGET it on every other node{}",
+            if reachable { ", then reset it" } else { "" }
+        ));
         if ctx.settings.dry_run {
             return Ok(Outcome::Success);
         }
-        ctx.confirm(&format!("Remove {name} from the cluster?"), "remove the node", true)?;
+        ctx.confirm(
+            &format!("Remove {name} from the cluster?"),
+            "remove the node",
+            true,
+        )?;
         for (replica, master) in &repoint {
             let e = endpoint_of(&view, replica).context("replica without address")?;
             replicate(&ctx.pool, &e, master).await?;
         }
-        let others: Vec<Endpoint> = view.reports.iter().filter(|r| r.id() != &id).map(|r| r.endpoint.clone()).collect();
-        forget_everywhere(&ctx.pool, &others, &id).await.context("FORGET failed; run the same command again")?;
+        let others: Vec<Endpoint> = view
+            .reports
+            .iter()
+            .filter(|r| r.id() != &id)
+            .map(|r| r.endpoint.clone())
+            .collect();
+        forget_everywhere(&ctx.pool, &others, &id)
+            .await
+            .context("FORGET failed; run the same command again")?;
         if let (true, Some(e)) = (reachable, &endpoint) {
-            reset_hard(&ctx.pool, e).await.with_context(|| format!("cannot reset {e}"))?;
+            reset_hard(&ctx.pool, e)
+                .await
+                .with_context(|| format!("cannot reset {e}"))?;
             ctx.pool.forget(e);
         }
         ctx.reporter.done(format!("{name} removed"));
-        let seeds: Vec<Endpoint> = ctx.seeds.iter().filter(|s| Some(*s) != endpoint.as_ref()).cloned().collect();
-        let rest = observe_cluster(&ctx.pool, &seeds).await.context("cannot read the cluster")?;
+        let seeds: Vec<Endpoint> = ctx
+            .seeds
+            .iter()
+            .filter(|s| Some(*s) != endpoint.as_ref())
+            .cloned()
+            .collect();
+        let rest = observe_cluster(&ctx.pool, &seeds)
+            .await
+            .context("cannot read the cluster")?;
         if rest.known_nodes().contains_key(&id) {
             bail!("a node still lists {name} after FORGET; run the same command again");
         }
@@ -103,10 +139,26 @@ impl DelNodeOpts {
         let weights: BTreeMap<NodeId, f64> = start
             .slots
             .iter()
-            .map(|(m, slots)| (m.clone(), if m == id || slots.is_empty() { 0.0 } else { 1.0 }))
+            .map(|(m, slots)| {
+                (
+                    m.clone(),
+                    if m == id || slots.is_empty() {
+                        0.0
+                    } else {
+                        1.0
+                    },
+                )
+            })
             .collect();
         let moves = plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the drain")?;
-        execute(ctx, &start, moves, &self.moves.options(), "Move this node's slots away?").await?;
+        execute(
+            ctx,
+            &start,
+            moves,
+            &self.moves.options(),
+            "Move this node's slots away?",
+        )
+        .await?;
         if !ctx.settings.dry_run {
             wait_healthy(ctx).await?;
         }
@@ -116,14 +168,20 @@ impl DelNodeOpts {
 
 /// Waits until every node but `leaving` is reachable, agrees and knows each other.
 async fn others_ready(ctx: &Ctx, leaving: &NodeId) -> anyhow::Result<ClusterView> {
-    wait_for_cluster(&ctx.pool, &ctx.seeds, "the other nodes agree", ctx.settings.timeout, |p| {
-        let about_leaving = match p {
-            Problem::Unreachable { node, .. } => node.id.as_ref() == Some(leaving),
-            Problem::PeerFlagged { peer, .. } => peer.id.as_ref() == Some(leaving),
-            _ => false,
-        };
-        !about_leaving && crate::redis::converge::blocks_moving(p)
-    })
+    wait_for_cluster(
+        &ctx.pool,
+        &ctx.seeds,
+        "the other nodes agree",
+        ctx.settings.timeout,
+        |p| {
+            let about_leaving = match p {
+                Problem::Unreachable { node, .. } => node.id.as_ref() == Some(leaving),
+                Problem::PeerFlagged { peer, .. } => peer.id.as_ref() == Some(leaving),
+                _ => false,
+            };
+            !about_leaving && crate::redis::converge::blocks_moving(p)
+        },
+    )
     .await
     .context("the other nodes are not ready; see `status`")
 }

@@ -13,7 +13,9 @@ use crate::topology::lookup::endpoint_of;
 
 /// Options of `failover`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kubectl redis-cluster failover redis-cluster-3\n  kubectl-redis_cluster --seed 127.0.0.1:7000 failover 127.0.0.1:7003 --yes")]
+#[command(
+    after_help = "Examples:\n  kubectl redis-cluster failover redis-cluster-3\n  kubectl-redis_cluster --seed 127.0.0.1:7000 failover 127.0.0.1:7003 --yes"
+)]
 pub struct FailoverOpts {
     /// The replica to promote.
     #[arg(value_name = "REPLICA")]
@@ -31,10 +33,15 @@ pub struct FailoverOpts {
 impl FailoverOpts {
     /// Runs `failover`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
-        let view = observe_cluster(&ctx.pool, &ctx.seeds).await.context("cannot read the cluster")?;
+        let view = observe_cluster(&ctx.pool, &ctx.seeds)
+            .await
+            .context("cannot read the cluster")?;
         let line = resolve_node(ctx, &view, &self.node)?;
         if line.flags.master {
-            ctx.reporter.done(format!("{} is already a master; nothing to do", line.addr.endpoint()));
+            ctx.reporter.done(format!(
+                "{} is already a master; nothing to do",
+                line.addr.endpoint()
+            ));
             return Ok(Outcome::Success);
         }
         let id = line.id.clone();
@@ -55,13 +62,19 @@ impl FailoverOpts {
         ctx.confirm(&format!("Fail over to {endpoint}?"), "fail over", true)?;
         failover(&ctx.pool, &endpoint, mode).await?;
         let seeds = vec![endpoint.clone()];
-        wait_until("the replica reports itself master", ctx.settings.timeout, || async {
-            let view = observe_cluster(&ctx.pool, &seeds).await?;
-            Ok::<_, anyhow::Error>(match view.report(&id) {
-                Some(r) if r.myself().flags.master && !r.myself().slots.is_empty() => Poll::Ready(()),
-                _ => Poll::NotYet("still a replica".into()),
-            })
-        })
+        wait_until(
+            "the replica reports itself master",
+            ctx.settings.timeout,
+            || async {
+                let view = observe_cluster(&ctx.pool, &seeds).await?;
+                Ok::<_, anyhow::Error>(match view.report(&id) {
+                    Some(r) if r.myself().flags.master && !r.myself().slots.is_empty() => {
+                        Poll::Ready(())
+                    }
+                    _ => Poll::NotYet("still a replica".into()),
+                })
+            },
+        )
         .await?;
         super::moving::wait_healthy(ctx).await?;
         ctx.reporter.done(format!("{endpoint} is now a master"));

@@ -28,7 +28,9 @@ use crate::topology::{ClusterView, Endpoint, NodeId, SlotSet};
 
 /// Options of `fix`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kubectl redis-cluster fix\n  kubectl-redis_cluster --seed 10.0.0.1:6379 fix --nodes 10.0.0.2:6379,10.0.0.3:6379 --yes\n\nReplaces: redis-trib fix, CLUSTER FORGET/MEET by hand, and IP-rewrite scripts for nodes.conf")]
+#[command(
+    after_help = "Examples:\n  kubectl redis-cluster fix\n  kubectl-redis_cluster --seed 10.0.0.1:6379 fix --nodes 10.0.0.2:6379,10.0.0.3:6379 --yes\n\nReplaces: redis-trib fix, CLUSTER FORGET/MEET by hand, and IP-rewrite scripts for nodes.conf"
+)]
 pub struct FixOpts {
     /// Current addresses of nodes whose address changed (without Kubernetes): HOST:PORT,...
     #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
@@ -56,9 +58,15 @@ impl FixOpts {
         let mut seeds = ctx.seeds.clone();
         for typed in &self.nodes {
             let e: Endpoint = typed.parse()?;
-            seeds.push(resolve(&e).await.with_context(|| format!("cannot resolve {e}"))?);
+            seeds.push(
+                resolve(&e)
+                    .await
+                    .with_context(|| format!("cannot resolve {e}"))?,
+            );
         }
-        let view = observe_cluster(&ctx.pool, &seeds).await.context("cannot read the cluster")?;
+        let view = observe_cluster(&ctx.pool, &seeds)
+            .await
+            .context("cannot read the cluster")?;
         let stale = stale_addresses(&view);
         for s in &stale {
             ctx.reporter.line(&format!(
@@ -69,20 +77,37 @@ impl FixOpts {
             ));
         }
         if !stale.is_empty() && !ctx.settings.dry_run {
-            ctx.confirm("Re-introduce these nodes at their current addresses?", "re-address nodes", true)?;
+            ctx.confirm(
+                "Re-introduce these nodes at their current addresses?",
+                "re-address nodes",
+                true,
+            )?;
             self.readdress(ctx, &view, &stale, &seeds).await?;
         }
-        let view = observe_cluster(&ctx.pool, &seeds).await.context("cannot read the cluster")?;
+        let view = observe_cluster(&ctx.pool, &seeds)
+            .await
+            .context("cannot read the cluster")?;
         let open = open_slots(&view);
         let uncovered = view.covered_slots().complement();
-        let masters: Vec<(NodeId, Endpoint)> = view.masters().map(|r| (r.id().clone(), r.endpoint.clone())).collect();
-        let questioned: SlotSet = open.stuck.iter().map(|s| s.slot).collect::<SlotSet>().union(&uncovered);
+        let masters: Vec<(NodeId, Endpoint)> = view
+            .masters()
+            .map(|r| (r.id().clone(), r.endpoint.clone()))
+            .collect();
+        let questioned: SlotSet = open
+            .stuck
+            .iter()
+            .map(|s| s.slot)
+            .collect::<SlotSet>()
+            .union(&uncovered);
         let keys = count_keys(&ctx.pool, &masters, &questioned).await?;
         let fixes = plan_slot_fixes(&view, &open, &uncovered, &keys);
         for f in &fixes {
             ctx.reporter.line(&f.to_string());
         }
-        let refused = fixes.iter().filter(|f| matches!(f, SlotFix::Refuse { .. })).count();
+        let refused = fixes
+            .iter()
+            .filter(|f| matches!(f, SlotFix::Refuse { .. }))
+            .count();
         let report = FixReport {
             readdressed: stale.iter().map(|s| s.current.to_string()).collect(),
             decisions: fixes.iter().map(ToString::to_string).collect(),
@@ -100,14 +125,22 @@ impl FixOpts {
         }
         print_report(ctx, &report)?;
         if refused > 0 {
-            bail!("{refused} slot(s) could not be fixed safely (see above); inspect their keys and move them by hand");
+            bail!(
+                "{refused} slot(s) could not be fixed safely (see above); inspect their keys and move them by hand"
+            );
         }
         Ok(Outcome::Success)
     }
 
     /// MEETs each re-addressed node from every node that lists it stale, then waits until
     /// every node lists every node at its current address.
-    async fn readdress(&self, ctx: &Ctx, view: &ClusterView, stale: &[StaleAddress], seeds: &[Endpoint]) -> anyhow::Result<()> {
+    async fn readdress(
+        &self,
+        ctx: &Ctx,
+        view: &ClusterView,
+        stale: &[StaleAddress],
+        seeds: &[Endpoint],
+    ) -> anyhow::Result<()> {
         try_join_all(stale.iter().flat_map(|s| {
             s.seen_by.iter().map(move |peer| async move {
                 let via = endpoint_of(view, peer).context("peer without address")?;
@@ -116,23 +149,41 @@ impl FixOpts {
             })
         }))
         .await?;
-        wait_for_cluster(&ctx.pool, seeds, "every node lists every node at its current address", ctx.settings.timeout, |p| {
-            matches!(p, Problem::MissingPeers { .. } | Problem::PeerFlagged { .. } | Problem::Unreachable { .. })
-        })
+        wait_for_cluster(
+            &ctx.pool,
+            seeds,
+            "every node lists every node at its current address",
+            ctx.settings.timeout,
+            |p| {
+                matches!(
+                    p,
+                    Problem::MissingPeers { .. }
+                        | Problem::PeerFlagged { .. }
+                        | Problem::Unreachable { .. }
+                )
+            },
+        )
         .await
         .context("the nodes did not converge on their new addresses")?;
-        ctx.reporter.done(format!("{} node(s) re-introduced at their current address", stale.len()));
+        ctx.reporter.done(format!(
+            "{} node(s) re-introduced at their current address",
+            stale.len()
+        ));
         Ok(())
     }
 
     /// Applies every safe slot decision.
     async fn apply(&self, ctx: &Ctx, view: &ClusterView, fixes: &[SlotFix]) -> anyhow::Result<()> {
-        let endpoint = |id: &NodeId| endpoint_of(view, id).with_context(|| format!("node {} has no address", id.short()));
+        let endpoint = |id: &NodeId| {
+            endpoint_of(view, id).with_context(|| format!("node {} has no address", id.short()))
+        };
         let mut claims: BTreeMap<NodeId, SlotSet> = BTreeMap::new();
         let mut resume: Vec<SlotMove> = Vec::new();
         for f in fixes {
             match f {
-                SlotFix::Assign { slot, to, .. } => claims.entry(to.clone()).or_default().insert(*slot),
+                SlotFix::Assign { slot, to, .. } => {
+                    claims.entry(to.clone()).or_default().insert(*slot)
+                }
                 SlotFix::Stabilize { slot, nodes, .. } => {
                     for n in nodes {
                         stabilize(&ctx.pool, &endpoint(n)?, *slot).await?;
@@ -150,7 +201,10 @@ impl FixOpts {
             let stats = move_slots(&ctx.pool, view, &resume, &self.moves.options(), &counters)
                 .await
                 .context("finishing interrupted moves stopped; run fix again")?;
-            ctx.reporter.done(format!("finished {} interrupted move(s), {} key(s)", stats.slots, stats.keys));
+            ctx.reporter.done(format!(
+                "finished {} interrupted move(s), {} key(s)",
+                stats.slots, stats.keys
+            ));
         }
         Ok(())
     }

@@ -206,7 +206,11 @@ async fn already_initialized(
             view.reports.push(report?);
         }
         let problems = check(&view, Some(replicas));
-        Ok::<_, anyhow::Error>(if problems.is_empty() { Poll::Ready(()) } else { Poll::NotYet(problems.iter().map(|p| format!("\n  - {p}")).collect()) })
+        Ok::<_, anyhow::Error>(if problems.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::NotYet(problems.iter().map(|p| format!("\n  - {p}")).collect())
+        })
     })
     .await;
     match waited {

@@ -49,7 +49,10 @@ pub async fn start_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<Start> 
     .context("the cluster is not ready to move slots; see `status`")?;
     let OpenSlots { resume, stuck } = open_slots(&view);
     if !stuck.is_empty() {
-        let lines: Vec<String> = stuck.iter().map(|s| format!("slot {}: {}", s.slot, s.reason)).collect();
+        let lines: Vec<String> = stuck
+            .iter()
+            .map(|s| format!("slot {}: {}", s.slot, s.reason))
+            .collect();
         bail!(
             "open slots need `fix` first; nothing was changed:\n  - {}",
             lines.join("\n  - ")
@@ -62,7 +65,12 @@ pub async fn start_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<Start> 
         ));
     }
     let slots = projected_slots(&view, &resume);
-    Ok(Start { view, resume, slots, seeds: seeds.to_vec() })
+    Ok(Start {
+        view,
+        resume,
+        slots,
+        seeds: seeds.to_vec(),
+    })
 }
 
 /// `-o json` result of a slot-moving command.
@@ -89,20 +97,34 @@ pub async fn execute(
     let mut all = start.resume.clone();
     all.extend(moves);
     if all.is_empty() {
-        ctx.reporter.done("nothing to move: the cluster is already as asked");
-        return Ok(MoveReport { result: "nothing_to_do", moves: all, stats: MoveStats::default(), seconds: 0.0 });
+        ctx.reporter
+            .done("nothing to move: the cluster is already as asked");
+        return Ok(MoveReport {
+            result: "nothing_to_do",
+            moves: all,
+            stats: MoveStats::default(),
+            seconds: 0.0,
+        });
     }
     print_plan(ctx, &start.view, &all);
     if ctx.settings.dry_run {
-        return Ok(MoveReport { result: "planned", moves: all, stats: MoveStats::default(), seconds: 0.0 });
+        return Ok(MoveReport {
+            result: "planned",
+            moves: all,
+            stats: MoveStats::default(),
+            seconds: 0.0,
+        });
     }
     ctx.confirm(question, "move slots", true)?;
     let counters = Arc::new(MoveCounters::default());
-    let progress = MoveProgress::start(counters.clone(), all.len() as u64, ctx.settings.interactive);
+    let progress =
+        MoveProgress::start(counters.clone(), all.len() as u64, ctx.settings.interactive);
     let started = Instant::now();
     let moved = move_slots(&ctx.pool, &start.view, &all, options, &counters).await;
     drop(progress);
-    let stats = moved.context("moving slots stopped; run the same command again (or `fix`) to finish: no key is lost")?;
+    let stats = moved.context(
+        "moving slots stopped; run the same command again (or `fix`) to finish: no key is lost",
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     ctx.reporter.done(format!(
         "moved {} slot(s) and {} key(s) in {seconds:.2}s ({:.0} keys/s)",
@@ -111,7 +133,12 @@ pub async fn execute(
         stats.keys as f64 / seconds.max(0.001)
     ));
     wait_healthy_from(ctx, &start.seeds).await?;
-    Ok(MoveReport { result: "moved", moves: all, stats, seconds })
+    Ok(MoveReport {
+        result: "moved",
+        moves: all,
+        stats,
+        seconds,
+    })
 }
 
 /// Waits until every node agrees, no slot is open, every slot is covered and replicas are
@@ -131,7 +158,9 @@ pub async fn wait_healthy_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<
             blocks_moving(p)
                 || matches!(
                     p,
-                    Problem::OpenSlots { .. } | Problem::SlotsUncovered { .. } | Problem::ReplicaNotInSync { .. }
+                    Problem::OpenSlots { .. }
+                        | Problem::SlotsUncovered { .. }
+                        | Problem::ReplicaNotInSync { .. }
                 )
         },
     )
@@ -147,9 +176,18 @@ fn print_plan(ctx: &Ctx, view: &ClusterView, moves: &[SlotMove]) {
         Some(e) => format!("{} ({})", e, id.short()),
         None => id.short().to_string(),
     };
-    ctx.reporter.line(&format!("Plan: move {} slot(s)", moves.len()));
+    ctx.reporter
+        .line(&format!("Plan: move {} slot(s)", moves.len()));
     for (from, to, slots) in summarize(moves) {
-        ctx.reporter.line(&format!("  {}", MoveLine { from: &from, to: &to, slots: &slots, name: &name }));
+        ctx.reporter.line(&format!(
+            "  {}",
+            MoveLine {
+                from: &from,
+                to: &to,
+                slots: &slots,
+                name: &name
+            }
+        ));
     }
 }
 

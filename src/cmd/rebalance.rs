@@ -14,7 +14,9 @@ use crate::topology::NodeId;
 
 /// Options of `rebalance`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kubectl redis-cluster rebalance --use-empty-masters\n  kubectl-redis_cluster --seed 127.0.0.1:7000 rebalance --weight 127.0.0.1:7003=2 --yes\n\nReplaces: redis-trib rebalance --use-empty-masters <ip>:6379")]
+#[command(
+    after_help = "Examples:\n  kubectl redis-cluster rebalance --use-empty-masters\n  kubectl-redis_cluster --seed 127.0.0.1:7000 rebalance --weight 127.0.0.1:7003=2 --yes\n\nReplaces: redis-trib rebalance --use-empty-masters <ip>:6379"
+)]
 pub struct RebalanceOpts {
     /// A master's weight (default 1); 0 empties it. Repeatable.
     #[arg(long = "weight", value_name = "NODE=W")]
@@ -41,7 +43,11 @@ impl RebalanceOpts {
             .slots
             .iter()
             .map(|(id, slots)| {
-                let w = if slots.is_empty() && !self.use_empty_masters { 0.0 } else { 1.0 };
+                let w = if slots.is_empty() && !self.use_empty_masters {
+                    0.0
+                } else {
+                    1.0
+                };
                 (id.clone(), w)
             })
             .collect();
@@ -49,18 +55,31 @@ impl RebalanceOpts {
             let (node, w) = typed
                 .split_once('=')
                 .with_context(|| format!("--weight `{typed}` is not NODE=WEIGHT"))?;
-            let w: f64 = w.parse().with_context(|| format!("--weight `{typed}`: `{w}` is not a number"))?;
+            let w: f64 = w
+                .parse()
+                .with_context(|| format!("--weight `{typed}`: `{w}` is not a number"))?;
             if !(w >= 0.0 && w.is_finite()) {
                 bail!("--weight `{typed}`: weights must be 0 or more");
             }
             let line = resolve_node(ctx, &start.view, node)?;
             if !weights.contains_key(&line.id) {
-                bail!("--weight `{typed}`: {} is not a master", line.addr.endpoint());
+                bail!(
+                    "--weight `{typed}`: {} is not a master",
+                    line.addr.endpoint()
+                );
             }
             weights.insert(line.id.clone(), w);
         }
-        let moves = plan_rebalance(&start.slots, &weights, self.threshold).context("cannot plan the rebalance")?;
-        let report = execute(ctx, &start, moves, &self.moves.options(), "Move these slots?").await?;
+        let moves = plan_rebalance(&start.slots, &weights, self.threshold)
+            .context("cannot plan the rebalance")?;
+        let report = execute(
+            ctx,
+            &start,
+            moves,
+            &self.moves.options(),
+            "Move these slots?",
+        )
+        .await?;
         print_report(ctx, &report)?;
         Ok(Outcome::Success)
     }

@@ -12,10 +12,17 @@ use crate::topology::NodeId;
 
 /// Options of `reshard`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kubectl redis-cluster reshard --from all --to redis-cluster-6 --slots 1000\n  kubectl-redis_cluster --seed 127.0.0.1:7000 reshard --from 127.0.0.1:7003 --to 127.0.0.1:7000 --slots 4096 --yes\n\nReplaces: redis-trib reshard --from <id> --to <id> --slots N --yes <ip>:6379")]
+#[command(
+    after_help = "Examples:\n  kubectl redis-cluster reshard --from all --to redis-cluster-6 --slots 1000\n  kubectl-redis_cluster --seed 127.0.0.1:7000 reshard --from 127.0.0.1:7003 --to 127.0.0.1:7000 --slots 4096 --yes\n\nReplaces: redis-trib reshard --from <id> --to <id> --slots N --yes <ip>:6379"
+)]
 pub struct ReshardOpts {
     /// Source masters: NODE[,NODE...] or `all` (every master but the target).
-    #[arg(long, value_delimiter = ',', required = true, value_name = "NODE,...|all")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required = true,
+        value_name = "NODE,...|all"
+    )]
     pub from: Vec<String>,
 
     /// Target master.
@@ -40,7 +47,12 @@ impl ReshardOpts {
             bail!("--to {}: {} is not a master", self.to, to.addr.endpoint());
         }
         let from: Vec<NodeId> = if self.from.iter().any(|f| f == "all") {
-            start.slots.keys().filter(|id| **id != to.id).cloned().collect()
+            start
+                .slots
+                .keys()
+                .filter(|id| **id != to.id)
+                .cloned()
+                .collect()
         } else {
             let mut ids = Vec::new();
             for typed in &self.from {
@@ -52,8 +64,16 @@ impl ReshardOpts {
             }
             ids
         };
-        let moves = plan_reshard(&start.slots, &from, &to.id, self.slots).context("cannot plan the reshard")?;
-        let report = execute(ctx, &start, moves, &self.moves.options(), "Move these slots?").await?;
+        let moves = plan_reshard(&start.slots, &from, &to.id, self.slots)
+            .context("cannot plan the reshard")?;
+        let report = execute(
+            ctx,
+            &start,
+            moves,
+            &self.moves.options(),
+            "Move these slots?",
+        )
+        .await?;
         print_report(ctx, &report)?;
         Ok(Outcome::Success)
     }

@@ -34,7 +34,9 @@ use crate::topology::{ClusterView, Endpoint, NodeId};
 
 /// Options of `scale`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kubectl redis-cluster scale --masters 4\n  kubectl redis-cluster scale --masters 3 --delete-pvcs --yes\n\nReplaces: kubectl scale statefulset + redis-trib add-node/add-node --slave/rebalance, or reshard + del-node + kubectl scale")]
+#[command(
+    after_help = "Examples:\n  kubectl redis-cluster scale --masters 4\n  kubectl redis-cluster scale --masters 3 --delete-pvcs --yes\n\nReplaces: kubectl scale statefulset + redis-trib add-node/add-node --slave/rebalance, or reshard + del-node + kubectl scale"
+)]
 pub struct ScaleOpts {
     /// Masters wanted.
     #[arg(long, value_name = "N")]
@@ -57,14 +59,23 @@ impl ScaleOpts {
     /// Runs `scale`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
         let (Some(k8s), Access::Kubernetes(target)) = (&ctx.k8s, &ctx.settings.access) else {
-            bail!("scale works on a StatefulSet; without Kubernetes use add-node, rebalance and del-node");
+            bail!(
+                "scale works on a StatefulSet; without Kubernetes use add-node, rebalance and del-node"
+            );
         };
         if self.masters < MIN_MASTERS {
-            bail!("--masters {}: a cluster needs at least {MIN_MASTERS} masters", self.masters);
+            bail!(
+                "--masters {}: a cluster needs at least {MIN_MASTERS} masters",
+                self.masters
+            );
         }
         let sts = &target.statefulset;
-        let view = observe_cluster(&ctx.pool, &ctx.seeds).await.context("cannot read the cluster")?;
-        let replicas = self.replicas_per_master.unwrap_or_else(|| current_replicas(&view));
+        let view = observe_cluster(&ctx.pool, &ctx.seeds)
+            .await
+            .context("cannot read the cluster")?;
+        let replicas = self
+            .replicas_per_master
+            .unwrap_or_else(|| current_replicas(&view));
         let want = u32::try_from(self.masters * (1 + replicas)).context("too many pods")?;
         let have = k8s.replicas(sts).await?.desired;
         ctx.reporter.line(&format!(
@@ -74,78 +85,156 @@ impl ScaleOpts {
         if want >= have {
             self.up(ctx, k8s, sts, target.port, want, replicas).await?;
         } else {
-            self.down(ctx, k8s, sts, target.port, want, replicas).await?;
+            self.down(ctx, k8s, sts, target.port, want, replicas)
+                .await?;
         }
         Ok(Outcome::Success)
     }
 
     /// Scaling up (or finishing an interrupted scale at the same size).
-    async fn up(&self, ctx: &Ctx, k8s: &K8s, sts: &str, port: u16, want: u32, replicas: usize) -> anyhow::Result<()> {
+    async fn up(
+        &self,
+        ctx: &Ctx,
+        k8s: &K8s,
+        sts: &str,
+        port: u16,
+        want: u32,
+        replicas: usize,
+    ) -> anyhow::Result<()> {
         let current = k8s.replicas(sts).await?.desired;
         if ctx.settings.dry_run {
             ctx.reporter.line(&format!("  scale statefulset {sts} to {want}; new pods join; roles and slots rebalanced onto the new masters"));
             return Ok(());
         }
-        ctx.confirm(&format!("Scale {sts} to {want} pods and rebalance?"), "scale", true)?;
+        ctx.confirm(
+            &format!("Scale {sts} to {want} pods and rebalance?"),
+            "scale",
+            true,
+        )?;
         if current < want {
-            ctx.reporter.step(format!("scale statefulset {sts} {current} → {want}"));
+            ctx.reporter
+                .step(format!("scale statefulset {sts} {current} → {want}"));
             k8s.set_replicas(sts, want).await?;
         }
-        let pods = k8s.wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout).await?;
+        let pods = k8s
+            .wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout)
+            .await?;
         let seeds = pods.endpoints();
         self.join_new_pods(ctx, &pods, &seeds).await?;
         self.settle_roles(ctx, &pods, &seeds, replicas).await?;
         let start = start_from(ctx, &seeds).await?;
-        let weights: BTreeMap<NodeId, f64> = start.slots.keys().map(|id| (id.clone(), 1.0)).collect();
-        let moves = plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the rebalance")?;
-        execute(ctx, &start, moves, &self.moves.options(), "Move slots onto the new masters?").await?;
+        let weights: BTreeMap<NodeId, f64> =
+            start.slots.keys().map(|id| (id.clone(), 1.0)).collect();
+        let moves =
+            plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the rebalance")?;
+        execute(
+            ctx,
+            &start,
+            moves,
+            &self.moves.options(),
+            "Move slots onto the new masters?",
+        )
+        .await?;
         wait_healthy_from(ctx, &seeds).await?;
-        ctx.reporter.done(format!("{sts}: {} masters with {replicas} replica(s) each", self.masters));
+        ctx.reporter.done(format!(
+            "{sts}: {} masters with {replicas} replica(s) each",
+            self.masters
+        ));
         Ok(())
     }
 
     /// MEETs every pod whose node is not in the cluster yet (after checking it is empty).
-    async fn join_new_pods(&self, ctx: &Ctx, pods: &Pods, seeds: &[Endpoint]) -> anyhow::Result<()> {
-        let view = observe_cluster(&ctx.pool, seeds).await.context("cannot read the cluster")?;
+    async fn join_new_pods(
+        &self,
+        ctx: &Ctx,
+        pods: &Pods,
+        seeds: &[Endpoint],
+    ) -> anyhow::Result<()> {
+        let view = observe_cluster(&ctx.pool, seeds)
+            .await
+            .context("cannot read the cluster")?;
         let members = crate::k8s::membership::join(pods, &view);
         let outside: Vec<(&str, Endpoint)> = members
             .problems
             .iter()
             .filter_map(|p| match p {
-                Problem::PodNotInCluster { pod, node } => Some((pod.as_str(), node.endpoint.parse().ok()?)),
+                Problem::PodNotInCluster { pod, node } => {
+                    Some((pod.as_str(), node.endpoint.parse().ok()?))
+                }
                 _ => None,
             })
             .collect();
         if outside.is_empty() {
             return Ok(());
         }
-        let hub = members.cluster.masters().next().context("the cluster has no master")?.endpoint.clone();
+        let hub = members
+            .cluster
+            .masters()
+            .next()
+            .context("the cluster has no master")?
+            .endpoint
+            .clone();
         let endpoints: Vec<Endpoint> = outside.iter().map(|(_, e)| e.clone()).collect();
-        for (report, (pod, e)) in observe_nodes(&ctx.pool, &endpoints).await.into_iter().zip(&outside) {
+        for (report, (pod, e)) in observe_nodes(&ctx.pool, &endpoints)
+            .await
+            .into_iter()
+            .zip(&outside)
+        {
             let report = report?;
             if report.keys() > 0 || report.nodes.len() > 1 || !report.myself().slots.is_empty() {
-                bail!("pod {pod} ({e}) is not an empty node; reset it (CLUSTER RESET HARD) or delete its PVC before scaling");
+                bail!(
+                    "pod {pod} ({e}) is not an empty node; reset it (CLUSTER RESET HARD) or delete its PVC before scaling"
+                );
             }
             ctx.reporter.step(format!("introduce pod {pod} ({e})"));
             meet(&ctx.pool, &hub, e, report.myself().addr.cport).await?;
         }
-        wait_for_cluster(&ctx.pool, seeds, "every node knows the new pods", ctx.settings.timeout, |p| {
-            matches!(p, Problem::MissingPeers { .. } | Problem::PeerFlagged { .. } | Problem::Unreachable { .. })
-        })
+        wait_for_cluster(
+            &ctx.pool,
+            seeds,
+            "every node knows the new pods",
+            ctx.settings.timeout,
+            |p| {
+                matches!(
+                    p,
+                    Problem::MissingPeers { .. }
+                        | Problem::PeerFlagged { .. }
+                        | Problem::Unreachable { .. }
+                )
+            },
+        )
         .await
         .context("the new pods did not join")?;
-        ctx.reporter.done(format!("{} pod(s) joined", outside.len()));
+        ctx.reporter
+            .done(format!("{} pod(s) joined", outside.len()));
         Ok(())
     }
 
     /// Gives every node in `seeds` its role and waits until replicas are in sync.
-    async fn settle_roles(&self, ctx: &Ctx, pods: &Pods, seeds: &[Endpoint], replicas: usize) -> anyhow::Result<()> {
-        let view = wait_for_cluster(&ctx.pool, seeds, "the cluster agrees", ctx.settings.timeout, blocks_moving).await?;
+    async fn settle_roles(
+        &self,
+        ctx: &Ctx,
+        pods: &Pods,
+        seeds: &[Endpoint],
+        replicas: usize,
+    ) -> anyhow::Result<()> {
+        let view = wait_for_cluster(
+            &ctx.pool,
+            seeds,
+            "the cluster agrees",
+            ctx.settings.timeout,
+            blocks_moving,
+        )
+        .await?;
         let facts = role_facts(pods, &view, seeds);
         let roles = assign_roles(&facts, self.masters, replicas).context("cannot assign roles")?;
         let name = |id: &NodeId| pod_name(pods, &view, id);
         for (replica, master) in &roles.replicate {
-            ctx.reporter.step(format!("make {} a replica of {}", name(replica), name(master)));
+            ctx.reporter.step(format!(
+                "make {} a replica of {}",
+                name(replica),
+                name(master)
+            ));
         }
         try_join_all(roles.replicate.iter().map(|(replica, master)| {
             let view = &view;
@@ -161,12 +250,27 @@ impl ScaleOpts {
     }
 
     /// Scaling down.
-    async fn down(&self, ctx: &Ctx, k8s: &K8s, sts: &str, port: u16, want: u32, replicas: usize) -> anyhow::Result<()> {
+    async fn down(
+        &self,
+        ctx: &Ctx,
+        k8s: &K8s,
+        sts: &str,
+        port: u16,
+        want: u32,
+        replicas: usize,
+    ) -> anyhow::Result<()> {
         let pods = ctx.members.clone().context("no pods discovered")?;
-        let staying: Vec<Endpoint> = pods.members.iter().filter(|m| m.ordinal < want).filter_map(|m| m.endpoint(port)).collect();
+        let staying: Vec<Endpoint> = pods
+            .members
+            .iter()
+            .filter(|m| m.ordinal < want)
+            .filter_map(|m| m.endpoint(port))
+            .collect();
         // Observe only nodes in the cluster: leaving pods reset by an interrupted earlier run
         // are lone nodes now, and must not count as members.
-        let seen = observe_cluster(&ctx.pool, &pods.endpoints()).await.context("cannot read the cluster")?;
+        let seen = observe_cluster(&ctx.pool, &pods.endpoints())
+            .await
+            .context("cannot read the cluster")?;
         let view = crate::k8s::membership::join(&pods, &seen).cluster;
         let all: Vec<Endpoint> = view.reports.iter().map(|r| r.endpoint.clone()).collect();
         let leaving: Vec<NodeId> = view
@@ -176,42 +280,85 @@ impl ScaleOpts {
             .map(|r| r.id().clone())
             .collect();
         for id in &leaving {
-            ctx.reporter.line(&format!("  {} leaves the cluster", pod_name(&pods, &view, id)));
+            ctx.reporter.line(&format!(
+                "  {} leaves the cluster",
+                pod_name(&pods, &view, id)
+            ));
         }
         if ctx.settings.dry_run {
             ctx.reporter.line(&format!("  promote or drain its masters, re-point replicas, forget and reset them, scale {sts} to {want}"));
             return Ok(());
         }
-        ctx.confirm(&format!("Remove {} node(s) and scale {sts} to {want} pods?", leaving.len()), "scale down", true)?;
+        ctx.confirm(
+            &format!(
+                "Remove {} node(s) and scale {sts} to {want} pods?",
+                leaving.len()
+            ),
+            "scale down",
+            true,
+        )?;
         self.promote_staying_replicas(ctx, &all, &leaving).await?;
         self.drain(ctx, &all, &leaving).await?;
         let view = observe_cluster(&ctx.pool, &all).await?;
         let facts: Vec<RoleFacts> = role_facts(&pods, &view, &staying);
-        let roles = assign_roles(&facts, self.masters, replicas).context("cannot assign roles to the staying pods")?;
+        let roles = assign_roles(&facts, self.masters, replicas)
+            .context("cannot assign roles to the staying pods")?;
         for (replica, master) in &roles.replicate {
-            ctx.reporter.step(format!("make {} a replica of {}", pod_name(&pods, &view, replica), pod_name(&pods, &view, master)));
-            replicate(&ctx.pool, &endpoint_of(&view, replica).context("replica without address")?, master).await?;
+            ctx.reporter.step(format!(
+                "make {} a replica of {}",
+                pod_name(&pods, &view, replica),
+                pod_name(&pods, &view, master)
+            ));
+            replicate(
+                &ctx.pool,
+                &endpoint_of(&view, replica).context("replica without address")?,
+                master,
+            )
+            .await?;
         }
         for id in &leaving {
-            ctx.reporter.step(format!("forget {} on every staying node and reset it", pod_name(&pods, &view, id)));
+            ctx.reporter.step(format!(
+                "forget {} on every staying node and reset it",
+                pod_name(&pods, &view, id)
+            ));
             forget_everywhere(&ctx.pool, &staying, id).await?;
             if let Some(e) = endpoint_of(&view, id) {
-                reset_hard(&ctx.pool, &e).await.with_context(|| format!("cannot reset {e}"))?;
+                reset_hard(&ctx.pool, &e)
+                    .await
+                    .with_context(|| format!("cannot reset {e}"))?;
             }
         }
-        ctx.reporter.step(format!("scale statefulset {sts} to {want}"));
+        ctx.reporter
+            .step(format!("scale statefulset {sts} to {want}"));
         k8s.set_replicas(sts, want).await?;
-        k8s.wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout).await?;
+        k8s.wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout)
+            .await?;
         if self.delete_pvcs {
             let set = k8s.statefulset(sts).await?;
-            let claims: Vec<_> = k8s.claims(&set).await?.into_iter().filter(|c| c.ordinal >= want).collect();
+            let claims: Vec<_> = k8s
+                .claims(&set)
+                .await?
+                .into_iter()
+                .filter(|c| c.ordinal >= want)
+                .collect();
             let names: Vec<&str> = claims.iter().map(|c| c.name.as_str()).collect();
-            ctx.confirm(&format!("Delete PVCs {} (their data is gone for good)?", names.join(", ")), "delete PVCs", true)?;
+            ctx.confirm(
+                &format!(
+                    "Delete PVCs {} (their data is gone for good)?",
+                    names.join(", ")
+                ),
+                "delete PVCs",
+                true,
+            )?;
             k8s.delete_claims(&claims).await?;
-            ctx.reporter.done(format!("deleted {} PVC(s)", claims.len()));
+            ctx.reporter
+                .done(format!("deleted {} PVC(s)", claims.len()));
         }
         wait_healthy_from(ctx, &staying).await?;
-        ctx.reporter.done(format!("{sts}: {} masters with {replicas} replica(s) each", self.masters));
+        ctx.reporter.done(format!(
+            "{sts}: {} masters with {replicas} replica(s) each",
+            self.masters
+        ));
         Ok(())
     }
 
@@ -219,33 +366,63 @@ impl ScaleOpts {
     /// of a leaving master: its slots change hands without moving a key. Never while a slot
     /// is open (an interrupted drain): Redis 7.0 does not carry migration marks over a
     /// failover, so the drain finishes those slots instead.
-    async fn promote_staying_replicas(&self, ctx: &Ctx, all: &[Endpoint], leaving: &[NodeId]) -> anyhow::Result<()> {
+    async fn promote_staying_replicas(
+        &self,
+        ctx: &Ctx,
+        all: &[Endpoint],
+        leaving: &[NodeId],
+    ) -> anyhow::Result<()> {
         let view = observe_cluster(&ctx.pool, all).await?;
         let open = crate::plan::moves::open_slots(&view);
         if !open.resume.is_empty() || !open.stuck.is_empty() {
             return Ok(());
         }
-        let serving_staying = view.masters().filter(|m| !leaving.contains(m.id()) && !m.myself().slots.is_empty()).count();
+        let serving_staying = view
+            .masters()
+            .filter(|m| !leaving.contains(m.id()) && !m.myself().slots.is_empty())
+            .count();
         let candidates: Vec<NodeId> = view
             .replicas()
             .filter(|r| !leaving.contains(r.id()))
-            .filter(|r| r.myself().master_id.as_ref().is_some_and(|m| leaving.contains(m)))
+            .filter(|r| {
+                r.myself()
+                    .master_id
+                    .as_ref()
+                    .is_some_and(|m| leaving.contains(m))
+            })
             .map(|r| r.id().clone())
             .collect();
-        for id in candidates.into_iter().take(self.masters.saturating_sub(serving_staying)) {
+        for id in candidates
+            .into_iter()
+            .take(self.masters.saturating_sub(serving_staying))
+        {
             let e = endpoint_of(&view, &id).context("replica without address")?;
-            ctx.reporter.step(format!("promote {e} (a replica of a leaving master)"));
+            ctx.reporter
+                .step(format!("promote {e} (a replica of a leaving master)"));
             failover(&ctx.pool, &e, None).await?;
             let seeds = vec![e.clone()];
-            wait_until("the promoted replica serves its slots", ctx.settings.timeout, || async {
-                let v = observe_cluster(&ctx.pool, &seeds).await?;
-                Ok::<_, anyhow::Error>(match v.report(&id) {
-                    Some(r) if r.myself().flags.master && !r.myself().slots.is_empty() => Poll::Ready(()),
-                    _ => Poll::NotYet("still a replica".into()),
-                })
-            })
+            wait_until(
+                "the promoted replica serves its slots",
+                ctx.settings.timeout,
+                || async {
+                    let v = observe_cluster(&ctx.pool, &seeds).await?;
+                    Ok::<_, anyhow::Error>(match v.report(&id) {
+                        Some(r) if r.myself().flags.master && !r.myself().slots.is_empty() => {
+                            Poll::Ready(())
+                        }
+                        _ => Poll::NotYet("still a replica".into()),
+                    })
+                },
+            )
             .await?;
-            wait_for_cluster(&ctx.pool, all, "the cluster agrees on the promotion", ctx.settings.timeout, blocks_moving).await?;
+            wait_for_cluster(
+                &ctx.pool,
+                all,
+                "the cluster agrees on the promotion",
+                ctx.settings.timeout,
+                blocks_moving,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -256,19 +433,38 @@ impl ScaleOpts {
         let weights: BTreeMap<NodeId, f64> = start
             .slots
             .iter()
-            .map(|(id, slots)| (id.clone(), if leaving.contains(id) || slots.is_empty() { 0.0 } else { 1.0 }))
+            .map(|(id, slots)| {
+                (
+                    id.clone(),
+                    if leaving.contains(id) || slots.is_empty() {
+                        0.0
+                    } else {
+                        1.0
+                    },
+                )
+            })
             .collect();
         let moves = plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the drain")?;
-        execute(ctx, &start, moves, &self.moves.options(), "Move the leaving masters' slots away?").await?;
+        execute(
+            ctx,
+            &start,
+            moves,
+            &self.moves.options(),
+            "Move the leaving masters' slots away?",
+        )
+        .await?;
         Ok(())
     }
 }
 
 /// Replicas per master the cluster has now (rounded), 1 when it has no master.
 fn current_replicas(view: &ClusterView) -> usize {
-    let masters = view.masters().filter(|m| !m.myself().slots.is_empty()).count();
+    let masters = view
+        .masters()
+        .filter(|m| !m.myself().slots.is_empty())
+        .count();
     let replicas = view.replicas().count();
-    if masters == 0 { 1 } else { (replicas + masters / 2) / masters }
+    (replicas + masters / 2).checked_div(masters).unwrap_or(1)
 }
 
 /// The role facts of the nodes at `endpoints`, ranked by pod ordinal.

@@ -10,7 +10,11 @@ use crate::topology::lookup::find_node;
 use crate::topology::{ClusterView, NodeLine};
 
 /// Finds the node `typed` names; a pod of the StatefulSet names the node it runs.
-pub fn resolve_node<'a>(ctx: &Ctx, view: &'a ClusterView, typed: &str) -> anyhow::Result<&'a NodeLine> {
+pub fn resolve_node<'a>(
+    ctx: &Ctx,
+    view: &'a ClusterView,
+    typed: &str,
+) -> anyhow::Result<&'a NodeLine> {
     let name = expand_pod_name(ctx.members.as_ref(), typed)?;
     find_node(view, &name).with_context(|| format!("cannot find node `{typed}`"))
 }
@@ -22,7 +26,10 @@ pub fn domains(ctx: &Ctx, view: &ClusterView) -> impl Fn(&crate::topology::NodeI
         .known_nodes()
         .into_iter()
         .map(|(id, line)| {
-            let pod = ctx.members.as_ref().and_then(|pods| pods.by_ip(&line.addr.ip));
+            let pod = ctx
+                .members
+                .as_ref()
+                .and_then(|pods| pods.by_ip(&line.addr.ip));
             (id, pod.map_or_else(|| line.addr.ip.clone(), |m| m.domain()))
         })
         .collect();

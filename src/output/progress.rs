@@ -34,7 +34,11 @@ impl MoveProgress {
         });
         let shown = bar.clone();
         let task = tokio::spawn(async move {
-            let tick = if shown.is_some() { Duration::from_millis(100) } else { PLAIN_EVERY };
+            let tick = if shown.is_some() {
+                Duration::from_millis(100)
+            } else {
+                PLAIN_EVERY
+            };
             loop {
                 tokio::time::sleep(tick).await;
                 let slots = counters.slots.load(Ordering::Relaxed);

@@ -10,7 +10,9 @@ pub enum NotConfirmed {
     #[error("cancelled; nothing was changed")]
     Declined,
     /// No terminal to ask on.
-    #[error("refusing to {action} without confirmation: no terminal to ask on; pass --yes to proceed (or --dry-run to see the plan)")]
+    #[error(
+        "refusing to {action} without confirmation: no terminal to ask on; pass --yes to proceed (or --dry-run to see the plan)"
+    )]
     NoTerminal {
         /// What would have been done.
         action: String,
@@ -51,7 +53,14 @@ mod tests {
 
     fn ask(yes: bool, interactive: bool, typed: &str) -> Result<(), NotConfirmed> {
         let mut input = typed.as_bytes();
-        confirm("Proceed?", "scale down", yes, interactive, &mut input, &mut Vec::new())
+        confirm(
+            "Proceed?",
+            "scale down",
+            yes,
+            interactive,
+            &mut input,
+            &mut Vec::new(),
+        )
     }
 
     #[test]

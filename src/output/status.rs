@@ -58,10 +58,7 @@ pub type PodNames = BTreeMap<NodeId, (String, Option<String>)>;
 /// Builds the report from a view and its problems.
 pub fn build(view: &ClusterView, problems: Vec<Problem>, pods: &PodNames) -> StatusReport {
     let known = view.known_nodes();
-    let mut rows: Vec<NodeRow> = known
-        .values()
-        .map(|line| row(view, line, pods))
-        .collect();
+    let mut rows: Vec<NodeRow> = known.values().map(|line| row(view, line, pods)).collect();
     order_rows(&mut rows);
     StatusReport {
         healthy: problems.is_empty(),
@@ -107,8 +104,12 @@ fn row(view: &ClusterView, line: &NodeLine, pods: &PodNames) -> NodeRow {
 
 /// Masters by their first slot (empty masters last), each followed by its replicas.
 fn order_rows(rows: &mut Vec<NodeRow>) {
-    let first_slot =
-        |r: &NodeRow| r.slots.ranges().first().map_or(u32::MAX, |s| u32::from(s.start));
+    let first_slot = |r: &NodeRow| {
+        r.slots
+            .ranges()
+            .first()
+            .map_or(u32::MAX, |s| u32::from(s.start))
+    };
     let mut masters: Vec<NodeRow> = Vec::new();
     let mut others: Vec<NodeRow> = Vec::new();
     for r in rows.drain(..) {
@@ -139,7 +140,9 @@ pub fn write_table(report: &StatusReport, styles: &Styles, out: &mut dyn Write) 
     if with_pods {
         headers.extend(["POD", "K8S-NODE"]);
     }
-    headers.extend(["ID", "ADDRESS", "ROLE", "MASTER", "SLOTS", "KEYS", "MEMORY", "STATE"]);
+    headers.extend([
+        "ID", "ADDRESS", "ROLE", "MASTER", "SLOTS", "KEYS", "MEMORY", "STATE",
+    ]);
     let mut table = Table::new(headers);
     let plain = Style::new();
     let by_id: BTreeMap<&NodeId, &NodeRow> = report.nodes.iter().map(|n| (&n.id, n)).collect();
@@ -252,8 +255,15 @@ mod tests {
             .view();
         let report = build(&view, check(&view, Some(1)), &PodNames::new());
         assert!(!report.healthy);
-        let row = report.nodes.iter().find(|n| n.endpoint == "127.0.0.1:7002").unwrap();
-        assert_eq!((row.state.as_str(), row.flagged), ("unreachable", Some("fail")));
+        let row = report
+            .nodes
+            .iter()
+            .find(|n| n.endpoint == "127.0.0.1:7002")
+            .unwrap();
+        assert_eq!(
+            (row.state.as_str(), row.flagged),
+            ("unreachable", Some("fail"))
+        );
         assert_eq!(row.keys, None);
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["healthy"], false);

@@ -36,7 +36,11 @@ impl Table {
         }
         let last = self.headers.len().saturating_sub(1);
         for (i, h) in self.headers.iter().enumerate() {
-            let pad = if i == last { 0 } else { widths[i] - h.len() + 3 };
+            let pad = if i == last {
+                0
+            } else {
+                widths[i] - h.len() + 3
+            };
             write!(out, "{}{}", h.style(header_style), " ".repeat(pad))?;
         }
         writeln!(out)?;
@@ -62,8 +66,14 @@ mod tests {
     #[test]
     fn columns_are_sized_from_the_widest_cell() {
         let mut t = Table::new(vec!["NAME", "ROLE"]);
-        t.row(vec![("redis-cluster-0".into(), Style::new()), ("master".into(), Style::new())]);
-        t.row(vec![("r1".into(), Style::new()), ("replica".into(), Style::new())]);
+        t.row(vec![
+            ("redis-cluster-0".into(), Style::new()),
+            ("master".into(), Style::new()),
+        ]);
+        t.row(vec![
+            ("r1".into(), Style::new()),
+            ("replica".into(), Style::new()),
+        ]);
         let mut out = Vec::new();
         t.write(&mut out, Style::new()).unwrap();
         assert_eq!(

@@ -100,7 +100,11 @@ impl fmt::Display for SlotFix {
                 reason,
             } => {
                 let names: Vec<&str> = nodes.iter().map(NodeId::short).collect();
-                write!(f, "slot {slot}: clear the marks on {} ({reason})", names.join(", "))
+                write!(
+                    f,
+                    "slot {slot}: clear the marks on {} ({reason})",
+                    names.join(", ")
+                )
             }
             Self::Refuse { slot, reason } => write!(f, "slot {slot}: cannot fix safely: {reason}"),
         }
@@ -120,7 +124,12 @@ pub fn plan_slot_fixes(
     let mut fixes: Vec<SlotFix> = open.resume.iter().cloned().map(SlotFix::Resume).collect();
     let holders = |slot: u16| -> Vec<(&NodeId, u64)> {
         keys.get(&slot)
-            .map(|m| m.iter().filter(|(_, n)| **n > 0).map(|(id, n)| (id, *n)).collect())
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(id, n)| (id, *n))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     for stuck in &open.stuck {
@@ -133,7 +142,10 @@ pub fn plan_slot_fixes(
             .masters()
             .filter(|r| {
                 let me = r.myself();
-                me.migrating.iter().chain(me.importing.iter()).any(|(s, _)| *s == stuck.slot)
+                me.migrating
+                    .iter()
+                    .chain(me.importing.iter())
+                    .any(|(s, _)| *s == stuck.slot)
             })
             .map(|r| r.id().clone())
             .collect();
@@ -154,7 +166,11 @@ pub fn plan_slot_fixes(
                 reason: format!(
                     "{}; claimed by [{}], keys on [{}]",
                     stuck.reason,
-                    claimers.iter().map(|c| c.short()).collect::<Vec<_>>().join(", "),
+                    claimers
+                        .iter()
+                        .map(|c| c.short())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     describe(&with_keys)
                 ),
             },
@@ -177,7 +193,8 @@ pub fn plan_slot_fixes(
                     SlotFix::Assign {
                         slot,
                         to: (*id).clone(),
-                        reason: "no master holds keys in it; this master serves the fewest slots".into(),
+                        reason: "no master holds keys in it; this master serves the fewest slots"
+                            .into(),
                     }
                 }),
             [(holder, n)] => Some(SlotFix::Assign {
@@ -187,7 +204,10 @@ pub fn plan_slot_fixes(
             }),
             many => Some(SlotFix::Refuse {
                 slot,
-                reason: format!("no master serves it and several hold keys in it: {}", describe(many)),
+                reason: format!(
+                    "no master serves it and several hold keys in it: {}",
+                    describe(many)
+                ),
             }),
         };
         fixes.extend(fix);
@@ -239,7 +259,12 @@ mod tests {
     fn an_uncovered_slot_goes_to_its_only_key_holder_or_the_least_loaded_master() {
         let view = Fixture::healthy(3, 0).uncover(5).uncover(6).view();
         let uncovered = SlotSet::from_iter([5, 6]);
-        let fixes = plan_slot_fixes(&view, &OpenSlots::default(), &uncovered, &counts(&[(5, 2, 7)]));
+        let fixes = plan_slot_fixes(
+            &view,
+            &OpenSlots::default(),
+            &uncovered,
+            &counts(&[(5, 2, 7)]),
+        );
         assert!(matches!(&fixes[0], SlotFix::Assign { slot: 5, to, .. } if *to == fixture_id(2)));
         assert!(matches!(&fixes[1], SlotFix::Assign { slot: 6, to, .. } if *to == fixture_id(0)));
         assert_eq!(
@@ -251,15 +276,26 @@ mod tests {
     #[test]
     fn keys_in_several_places_are_never_guessed() {
         let view = Fixture::healthy(3, 0).uncover(5).view();
-        let fixes = plan_slot_fixes(&view, &OpenSlots::default(), &SlotSet::from_iter([5]), &counts(&[(5, 0, 3), (5, 1, 4)]));
+        let fixes = plan_slot_fixes(
+            &view,
+            &OpenSlots::default(),
+            &SlotSet::from_iter([5]),
+            &counts(&[(5, 0, 3), (5, 1, 4)]),
+        );
         assert!(matches!(&fixes[0], SlotFix::Refuse { slot: 5, .. }));
-        assert!(fixes[0].to_string().contains("00aaaaaa (3 keys), 01aaaaaa (4 keys)"));
+        assert!(
+            fixes[0]
+                .to_string()
+                .contains("00aaaaaa (3 keys), 01aaaaaa (4 keys)")
+        );
     }
 
     #[test]
     fn a_stray_mark_is_cleared_when_the_owner_holds_every_key() {
         // Node 2 imports slot 0 from node 1, which does not own it: stuck.
-        let view = Fixture::healthy(3, 0).with(2, |n| n.importing = vec![(0, 1)]).view();
+        let view = Fixture::healthy(3, 0)
+            .with(2, |n| n.importing = vec![(0, 1)])
+            .view();
         let open = open_slots(&view);
         assert_eq!(open.stuck.len(), 1);
         let fixes = plan_slot_fixes(&view, &open, &SlotSet::new(), &counts(&[(0, 0, 12)]));
@@ -271,7 +307,12 @@ mod tests {
                 reason: "00aaaaaa owns it and holds all 12 of its keys".into()
             }]
         );
-        let refused = plan_slot_fixes(&view, &open, &SlotSet::new(), &counts(&[(0, 0, 12), (0, 2, 1)]));
+        let refused = plan_slot_fixes(
+            &view,
+            &open,
+            &SlotSet::new(),
+            &counts(&[(0, 0, 12), (0, 2, 1)]),
+        );
         assert!(matches!(refused[0], SlotFix::Refuse { .. }));
     }
 }

@@ -64,7 +64,9 @@ pub enum InitRefusal {
     #[error(transparent)]
     Layout(#[from] LayoutError),
     /// A node holds data.
-    #[error("{node} is not empty: it holds {keys} key(s); init only builds clusters from empty nodes")]
+    #[error(
+        "{node} is not empty: it holds {keys} key(s); init only builds clusters from empty nodes"
+    )]
     HoldsKeys {
         /// The node.
         node: String,
@@ -72,7 +74,9 @@ pub enum InitRefusal {
         keys: u64,
     },
     /// A node already belongs to a cluster that includes nodes outside the given set.
-    #[error("{node} already knows node {peer} ({endpoint}), which is not among the nodes given; it belongs to another cluster")]
+    #[error(
+        "{node} already knows node {peer} ({endpoint}), which is not among the nodes given; it belongs to another cluster"
+    )]
     KnowsOutsider {
         /// The node.
         node: String,
@@ -285,7 +289,9 @@ impl fmt::Display for StepDisplay<'_> {
             InitStep::SetConfigEpoch { node, epoch } => {
                 write!(f, "set config epoch {epoch} on {}", name(node))
             }
-            InitStep::Meet { node, peer } => write!(f, "introduce {} to {}", name(peer), name(node)),
+            InitStep::Meet { node, peer } => {
+                write!(f, "introduce {} to {}", name(peer), name(node))
+            }
             InitStep::Replicate { replica, master } => {
                 write!(f, "make {} a replica of {}", name(replica), name(master))
             }
@@ -325,7 +331,13 @@ mod tests {
         let c = candidates(6);
         let text: Vec<String> = steps
             .iter()
-            .map(|step| StepDisplay { step, candidates: &c }.to_string())
+            .map(|step| {
+                StepDisplay {
+                    step,
+                    candidates: &c,
+                }
+                .to_string()
+            })
             .collect();
         assert_eq!(
             text,
@@ -364,7 +376,11 @@ mod tests {
             panic!("expected a build plan");
         };
         assert_eq!(steps.len(), 3);
-        assert!(steps.iter().all(|s| matches!(s, InitStep::Replicate { .. })));
+        assert!(
+            steps
+                .iter()
+                .all(|s| matches!(s, InitStep::Replicate { .. }))
+        );
     }
 
     #[test]
@@ -385,9 +401,18 @@ mod tests {
                     node: 2,
                     slots: SlotSet::from_iter([16383])
                 },
-                InitStep::Replicate { replica: 3, master: 0 },
-                InitStep::Replicate { replica: 4, master: 1 },
-                InitStep::Replicate { replica: 5, master: 2 },
+                InitStep::Replicate {
+                    replica: 3,
+                    master: 0
+                },
+                InitStep::Replicate {
+                    replica: 4,
+                    master: 1
+                },
+                InitStep::Replicate {
+                    replica: 5,
+                    master: 2
+                },
             ]
         );
     }

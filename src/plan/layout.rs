@@ -76,7 +76,7 @@ pub fn even_slot_split(n: usize) -> Vec<SlotRange> {
 /// lets an interrupted `init` recognise its own half-done work.
 pub fn plan_layout(candidates: &[Candidate], replicas: usize) -> Result<Layout, LayoutError> {
     let nodes = candidates.len();
-    if nodes % (replicas + 1) != 0 {
+    if !nodes.is_multiple_of(replicas + 1) {
         return Err(LayoutError::NotDivisible { nodes, replicas });
     }
     let masters = nodes / (replicas + 1);
@@ -217,9 +217,27 @@ mod tests {
         assert_eq!(
             layout.masters,
             vec![
-                (0, SlotRange { start: 0, end: 5460 }),
-                (1, SlotRange { start: 5461, end: 10921 }),
-                (2, SlotRange { start: 10922, end: 16383 }),
+                (
+                    0,
+                    SlotRange {
+                        start: 0,
+                        end: 5460
+                    }
+                ),
+                (
+                    1,
+                    SlotRange {
+                        start: 5461,
+                        end: 10921
+                    }
+                ),
+                (
+                    2,
+                    SlotRange {
+                        start: 10922,
+                        end: 16383
+                    }
+                ),
             ]
         );
         assert_eq!(layout.replicas, vec![(3, 0), (4, 1), (5, 2)]);
@@ -234,7 +252,10 @@ mod tests {
         let masters: Vec<usize> = layout.masters.iter().map(|(m, _)| *m).collect();
         assert_eq!(masters, vec![0, 1, 3]);
         for (r, m) in &layout.replicas {
-            assert_ne!(c[*r].domain, c[*m].domain, "replica {r} shares a host with master {m}");
+            assert_ne!(
+                c[*r].domain, c[*m].domain,
+                "replica {r} shares a host with master {m}"
+            );
         }
     }
 

@@ -20,10 +20,14 @@ pub fn choose_master(
         .map(|m| (m.id(), 0))
         .collect();
     for r in view.replicas() {
-        if let Some(count) = r.myself().master_id.as_ref().and_then(|m| replicas.get_mut(m)) {
-            if !excluded.contains(r.id()) {
-                *count += 1;
-            }
+        if let Some(count) = r
+            .myself()
+            .master_id
+            .as_ref()
+            .and_then(|m| replicas.get_mut(m))
+            && !excluded.contains(r.id())
+        {
+            *count += 1;
         }
     }
     replicas
@@ -41,7 +45,9 @@ pub fn repoint_replicas(
 ) -> Vec<(NodeId, NodeId)> {
     let mut moves = Vec::new();
     for r in view.replicas() {
-        let Some(master) = &r.myself().master_id else { continue };
+        let Some(master) = &r.myself().master_id else {
+            continue;
+        };
         if leaving.contains(r.id()) || !leaving.contains(master) {
             continue;
         }
@@ -64,14 +70,26 @@ mod tests {
     #[test]
     fn a_new_replica_goes_to_the_master_with_fewest_replicas() {
         // Masters 0,1,2; replicas 3→0, 4→1, 5→2, 6→0: masters 1 and 2 have one each.
-        let view = Fixture::healthy(3, 1).with_empty_master().with(6, |n| n.master = Some(0)).view();
-        assert_eq!(choose_master(&view, &same_host, "h", &[]), Some(fixture_id(1)));
+        let view = Fixture::healthy(3, 1)
+            .with_empty_master()
+            .with(6, |n| n.master = Some(0))
+            .view();
+        assert_eq!(
+            choose_master(&view, &same_host, "h", &[]),
+            Some(fixture_id(1))
+        );
     }
 
     #[test]
     fn another_failure_domain_wins_over_fewer_replicas() {
         let view = Fixture::healthy(3, 1).view();
-        let domain = |id: &NodeId| if *id == fixture_id(0) { "a".to_string() } else { "b".to_string() };
+        let domain = |id: &NodeId| {
+            if *id == fixture_id(0) {
+                "a".to_string()
+            } else {
+                "b".to_string()
+            }
+        };
         assert_eq!(choose_master(&view, &domain, "b", &[]), Some(fixture_id(0)));
     }
 

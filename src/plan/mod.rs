@@ -2,10 +2,10 @@
 //! so every plan is unit-tested, printed by `--dry-run`, and recomputed from scratch on a
 //! re-run (a half-done plan observes as a smaller plan).
 
+pub mod heal;
 pub mod init;
 pub mod layout;
+pub mod membership;
 pub mod moves;
 pub mod rebalance;
-pub mod membership;
-pub mod heal;
 pub mod roles;

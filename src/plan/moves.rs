@@ -216,7 +216,11 @@ mod tests {
         let open = open_slots(&view);
         assert!(open.resume.is_empty());
         assert_eq!(open.stuck.len(), 1);
-        assert!(open.stuck[0].reason.contains("migrates it to 01aaaaaa but 02aaaaaa imports it from 00aaaaaa"));
+        assert!(
+            open.stuck[0]
+                .reason
+                .contains("migrates it to 01aaaaaa but 02aaaaaa imports it from 00aaaaaa")
+        );
     }
 
     #[test]
@@ -251,6 +255,9 @@ mod tests {
             slots: &groups[0].2,
             name: &name,
         };
-        assert_eq!(line.to_string(), "move 4 slot(s) [1-3 9] from 00aaaaaa to 01aaaaaa");
+        assert_eq!(
+            line.to_string(),
+            "move 4 slot(s) [1-3 9] from 00aaaaaa to 01aaaaaa"
+        );
     }
 }

@@ -28,7 +28,9 @@ pub enum BalanceError {
 
 /// The slot count each master should end with: `16384 × w / Σw`, floors first, then the
 /// remaining slots to the largest fractions (ties by node id).
-pub fn target_counts(weights: &BTreeMap<NodeId, f64>) -> Result<BTreeMap<NodeId, usize>, BalanceError> {
+pub fn target_counts(
+    weights: &BTreeMap<NodeId, f64>,
+) -> Result<BTreeMap<NodeId, usize>, BalanceError> {
     let total: f64 = weights.values().filter(|w| **w > 0.0).sum();
     if total <= 0.0 {
         return Err(BalanceError::NoWeight);
@@ -43,9 +45,13 @@ pub fn target_counts(weights: &BTreeMap<NodeId, f64>) -> Result<BTreeMap<NodeId,
         .map(|(id, e)| ((*id).clone(), e.floor() as usize))
         .collect();
     let assigned: usize = counts.values().sum();
-    let mut by_fraction: Vec<(&NodeId, f64)> = exact.iter().map(|(id, e)| (*id, e - e.floor())).collect();
+    let mut by_fraction: Vec<(&NodeId, f64)> =
+        exact.iter().map(|(id, e)| (*id, e - e.floor())).collect();
     by_fraction.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    for (id, _) in by_fraction.into_iter().take(usize::from(SLOT_COUNT) - assigned) {
+    for (id, _) in by_fraction
+        .into_iter()
+        .take(usize::from(SLOT_COUNT) - assigned)
+    {
         *counts.entry(id.clone()).or_default() += 1;
     }
     Ok(counts)
@@ -77,7 +83,10 @@ pub fn plan_rebalance(
         .filter(|(id, set)| set.len() > want(id))
         .map(|(id, set)| {
             let surplus = set.len() - want(id);
-            let give: Vec<u16> = set.iter().collect::<Vec<_>>().split_off(set.len() - surplus);
+            let give: Vec<u16> = set
+                .iter()
+                .collect::<Vec<_>>()
+                .split_off(set.len() - surplus);
             (id.clone(), give)
         })
         .collect();
@@ -141,7 +150,10 @@ pub fn plan_reshard(
         .iter()
         .map(|id| (id, count as f64 * held(id) as f64 / available as f64))
         .collect();
-    let mut shares: BTreeMap<&NodeId, usize> = exact.iter().map(|(id, e)| (*id, e.floor() as usize)).collect();
+    let mut shares: BTreeMap<&NodeId, usize> = exact
+        .iter()
+        .map(|(id, e)| (*id, e.floor() as usize))
+        .collect();
     let mut rest: Vec<(&NodeId, f64)> = exact.iter().map(|(id, e)| (*id, e - e.floor())).collect();
     rest.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     let missing = count - shares.values().sum::<usize>();
@@ -194,7 +206,11 @@ mod tests {
     fn apply(slots: &BTreeMap<NodeId, SlotSet>, moves: &[SlotMove]) -> BTreeMap<NodeId, SlotSet> {
         let mut out = slots.clone();
         for m in moves {
-            assert!(out[&m.from].contains(m.slot), "slot {} not on its source", m.slot);
+            assert!(
+                out[&m.from].contains(m.slot),
+                "slot {} not on its source",
+                m.slot
+            );
             out.get_mut(&m.from).unwrap().remove(m.slot);
             out.entry(m.to.clone()).or_default().insert(m.slot);
         }
@@ -219,14 +235,25 @@ mod tests {
     #[test]
     fn a_balanced_cluster_needs_no_moves() {
         let slots = masters(&[5461, 5461, 5462]);
-        assert_eq!(plan_rebalance(&slots, &equal_weights(3), 2.0).unwrap(), vec![]);
+        assert_eq!(
+            plan_rebalance(&slots, &equal_weights(3), 2.0).unwrap(),
+            vec![]
+        );
     }
 
     #[test]
     fn a_small_imbalance_under_the_threshold_is_left_alone() {
         let slots = masters(&[5500, 5461, 5423]);
-        assert!(plan_rebalance(&slots, &equal_weights(3), 2.0).unwrap().is_empty());
-        assert!(!plan_rebalance(&slots, &equal_weights(3), 0.1).unwrap().is_empty());
+        assert!(
+            plan_rebalance(&slots, &equal_weights(3), 2.0)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            !plan_rebalance(&slots, &equal_weights(3), 0.1)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -252,12 +279,16 @@ mod tests {
     #[test]
     fn reshard_takes_from_sources_in_proportion() {
         let slots = masters(&[8192, 4096, 4096]);
-        let moves = plan_reshard(&slots, &[fixture_id(0), fixture_id(1)], &fixture_id(2), 300).unwrap();
+        let moves =
+            plan_reshard(&slots, &[fixture_id(0), fixture_id(1)], &fixture_id(2), 300).unwrap();
         let from0 = moves.iter().filter(|m| m.from == fixture_id(0)).count();
         assert_eq!((from0, moves.len() - from0), (200, 100));
         assert_eq!(
             plan_reshard(&slots, &[fixture_id(1)], &fixture_id(2), 5000),
-            Err(BalanceError::NotEnoughSlots { wanted: 5000, available: 4096 })
+            Err(BalanceError::NotEnoughSlots {
+                wanted: 5000,
+                available: 4096
+            })
         );
         assert_eq!(
             plan_reshard(&slots, &[fixture_id(2)], &fixture_id(2), 1),

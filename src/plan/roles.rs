@@ -36,7 +36,9 @@ pub enum RolesError {
         replicas: usize,
     },
     /// More nodes serve slots than masters are wanted.
-    #[error("{serving} nodes serve slots but only {masters} masters are wanted; move their slots first")]
+    #[error(
+        "{serving} nodes serve slots but only {masters} masters are wanted; move their slots first"
+    )]
     TooManyServing {
         /// Nodes serving slots.
         serving: usize,
@@ -56,9 +58,17 @@ pub struct Roles {
 }
 
 /// Plans roles for exactly `nodes`.
-pub fn assign_roles(nodes: &[RoleFacts], masters: usize, replicas: usize) -> Result<Roles, RolesError> {
+pub fn assign_roles(
+    nodes: &[RoleFacts],
+    masters: usize,
+    replicas: usize,
+) -> Result<Roles, RolesError> {
     if nodes.len() != masters * (1 + replicas) {
-        return Err(RolesError::WrongCount { nodes: nodes.len(), masters, replicas });
+        return Err(RolesError::WrongCount {
+            nodes: nodes.len(),
+            masters,
+            replicas,
+        });
     }
     let serving = nodes.iter().filter(|n| n.has_slots).count();
     if serving > masters {
@@ -68,7 +78,8 @@ pub fn assign_roles(nodes: &[RoleFacts], masters: usize, replicas: usize) -> Res
     let mut order: Vec<&RoleFacts> = nodes.iter().collect();
     order.sort_by_key(|n| (!n.has_slots, n.master.is_some(), n.rank));
     let chosen: Vec<&RoleFacts> = order[..masters].to_vec();
-    let mut links: BTreeMap<&NodeId, Vec<&RoleFacts>> = chosen.iter().map(|m| (&m.id, Vec::new())).collect();
+    let mut links: BTreeMap<&NodeId, Vec<&RoleFacts>> =
+        chosen.iter().map(|m| (&m.id, Vec::new())).collect();
     let mut free: Vec<&RoleFacts> = Vec::new();
     for n in &order[masters..] {
         match n.master.as_ref().and_then(|m| links.get_mut(m)) {
@@ -77,13 +88,21 @@ pub fn assign_roles(nodes: &[RoleFacts], masters: usize, replicas: usize) -> Res
         }
     }
     free.sort_by_key(|n| n.rank);
-    let domain_of: BTreeMap<&NodeId, &str> = chosen.iter().map(|m| (&m.id, m.domain.as_str())).collect();
+    let domain_of: BTreeMap<&NodeId, &str> =
+        chosen.iter().map(|m| (&m.id, m.domain.as_str())).collect();
     let mut replicate = Vec::new();
     for n in free {
         let best = links
             .iter()
             .filter(|(_, s)| s.len() < replicas)
-            .min_by_key(|(m, s)| (domain_of[*m] == n.domain, s.len(), s.iter().any(|x| x.domain == n.domain), (**m).clone()))
+            .min_by_key(|(m, s)| {
+                (
+                    domain_of[*m] == n.domain,
+                    s.len(),
+                    s.iter().any(|x| x.domain == n.domain),
+                    (**m).clone(),
+                )
+            })
             .map(|(m, _)| (*m).clone());
         // Counts were checked: the seats equal the non-masters, so one always has room.
         let master = best.expect("seats match the non-master count");
@@ -92,7 +111,10 @@ pub fn assign_roles(nodes: &[RoleFacts], masters: usize, replicas: usize) -> Res
         }
         replicate.push((n.id.clone(), master));
     }
-    Ok(Roles { masters: chosen.iter().map(|m| m.id.clone()).collect(), replicate })
+    Ok(Roles {
+        masters: chosen.iter().map(|m| m.id.clone()).collect(),
+        replicate,
+    })
 }
 
 #[cfg(test)]
@@ -101,7 +123,13 @@ mod tests {
     use crate::topology::fixtures::fixture_id;
 
     fn node(i: usize, has_slots: bool, master: Option<usize>) -> RoleFacts {
-        RoleFacts { id: fixture_id(i), rank: i as u32, domain: "n".into(), has_slots, master: master.map(fixture_id) }
+        RoleFacts {
+            id: fixture_id(i),
+            rank: i as u32,
+            domain: "n".into(),
+            has_slots,
+            master: master.map(fixture_id),
+        }
     }
 
     #[test]
@@ -111,7 +139,10 @@ mod tests {
         nodes.extend((3..6).map(|i| node(i, false, Some(i - 3))));
         nodes.extend([node(6, false, None), node(7, false, None)]);
         let roles = assign_roles(&nodes, 4, 1).unwrap();
-        assert_eq!(roles.masters, vec![fixture_id(0), fixture_id(1), fixture_id(2), fixture_id(6)]);
+        assert_eq!(
+            roles.masters,
+            vec![fixture_id(0), fixture_id(1), fixture_id(2), fixture_id(6)]
+        );
         assert_eq!(roles.replicate, vec![(fixture_id(7), fixture_id(6))]);
     }
 
@@ -119,7 +150,11 @@ mod tests {
     fn scaling_down_repoints_replicas_whose_master_left() {
         // Staying after the drain: masters 0,1,2; replicas 3,4 and 5, whose master 6 left.
         let mut nodes: Vec<RoleFacts> = (0..3).map(|i| node(i, true, None)).collect();
-        nodes.extend([node(3, false, Some(0)), node(4, false, Some(1)), node(5, false, Some(6))]);
+        nodes.extend([
+            node(3, false, Some(0)),
+            node(4, false, Some(1)),
+            node(5, false, Some(6)),
+        ]);
         let roles = assign_roles(&nodes, 3, 1).unwrap();
         assert_eq!(roles.replicate, vec![(fixture_id(5), fixture_id(2))]);
     }
@@ -138,9 +173,29 @@ mod tests {
     #[test]
     fn wrong_counts_and_too_many_serving_nodes_are_refused() {
         let nodes: Vec<RoleFacts> = (0..4).map(|i| node(i, true, None)).collect();
-        assert_eq!(assign_roles(&nodes[..3], 2, 1), Err(RolesError::WrongCount { nodes: 3, masters: 2, replicas: 1 }));
-        assert_eq!(assign_roles(&nodes, 3, 0).unwrap_err(), RolesError::WrongCount { nodes: 4, masters: 3, replicas: 0 });
+        assert_eq!(
+            assign_roles(&nodes[..3], 2, 1),
+            Err(RolesError::WrongCount {
+                nodes: 3,
+                masters: 2,
+                replicas: 1
+            })
+        );
+        assert_eq!(
+            assign_roles(&nodes, 3, 0).unwrap_err(),
+            RolesError::WrongCount {
+                nodes: 4,
+                masters: 3,
+                replicas: 0
+            }
+        );
         let nodes: Vec<RoleFacts> = (0..4).map(|i| node(i, true, None)).collect();
-        assert_eq!(assign_roles(&nodes, 2, 1), Err(RolesError::TooManyServing { serving: 4, masters: 2 }));
+        assert_eq!(
+            assign_roles(&nodes, 2, 1),
+            Err(RolesError::TooManyServing {
+                serving: 4,
+                masters: 2
+            })
+        );
     }
 }

@@ -48,7 +48,11 @@ pub async fn apply_init(
     for step in steps {
         match step {
             InitStep::AddSlots { node, slots } => {
-                let cmd = setup.entry(*node).or_default().cmd("CLUSTER").arg("ADDSLOTSRANGE");
+                let cmd = setup
+                    .entry(*node)
+                    .or_default()
+                    .cmd("CLUSTER")
+                    .arg("ADDSLOTSRANGE");
                 for r in slots.ranges() {
                     cmd.arg(r.start).arg(r.end);
                 }
@@ -144,7 +148,11 @@ async fn read_view(pool: &Pool, endpoints: &[Endpoint]) -> Result<ClusterView, N
 fn strangers(view: &ClusterView, ids: &[NodeId]) -> Option<String> {
     view.reports.iter().find_map(|r| {
         if let Some(hs) = r.nodes.iter().find(|l| l.flags.handshake) {
-            return Some(format!("{} is still in handshake with {}", r.endpoint, hs.addr.endpoint()));
+            return Some(format!(
+                "{} is still in handshake with {}",
+                r.endpoint,
+                hs.addr.endpoint()
+            ));
         }
         ids.iter()
             .find(|id| !r.nodes.iter().any(|l| &&l.id == id))

@@ -8,7 +8,12 @@ use super::pool::Pool;
 use crate::topology::{Endpoint, NodeId};
 
 /// `CLUSTER MEET` sent to `via`, introducing `new` (an IP, its client and bus ports).
-pub async fn meet(pool: &Pool, via: &Endpoint, new: &Endpoint, cport: u16) -> Result<(), NodeError> {
+pub async fn meet(
+    pool: &Pool,
+    via: &Endpoint,
+    new: &Endpoint,
+    cport: u16,
+) -> Result<(), NodeError> {
     pool.node(via)
         .await?
         .call::<()>(
@@ -26,7 +31,12 @@ pub async fn meet(pool: &Pool, via: &Endpoint, new: &Endpoint, cport: u16) -> Re
 pub async fn replicate(pool: &Pool, replica: &Endpoint, master: &NodeId) -> Result<(), NodeError> {
     pool.node(replica)
         .await?
-        .call::<()>(::redis::cmd("CLUSTER").arg("REPLICATE").arg(master.to_string()).to_owned())
+        .call::<()>(
+            ::redis::cmd("CLUSTER")
+                .arg("REPLICATE")
+                .arg(master.to_string())
+                .to_owned(),
+        )
         .await
 }
 
@@ -36,7 +46,12 @@ pub async fn forget_everywhere(pool: &Pool, on: &[Endpoint], id: &NodeId) -> Res
     try_join_all(on.iter().map(|e| async move {
         let mut node = pool.node(e).await?;
         match node
-            .call::<()>(::redis::cmd("CLUSTER").arg("FORGET").arg(id.to_string()).to_owned())
+            .call::<()>(
+                ::redis::cmd("CLUSTER")
+                    .arg("FORGET")
+                    .arg(id.to_string())
+                    .to_owned(),
+            )
             .await
         {
             Err(err) if err.one_line().contains("Unknown node") => Ok(()),
@@ -58,7 +73,11 @@ pub async fn reset_hard(pool: &Pool, node: &Endpoint) -> Result<(), NodeError> {
 }
 
 /// `CLUSTER FAILOVER [FORCE|TAKEOVER]` on a replica.
-pub async fn failover(pool: &Pool, replica: &Endpoint, mode: Option<&str>) -> Result<(), NodeError> {
+pub async fn failover(
+    pool: &Pool,
+    replica: &Endpoint,
+    mode: Option<&str>,
+) -> Result<(), NodeError> {
     let mut cmd = ::redis::cmd("CLUSTER");
     cmd.arg("FAILOVER");
     if let Some(m) = mode {

@@ -142,9 +142,16 @@ pub async fn move_slots(
 }
 
 /// Endpoint of every node a move names.
-fn endpoints(view: &ClusterView, moves: &[SlotMove]) -> Result<BTreeMap<NodeId, Endpoint>, MoveError> {
+fn endpoints(
+    view: &ClusterView,
+    moves: &[SlotMove],
+) -> Result<BTreeMap<NodeId, Endpoint>, MoveError> {
     let mut out = BTreeMap::new();
-    for id in moves.iter().flat_map(|m| [&m.from, &m.to]).chain(view.masters().map(|r| r.id())) {
+    for id in moves
+        .iter()
+        .flat_map(|m| [&m.from, &m.to])
+        .chain(view.masters().map(|r| r.id()))
+    {
         if !out.contains_key(id) {
             let e = endpoint_of(view, id).ok_or_else(|| MoveError::UnknownNode(id.to_string()))?;
             out.insert(id.clone(), e);
@@ -209,21 +216,29 @@ impl MoverCtx<'_> {
         let mut per_target: BTreeMap<&NodeId, (Pipeline, Vec<u16>)> = BTreeMap::new();
         for m in window {
             let (pipe, slots) = per_target.entry(&m.to).or_default();
-            pipe.cmd("CLUSTER").arg("SETSLOT").arg(m.slot).arg("IMPORTING").arg(m.from.to_string());
+            pipe.cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(m.slot)
+                .arg("IMPORTING")
+                .arg(m.from.to_string());
             slots.push(m.slot);
         }
-        let taken = try_join_all(per_target.into_iter().map(|(to, (pipe, slots))| async move {
-            let mut node = self.node(to).await?;
-            let replies = node.pipeline(&pipe).await?;
-            let mut taken = Vec::new();
-            for (reply, slot) in replies.iter().zip(slots) {
-                match error_text(reply) {
-                    Some(text) if text.contains("already the owner") => taken.push(slot),
-                    _ => check_reply(reply, slot, &node.endpoint, &[])?,
-                }
-            }
-            Ok::<_, MoveError>(taken)
-        }))
+        let taken = try_join_all(
+            per_target
+                .into_iter()
+                .map(|(to, (pipe, slots))| async move {
+                    let mut node = self.node(to).await?;
+                    let replies = node.pipeline(&pipe).await?;
+                    let mut taken = Vec::new();
+                    for (reply, slot) in replies.iter().zip(slots) {
+                        match error_text(reply) {
+                            Some(text) if text.contains("already the owner") => taken.push(slot),
+                            _ => check_reply(reply, slot, &node.endpoint, &[])?,
+                        }
+                    }
+                    Ok::<_, MoveError>(taken)
+                }),
+        )
         .await?;
         Ok(taken.into_iter().flatten().collect())
     }
@@ -240,15 +255,26 @@ impl MoverCtx<'_> {
     ) -> Result<(Vec<Draining<'m>>, u64), MoveError> {
         let mut pipe = ::redis::pipe();
         for m in window {
-            pipe.cmd("CLUSTER").arg("SETSLOT").arg(m.slot).arg("MIGRATING").arg(m.to.to_string());
-            pipe.cmd("CLUSTER").arg("GETKEYSINSLOT").arg(m.slot).arg(self.options.batch);
+            pipe.cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(m.slot)
+                .arg("MIGRATING")
+                .arg(m.to.to_string());
+            pipe.cmd("CLUSTER")
+                .arg("GETKEYSINSLOT")
+                .arg(m.slot)
+                .arg(self.options.batch);
         }
         pipe.cmd("CLUSTER").arg("INFO");
         let mut node = self.node(from).await?;
         let replies = node.pipeline(&pipe).await?;
         let mut draining = Vec::new();
         for (i, m) in window.iter().enumerate() {
-            let tolerated: &[&str] = if taken.contains(&m.slot) { &["not the owner"] } else { &[] };
+            let tolerated: &[&str] = if taken.contains(&m.slot) {
+                &["not the owner"]
+            } else {
+                &[]
+            };
             check_reply(&replies[2 * i], m.slot, &node.endpoint, tolerated)?;
             draining.push(Draining {
                 mv: m,
@@ -267,7 +293,9 @@ impl MoverCtx<'_> {
         let auth = self.pool.credentials();
         let timeout_ms = self.options.migrate_timeout.as_millis().to_string();
         loop {
-            let active: Vec<usize> = (0..draining.len()).filter(|i| !draining[*i].keys.is_empty()).collect();
+            let active: Vec<usize> = (0..draining.len())
+                .filter(|i| !draining[*i].keys.is_empty())
+                .collect();
             if active.is_empty() {
                 return Ok(());
             }
@@ -295,7 +323,10 @@ impl MoverCtx<'_> {
                 for k in d.keys.iter().take(d.batch) {
                     cmd.arg(k.as_slice());
                 }
-                pipe.cmd("CLUSTER").arg("GETKEYSINSLOT").arg(d.mv.slot).arg(d.batch);
+                pipe.cmd("CLUSTER")
+                    .arg("GETKEYSINSLOT")
+                    .arg(d.mv.slot)
+                    .arg(d.batch);
             }
             let replies = source.pipeline(&pipe).await?;
             for (n, &i) in active.iter().enumerate() {
@@ -378,7 +409,12 @@ impl MoverCtx<'_> {
 
     /// SETSLOT NODE on the targets, then (once each target's epoch is above the source's) on
     /// the source, then on every other master.
-    async fn finalize(&self, from: &NodeId, window: &[&SlotMove], source_epoch: u64) -> Result<(), MoveError> {
+    async fn finalize(
+        &self,
+        from: &NodeId,
+        window: &[&SlotMove],
+        source_epoch: u64,
+    ) -> Result<(), MoveError> {
         let mut per_target: BTreeMap<&NodeId, Vec<u16>> = BTreeMap::new();
         for m in window {
             per_target.entry(&m.to).or_default().push(m.slot);
@@ -389,7 +425,8 @@ impl MoverCtx<'_> {
             for (reply, slot) in replies.iter().zip(slots.iter()) {
                 check_reply(reply, *slot, &node.endpoint, &[])?;
             }
-            self.ensure_epoch_above(&mut node, &replies[slots.len()], source_epoch).await
+            self.ensure_epoch_above(&mut node, &replies[slots.len()], source_epoch)
+                .await
         }))
         .await?;
 
@@ -399,7 +436,12 @@ impl MoverCtx<'_> {
             for (reply, slot) in replies.iter().zip(slots.iter()) {
                 // A master that just gave away its last slot may already have turned into a
                 // replica of the target (cluster-allow-replica-migration): that is fine.
-                check_reply(reply, *slot, &source.endpoint, &["only with masters", "only with primaries"])?;
+                check_reply(
+                    reply,
+                    *slot,
+                    &source.endpoint,
+                    &["only with masters", "only with primaries"],
+                )?;
             }
         }
         let others: Vec<&NodeId> = self
@@ -420,20 +462,31 @@ impl MoverCtx<'_> {
             }
         }))
         .await?;
-        self.counters.slots.fetch_add(window.len() as u64, Ordering::Relaxed);
+        self.counters
+            .slots
+            .fetch_add(window.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
     /// Bumps the target's epoch until it is above `source_epoch`; `info` is the target's
     /// `CLUSTER INFO` right after its SETSLOT NODE.
-    async fn ensure_epoch_above(&self, target: &mut Node, info: &Value, source_epoch: u64) -> Result<(), MoveError> {
+    async fn ensure_epoch_above(
+        &self,
+        target: &mut Node,
+        info: &Value,
+        source_epoch: u64,
+    ) -> Result<(), MoveError> {
         let mut epoch = my_epoch(info, &target.endpoint)?;
         for _ in 0..5 {
             if epoch > source_epoch {
                 return Ok(());
             }
-            target.call::<String>(::redis::cmd("CLUSTER").arg("BUMPEPOCH").to_owned()).await?;
-            let info: Value = target.call(::redis::cmd("CLUSTER").arg("INFO").to_owned()).await?;
+            target
+                .call::<String>(::redis::cmd("CLUSTER").arg("BUMPEPOCH").to_owned())
+                .await?;
+            let info: Value = target
+                .call(::redis::cmd("CLUSTER").arg("INFO").to_owned())
+                .await?;
             epoch = my_epoch(&info, &target.endpoint)?;
         }
         Err(MoveError::TopologyChanged {
@@ -450,7 +503,11 @@ impl MoverCtx<'_> {
 fn setslot_node(slots: &[u16], to: &NodeId, with_info: bool) -> Pipeline {
     let mut pipe = ::redis::pipe();
     for slot in slots {
-        pipe.cmd("CLUSTER").arg("SETSLOT").arg(*slot).arg("NODE").arg(to.to_string());
+        pipe.cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(*slot)
+            .arg("NODE")
+            .arg(to.to_string());
     }
     if with_info {
         pipe.cmd("CLUSTER").arg("INFO");
@@ -461,18 +518,29 @@ fn setslot_node(slots: &[u16], to: &NodeId, with_info: bool) -> Pipeline {
 /// The text of an error reply (code and message), `None` for any other reply.
 fn error_text(reply: &Value) -> Option<String> {
     match reply {
-        Value::ServerError(e) => Some(format!("{} {}", e.code(), e.details().unwrap_or("")).trim().to_string()),
+        Value::ServerError(e) => Some(
+            format!("{} {}", e.code(), e.details().unwrap_or(""))
+                .trim()
+                .to_string(),
+        ),
         _ => None,
     }
 }
 
 /// Accepts any non-error reply, or an error containing one of `tolerated`.
-fn check_reply(reply: &Value, slot: u16, endpoint: &Endpoint, tolerated: &[&str]) -> Result<(), MoveError> {
+fn check_reply(
+    reply: &Value,
+    slot: u16,
+    endpoint: &Endpoint,
+    tolerated: &[&str],
+) -> Result<(), MoveError> {
     match error_text(reply) {
-        Some(text) if !tolerated.iter().any(|t| text.contains(t)) => Err(MoveError::TopologyChanged {
-            slot,
-            detail: format!("{endpoint} answered `{text}`"),
-        }),
+        Some(text) if !tolerated.iter().any(|t| text.contains(t)) => {
+            Err(MoveError::TopologyChanged {
+                slot,
+                detail: format!("{endpoint} answered `{text}`"),
+            })
+        }
         _ => Ok(()),
     }
 }

@@ -12,7 +12,11 @@ use crate::plan::heal::KeyCounts;
 use crate::topology::{Endpoint, NodeId, SlotSet};
 
 /// `COUNTKEYSINSLOT` for each slot on each master, one pipeline per master.
-pub async fn count_keys(pool: &Pool, masters: &[(NodeId, Endpoint)], slots: &SlotSet) -> Result<KeyCounts, NodeError> {
+pub async fn count_keys(
+    pool: &Pool,
+    masters: &[(NodeId, Endpoint)],
+    slots: &SlotSet,
+) -> Result<KeyCounts, NodeError> {
     if slots.is_empty() {
         return Ok(KeyCounts::new());
     }
@@ -25,7 +29,16 @@ pub async fn count_keys(pool: &Pool, masters: &[(NodeId, Endpoint)], slots: &Slo
         let counts: Vec<(u16, u64)> = slots
             .iter()
             .zip(replies)
-            .map(|(slot, v)| (slot, if let Value::Int(n) = v { n.max(0) as u64 } else { 0 }))
+            .map(|(slot, v)| {
+                (
+                    slot,
+                    if let Value::Int(n) = v {
+                        n.max(0) as u64
+                    } else {
+                        0
+                    },
+                )
+            })
             .collect();
         Ok::<_, NodeError>((id.clone(), counts))
     }))
@@ -55,6 +68,12 @@ pub async fn claim_slots(pool: &Pool, node: &Endpoint, slots: &SlotSet) -> Resul
 pub async fn stabilize(pool: &Pool, node: &Endpoint, slot: u16) -> Result<(), NodeError> {
     pool.node(node)
         .await?
-        .call::<()>(::redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("STABLE").to_owned())
+        .call::<()>(
+            ::redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg("STABLE")
+                .to_owned(),
+        )
         .await
 }

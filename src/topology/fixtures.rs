@@ -66,8 +66,8 @@ impl Fixture {
             });
             node.epoch = m as u64 + 1;
         }
-        for r in masters..total {
-            nodes[r].master = Some((r - masters) % masters);
+        for (r, node) in nodes.iter_mut().enumerate().skip(masters) {
+            node.master = Some((r - masters) % masters);
         }
         Self { nodes }
     }
@@ -209,4 +209,3 @@ impl Fixture {
         }
     }
 }
-

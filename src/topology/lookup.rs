@@ -91,19 +91,34 @@ mod tests {
     #[test]
     fn a_node_is_found_by_address_full_id_or_unique_prefix() {
         let view = Fixture::healthy(3, 0).view();
-        assert_eq!(find_node(&view, "127.0.0.1:7001").unwrap().id, fixture_id(1));
-        assert_eq!(find_node(&view, &fixture_id(2).0).unwrap().id, fixture_id(2));
+        assert_eq!(
+            find_node(&view, "127.0.0.1:7001").unwrap().id,
+            fixture_id(1)
+        );
+        assert_eq!(
+            find_node(&view, &fixture_id(2).0).unwrap().id,
+            fixture_id(2)
+        );
         assert_eq!(find_node(&view, "02aaaa").unwrap().id, fixture_id(2));
     }
 
     #[test]
     fn short_ambiguous_or_unknown_names_are_refused_with_the_choices() {
         let view = Fixture::healthy(3, 0).view();
-        assert!(matches!(find_node(&view, "02aa"), Err(LookupError::NotFound { .. })));
+        assert!(matches!(
+            find_node(&view, "02aa"),
+            Err(LookupError::NotFound { .. })
+        ));
         let err = find_node(&view, "127.0.0.1:9999").unwrap_err();
-        assert!(err.to_string().contains("00aaaaaa (127.0.0.1:7000)"), "{err}");
+        assert!(
+            err.to_string().contains("00aaaaaa (127.0.0.1:7000)"),
+            "{err}"
+        );
         let mut view = view;
         view.reports[1].nodes[1].id = NodeId(format!("00aaaaaa{}", "b".repeat(32)));
-        assert!(matches!(find_node(&view, "00aaaaaa"), Err(LookupError::Ambiguous { .. })));
+        assert!(matches!(
+            find_node(&view, "00aaaaaa"),
+            Err(LookupError::Ambiguous { .. })
+        ));
     }
 }

@@ -298,17 +298,13 @@ mod tests {
         assert_eq!(line.is_flagged(), Some("fail"));
         assert_eq!(line.master_id.unwrap().short(), "9d4ba2ec");
         assert_eq!(line.link, LinkState::Disconnected);
-        assert_eq!(
-            line.addr.hostname.as_deref(),
-            Some("redis-cluster-3")
-        );
+        assert_eq!(line.addr.hostname.as_deref(), Some("redis-cluster-3"));
         assert!(line.slots.is_empty());
     }
 
     #[test]
     fn noaddr_and_handshake_and_pfail_flags_are_recognised() {
-        let noaddr =
-            NodeLine::parse("aaaa :0@0 master,fail?,noaddr - 1 2 0 disconnected").unwrap();
+        let noaddr = NodeLine::parse("aaaa :0@0 master,fail?,noaddr - 1 2 0 disconnected").unwrap();
         assert!(!noaddr.addr.is_known());
         assert!(noaddr.flags.noaddr && noaddr.flags.pfail);
         assert_eq!(noaddr.is_flagged(), Some("fail?"));
@@ -321,8 +317,7 @@ mod tests {
 
     #[test]
     fn a_fresh_nodes_own_line_has_no_ip_but_keeps_its_ports() {
-        let line =
-            NodeLine::parse("aaaa :7003@17003 myself,master - 0 0 0 connected").unwrap();
+        let line = NodeLine::parse("aaaa :7003@17003 myself,master - 0 0 0 connected").unwrap();
         assert!(!line.addr.is_known());
         assert_eq!((line.addr.port, line.addr.cport), (7003, 17003));
     }

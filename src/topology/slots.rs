@@ -279,7 +279,10 @@ mod tests {
 
     #[test]
     fn ranges_print_like_cluster_nodes() {
-        let mut set = SlotSet::from_range(SlotRange { start: 0, end: 5460 });
+        let mut set = SlotSet::from_range(SlotRange {
+            start: 0,
+            end: 5460,
+        });
         set.insert(10923);
         assert_eq!(set.to_string(), "0-5460 10923");
         assert_eq!(set.len(), 5462);

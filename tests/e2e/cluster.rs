@@ -105,7 +105,10 @@ pub fn write_keys(nodes: &[String], prefix: &str, count: usize) {
                 r.expect("SET");
             }
         }
-        let _: () = redis::cmd("PING").query_async(&mut conn).await.expect("PING");
+        let _: () = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .expect("PING");
     });
 }
 
@@ -127,7 +130,12 @@ pub fn assert_keys(nodes: &[String], prefix: &str, count: usize) {
             });
             bad.extend(futures::future::join_all(reads).await.into_iter().flatten());
         }
-        assert!(bad.is_empty(), "{} of {count} keys lost or changed, e.g. {:?}", bad.len(), &bad[..bad.len().min(5)]);
+        assert!(
+            bad.is_empty(),
+            "{} of {count} keys lost or changed, e.g. {:?}",
+            bad.len(),
+            &bad[..bad.len().min(5)]
+        );
     });
 }
 
@@ -147,7 +155,10 @@ where
     runtime.block_on(async {
         let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
         let client = redis::cluster::ClusterClient::new(urls).expect("cluster client");
-        let conn = client.get_async_connection().await.expect("cluster connection");
+        let conn = client
+            .get_async_connection()
+            .await
+            .expect("cluster connection");
         f(conn).await;
     });
 }

@@ -18,7 +18,12 @@ fn the_base_and_the_auth_overlay_pass_a_server_side_dry_run() {
             "--dry-run=server",
             "--validate=strict",
         ]);
-        for kind in ["statefulset.apps/redis-cluster", "configmap/redis-cluster", "poddisruptionbudget.policy/redis-cluster", "service/redis-cluster-headless"] {
+        for kind in [
+            "statefulset.apps/redis-cluster",
+            "configmap/redis-cluster",
+            "poddisruptionbudget.policy/redis-cluster",
+            "service/redis-cluster-headless",
+        ] {
             assert!(out.contains(kind), "{dir}: {kind} missing from:\n{out}");
         }
     }

@@ -32,7 +32,12 @@ fn slot_counts(status: &Value) -> Vec<u64> {
 
 /// Every node's endpoint.
 fn endpoints(status: &Value) -> Vec<String> {
-    status["nodes"].as_array().expect("nodes").iter().map(|n| n["endpoint"].as_str().expect("endpoint").to_string()).collect()
+    status["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["endpoint"].as_str().expect("endpoint").to_string())
+        .collect()
 }
 
 /// Deploys and initializes 3 masters with a replica each in a new namespace.
@@ -54,14 +59,32 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
     let up = healthy_status(&ns.name);
     assert_eq!(slot_counts(&up), vec![4096; 4]);
     assert_eq!(up["nodes"].as_array().unwrap().len(), 8);
-    assert_eq!(masters_from_status(&up), masters_from_redis_cli(&endpoints(&up)[0]));
+    assert_eq!(
+        masters_from_status(&up),
+        masters_from_redis_cli(&endpoints(&up)[0])
+    );
     assert_keys(&endpoints(&up), "s", 100_000);
 
-    plugin_ok(&["-n", &ns.name, "scale", "--masters", "3", "--delete-pvcs", "--yes"]);
+    plugin_ok(&[
+        "-n",
+        &ns.name,
+        "scale",
+        "--masters",
+        "3",
+        "--delete-pvcs",
+        "--yes",
+    ]);
     let down = healthy_status(&ns.name);
     assert_eq!(slot_counts(&down).len(), 3);
-    assert_eq!(down["nodes"].as_array().unwrap().len(), 6, "the removed nodes are gone from every view: {down:#}");
-    assert_eq!(masters_from_status(&down), masters_from_redis_cli(&endpoints(&down)[0]));
+    assert_eq!(
+        down["nodes"].as_array().unwrap().len(),
+        6,
+        "the removed nodes are gone from every view: {down:#}"
+    );
+    assert_eq!(
+        masters_from_status(&down),
+        masters_from_redis_cli(&endpoints(&down)[0])
+    );
     assert_keys(&endpoints(&down), "s", 100_000);
     let pvcs = kubectl_ok(&["get", "pvc", "-n", &ns.name, "-o", "name"]);
     assert_eq!(pvcs.lines().count(), 6, "{pvcs}");
@@ -75,7 +98,16 @@ fn a_scale_killed_half_way_finishes_when_run_again() {
     for (masters, delay_ms) in [("4", 2500), ("3", 1500)] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
             .env("KUBECONFIG", kubeconfig())
-            .args(["-n", &ns.name, "scale", "--masters", masters, "--batch", "20", "--yes"])
+            .args([
+                "-n",
+                &ns.name,
+                "scale",
+                "--masters",
+                masters,
+                "--batch",
+                "20",
+                "--yes",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -85,7 +117,10 @@ fn a_scale_killed_half_way_finishes_when_run_again() {
         let _ = child.wait();
         plugin_ok(&["-n", &ns.name, "scale", "--masters", masters, "--yes"]);
         let status = healthy_status(&ns.name);
-        assert_eq!(slot_counts(&status).len(), masters.parse::<usize>().unwrap());
+        assert_eq!(
+            slot_counts(&status).len(),
+            masters.parse::<usize>().unwrap()
+        );
         assert_keys(&endpoints(&status), "k", 20_000);
     }
 }
@@ -96,20 +131,54 @@ fn fix_heals_the_cluster_after_every_pod_restarts_with_a_new_ip() {
     let before = healthy_status(&ns.name);
     write_keys(&endpoints(&before), "ip", 10_000);
     let ids = |s: &Value| -> Vec<String> {
-        let mut v: Vec<String> = s["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
+        let mut v: Vec<String> = s["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect();
         v.sort();
         v
     };
-    let ips_before = kubectl_ok(&["get", "pods", "-n", &ns.name, "-o", "jsonpath={.items[*].status.podIP}"]);
-    kubectl_ok(&["delete", "pods", "-n", &ns.name, "-l", "app.kubernetes.io/name=redis-cluster", "--wait=false"]);
+    let ips_before = kubectl_ok(&[
+        "get",
+        "pods",
+        "-n",
+        &ns.name,
+        "-o",
+        "jsonpath={.items[*].status.podIP}",
+    ]);
+    kubectl_ok(&[
+        "delete",
+        "pods",
+        "-n",
+        &ns.name,
+        "-l",
+        "app.kubernetes.io/name=redis-cluster",
+        "--wait=false",
+    ]);
     let ips_after = eventually("all six pods back with IPs", || {
-        let ips = kubectl_ok(&["get", "pods", "-n", &ns.name, "-o", "jsonpath={.items[*].status.podIP}"]);
+        let ips = kubectl_ok(&[
+            "get",
+            "pods",
+            "-n",
+            &ns.name,
+            "-o",
+            "jsonpath={.items[*].status.podIP}",
+        ]);
         (ips.split_whitespace().count() == 6 && ips != ips_before).then_some(ips)
     });
     eprintln!("pod IPs before: {ips_before}\npod IPs after:  {ips_after}");
     plugin_ok(&["-n", &ns.name, "fix", "--yes"]);
     let after = healthy_status(&ns.name);
-    assert_eq!(ids(&before), ids(&after), "node ids must survive the restart");
-    assert_eq!(masters_from_status(&after), masters_from_redis_cli(&endpoints(&after)[0]));
+    assert_eq!(
+        ids(&before),
+        ids(&after),
+        "node ids must survive the restart"
+    );
+    assert_eq!(
+        masters_from_status(&after),
+        masters_from_redis_cli(&endpoints(&after)[0])
+    );
     assert_keys(&endpoints(&after), "ip", 10_000);
 }

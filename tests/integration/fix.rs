@@ -13,7 +13,20 @@ fn fix_finishes_a_reshard_that_was_killed_half_way() {
     let seed = nodes.seed();
     write_keys(&seed, "f", 30_000);
     let mut child = Command::new(PLUGIN)
-        .args(["--seed", &seed, "reshard", "--from", &nodes.nodes[0].addr(), "--to", &nodes.nodes[1].addr(), "--slots", "3000", "--batch", "20", "--yes"])
+        .args([
+            "--seed",
+            &seed,
+            "reshard",
+            "--from",
+            &nodes.nodes[0].addr(),
+            "--to",
+            &nodes.nodes[1].addr(),
+            "--slots",
+            "3000",
+            "--batch",
+            "20",
+            "--yes",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -37,8 +50,16 @@ fn fix_gives_an_unassigned_slot_to_a_master_and_explains_why() {
     }
     let out = plugin(&["--seed", &nodes.seed(), "fix", "--yes"]);
     assert_success(&out);
-    assert!(stderr(&out).contains("slot 100: assign it to"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no master holds keys in it"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("slot 100: assign it to"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("no master holds keys in it"),
+        "{}",
+        stderr(&out)
+    );
     assert_redis_cli_agrees_healthy(&nodes.seed());
 }
 
@@ -62,7 +83,14 @@ fn fix_heals_a_cluster_whose_nodes_all_came_back_at_new_addresses() {
         n.spawn();
     }
     let list: Vec<String> = nodes.nodes.iter().map(RedisNode::addr).collect();
-    let out = plugin(&["--seed", &list[0], "fix", "--nodes", &list[1..].join(","), "--yes"]);
+    let out = plugin(&[
+        "--seed",
+        &list[0],
+        "fix",
+        "--nodes",
+        &list[1..].join(","),
+        "--yes",
+    ]);
     assert_success(&out);
     let new_ids: Vec<String> = nodes.nodes.iter().map(RedisNode::id).collect();
     assert_eq!(ids, new_ids, "node ids must survive the move");

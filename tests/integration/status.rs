@@ -11,7 +11,13 @@ fn status_of_a_healthy_cluster_exits_zero_and_agrees_with_redis_cli() {
         let out = plugin(&["status", "--seed", &n.addr()]);
         assert_success(&out);
         assert!(stdout(&out).contains("cluster is healthy"));
-        assert_eq!(stdout(&out).lines().filter(|l| l.contains(" master ")).count(), 3);
+        assert_eq!(
+            stdout(&out)
+                .lines()
+                .filter(|l| l.contains(" master "))
+                .count(),
+            3
+        );
     }
     assert_redis_cli_agrees_healthy(&nodes.seed());
 }
@@ -26,9 +32,16 @@ fn an_unassigned_slot_is_reported_exactly_and_redis_cli_agrees() {
     }
     let out = plugin(&["--seed", &nodes.seed(), "status"]);
     assert_exit(&out, 1);
-    assert!(stdout(&out).contains("1 slots are served by no master: 777"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 slots are served by no master: 777"),
+        "{}",
+        stdout(&out)
+    );
     let (clean, text) = redis_cli_check(&nodes.seed());
-    assert!(!clean && text.contains("Not all 16384 slots are covered"), "{text}");
+    assert!(
+        !clean && text.contains("Not all 16384 slots are covered"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -58,5 +71,9 @@ fn a_seed_that_does_not_answer_is_a_clear_error() {
     nodes.nodes[0].kill();
     let out = plugin(&["--seed", &addr, "status"]);
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains(&format!("cannot connect to {addr}")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot connect to {addr}")),
+        "{}",
+        stderr(&out)
+    );
 }
