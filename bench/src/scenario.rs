@@ -164,6 +164,14 @@ impl Scenario {
         }
     }
 
+    /// Bytes per value.
+    fn value_bytes(self, b: &Bench) -> usize {
+        match self {
+            Scenario::Bigkeys => b.big_value_bytes,
+            _ => VALUE_BYTES,
+        }
+    }
+
     /// Builds and loads a fresh cluster.
     fn prepare(self, b: &Bench) -> Result<Prepared> {
         let (nodes, masters) = match self {
@@ -428,12 +436,13 @@ impl Scenario {
                 .collect::<Vec<_>>()
                 .join(", ");
             println!(
-                "   {:<26} median {} s over {} of {} runs verified [{list}], {} keys/s, peak RSS {:.1} MiB",
+                "   {:<26} median {} s over {} of {} runs verified [{list}], {} keys/s ({} MB/s), peak RSS {:.1} MiB",
                 tool.label(),
                 na(med, 3),
                 secs.len(),
                 runs.len(),
                 na(rate, 0),
+                na(rate.map(|r| r * self.value_bytes(b) as f64 / 1e6), 1),
                 rss as f64 / 1024.0
             );
             result.push((
