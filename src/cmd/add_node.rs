@@ -9,7 +9,7 @@ use super::moving::wait_healthy;
 use super::target::{domains, resolve_node};
 use crate::plan::membership::choose_master;
 use crate::redis::connector::resolve;
-use crate::redis::converge::{blocks_moving, wait_for_cluster};
+use crate::redis::converge::{blocks_membership, blocks_moving, wait_for_cluster};
 use crate::redis::membership::{meet, replicate};
 use crate::redis::observe::observe_node;
 use crate::topology::{ClusterView, Endpoint, NodeId};
@@ -119,13 +119,7 @@ impl AddNodeOpts {
             &seeds,
             "every node knows the new node",
             ctx.settings.timeout,
-            |p| {
-                matches!(
-                    p,
-                    crate::topology::health::Problem::MissingPeers { .. }
-                        | crate::topology::health::Problem::PeerFlagged { .. }
-                )
-            },
+            blocks_membership,
         )
         .await
         .context("the new node did not join")?;

@@ -3,8 +3,6 @@
 //! another master; every node FORGETs it at once; a reachable node is reset so its
 //! nodes.conf can never rejoin.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context as _, bail};
 use clap::Args;
 
@@ -13,7 +11,7 @@ use super::move_args::MoveArgs;
 use super::moving::{execute, start, wait_healthy};
 use super::target::{domains, resolve_node};
 use crate::plan::membership::repoint_replicas;
-use crate::plan::rebalance::plan_rebalance;
+use crate::plan::rebalance::{drain_weights, plan_rebalance};
 use crate::redis::converge::wait_for_cluster;
 use crate::redis::membership::{forget_everywhere, replicate, reset_hard};
 use crate::redis::observe::observe_cluster;
@@ -136,20 +134,7 @@ impl DelNodeOpts {
                 self.node
             );
         }
-        let weights: BTreeMap<NodeId, f64> = start
-            .slots
-            .iter()
-            .map(|(m, slots)| {
-                (
-                    m.clone(),
-                    if m == id || slots.is_empty() {
-                        0.0
-                    } else {
-                        1.0
-                    },
-                )
-            })
-            .collect();
+        let weights = drain_weights(&start.slots, std::slice::from_ref(id));
         let moves = plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the drain")?;
         execute(
             ctx,

@@ -6,9 +6,8 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::target::resolve_node;
-use crate::redis::membership::failover;
+use crate::redis::membership::failover_and_wait;
 use crate::redis::observe::observe_cluster;
-use crate::redis::wait::{Poll, wait_until};
 use crate::topology::lookup::endpoint_of;
 
 /// Options of `failover`.
@@ -60,22 +59,7 @@ impl FailoverOpts {
             return Ok(Outcome::Success);
         }
         ctx.confirm(&format!("Fail over to {endpoint}?"), "fail over", true)?;
-        failover(&ctx.pool, &endpoint, mode).await?;
-        let seeds = vec![endpoint.clone()];
-        wait_until(
-            "the replica reports itself master",
-            ctx.settings.timeout,
-            || async {
-                let view = observe_cluster(&ctx.pool, &seeds).await?;
-                Ok::<_, anyhow::Error>(match view.report(&id) {
-                    Some(r) if r.myself().flags.master && !r.myself().slots.is_empty() => {
-                        Poll::Ready(())
-                    }
-                    _ => Poll::NotYet("still a replica".into()),
-                })
-            },
-        )
-        .await?;
+        failover_and_wait(&ctx.pool, &endpoint, mode, ctx.settings.timeout).await?;
         super::moving::wait_healthy(ctx).await?;
         ctx.reporter.done(format!("{endpoint} is now a master"));
         Ok(Outcome::Success)

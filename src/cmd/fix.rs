@@ -17,12 +17,11 @@ use super::moving::wait_healthy;
 use crate::plan::heal::{SlotFix, StaleAddress, plan_slot_fixes, stale_addresses};
 use crate::plan::moves::{SlotMove, open_slots};
 use crate::redis::connector::resolve;
-use crate::redis::converge::wait_for_cluster;
+use crate::redis::converge::{blocks_membership, wait_for_cluster};
 use crate::redis::membership::meet;
 use crate::redis::mover::{MoveCounters, move_slots};
 use crate::redis::observe::observe_cluster;
 use crate::redis::repair::{claim_slots, count_keys, stabilize};
-use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId, SlotSet};
 
@@ -154,14 +153,7 @@ impl FixOpts {
             seeds,
             "every node lists every node at its current address",
             ctx.settings.timeout,
-            |p| {
-                matches!(
-                    p,
-                    Problem::MissingPeers { .. }
-                        | Problem::PeerFlagged { .. }
-                        | Problem::Unreachable { .. }
-                )
-            },
+            blocks_membership,
         )
         .await
         .context("the nodes did not converge on their new addresses")?;

@@ -21,12 +21,11 @@ use super::move_args::MoveArgs;
 use super::moving::{execute, start_from, wait_healthy_from};
 use crate::k8s::{K8s, Pods};
 use crate::plan::layout::MIN_MASTERS;
-use crate::plan::rebalance::plan_rebalance;
+use crate::plan::rebalance::{drain_weights, plan_rebalance};
 use crate::plan::roles::{RoleFacts, assign_roles};
-use crate::redis::converge::{blocks_moving, wait_for_cluster};
-use crate::redis::membership::{failover, forget_everywhere, meet, replicate, reset_hard};
+use crate::redis::converge::{blocks_membership, blocks_moving, wait_for_cluster};
+use crate::redis::membership::{failover_and_wait, forget_everywhere, meet, replicate, reset_hard};
 use crate::redis::observe::{observe_cluster, observe_nodes};
-use crate::redis::wait::{Poll, wait_until};
 use crate::settings::Access;
 use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
@@ -194,14 +193,7 @@ impl ScaleOpts {
             seeds,
             "every node knows the new pods",
             ctx.settings.timeout,
-            |p| {
-                matches!(
-                    p,
-                    Problem::MissingPeers { .. }
-                        | Problem::PeerFlagged { .. }
-                        | Problem::Unreachable { .. }
-                )
-            },
+            blocks_membership,
         )
         .await
         .context("the new pods did not join")?;
@@ -399,22 +391,7 @@ impl ScaleOpts {
             let e = endpoint_of(&view, &id).context("replica without address")?;
             ctx.reporter
                 .step(format!("promote {e} (a replica of a leaving master)"));
-            failover(&ctx.pool, &e, None).await?;
-            let seeds = vec![e.clone()];
-            wait_until(
-                "the promoted replica serves its slots",
-                ctx.settings.timeout,
-                || async {
-                    let v = observe_cluster(&ctx.pool, &seeds).await?;
-                    Ok::<_, anyhow::Error>(match v.report(&id) {
-                        Some(r) if r.myself().flags.master && !r.myself().slots.is_empty() => {
-                            Poll::Ready(())
-                        }
-                        _ => Poll::NotYet("still a replica".into()),
-                    })
-                },
-            )
-            .await?;
+            failover_and_wait(&ctx.pool, &e, None, ctx.settings.timeout).await?;
             wait_for_cluster(
                 &ctx.pool,
                 all,
@@ -430,20 +407,7 @@ impl ScaleOpts {
     /// Moves every slot off the leaving masters onto the staying ones.
     async fn drain(&self, ctx: &Ctx, all: &[Endpoint], leaving: &[NodeId]) -> anyhow::Result<()> {
         let start = start_from(ctx, all).await?;
-        let weights: BTreeMap<NodeId, f64> = start
-            .slots
-            .iter()
-            .map(|(id, slots)| {
-                (
-                    id.clone(),
-                    if leaving.contains(id) || slots.is_empty() {
-                        0.0
-                    } else {
-                        1.0
-                    },
-                )
-            })
-            .collect();
+        let weights = drain_weights(&start.slots, leaving);
         let moves = plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the drain")?;
         execute(
             ctx,

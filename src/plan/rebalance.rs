@@ -57,6 +57,21 @@ pub fn target_counts(
     Ok(counts)
 }
 
+/// Weights that empty `leaving` onto the other masters that serve slots (empty masters stay
+/// empty): a drain is a rebalance with these weights and threshold 0.
+pub fn drain_weights(
+    slots: &BTreeMap<NodeId, SlotSet>,
+    leaving: &[NodeId],
+) -> BTreeMap<NodeId, f64> {
+    slots
+        .iter()
+        .map(|(id, set)| {
+            let stays = !leaving.contains(id) && !set.is_empty();
+            (id.clone(), if stays { 1.0 } else { 0.0 })
+        })
+        .collect()
+}
+
 /// Moves that bring every master to its weighted share, or none when every master is within
 /// `threshold_pct` percent of it (a master with weight 0 must always end empty).
 pub fn plan_rebalance(
@@ -265,6 +280,15 @@ mod tests {
         let after = apply(&slots, &moves);
         assert!(after[&fixture_id(3)].is_empty());
         assert!(moves.iter().all(|m| m.from == fixture_id(3)));
+    }
+
+    #[test]
+    fn drain_weights_empty_the_leaving_masters_onto_the_serving_ones() {
+        let slots = masters(&[4096, 4096, 8192, 0]);
+        let weights = drain_weights(&slots, &[fixture_id(2)]);
+        let after = apply(&slots, &plan_rebalance(&slots, &weights, 0.0).unwrap());
+        let counts: Vec<usize> = after.values().map(SlotSet::len).collect();
+        assert_eq!(counts, vec![8192, 8192, 0, 0]);
     }
 
     #[test]

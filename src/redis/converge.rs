@@ -49,6 +49,15 @@ pub fn blocks_moving(p: &Problem) -> bool {
     )
 }
 
+/// Problems that mean some node does not yet know, reach, or trust another: what must clear
+/// after MEETs.
+pub fn blocks_membership(p: &Problem) -> bool {
+    matches!(
+        p,
+        Problem::MissingPeers { .. } | Problem::PeerFlagged { .. } | Problem::Unreachable { .. }
+    )
+}
+
 /// Waits until no problem satisfying `blocking` remains, and returns that view.
 pub async fn wait_for_cluster(
     pool: &Pool,

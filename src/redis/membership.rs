@@ -3,8 +3,12 @@
 
 use futures::future::try_join_all;
 
-use super::error::NodeError;
+use std::time::Duration;
+
+use super::error::{ApplyError, NodeError};
+use super::observe::observe_node;
 use super::pool::Pool;
+use super::wait::{Poll, wait_until};
 use crate::topology::{Endpoint, NodeId};
 
 /// `CLUSTER MEET` sent to `via`, introducing `new` (an IP, its client and bus ports).
@@ -84,4 +88,25 @@ pub async fn failover(
         cmd.arg(m);
     }
     pool.node(replica).await?.call::<()>(cmd).await
+}
+
+/// [`failover`], then waits until the replica reports itself a master serving slots.
+pub async fn failover_and_wait(
+    pool: &Pool,
+    replica: &Endpoint,
+    mode: Option<&str>,
+    timeout: Duration,
+) -> Result<(), ApplyError> {
+    failover(pool, replica, mode).await?;
+    wait_until("the promoted replica serves its slots", timeout, || async {
+        let me = observe_node(pool, replica).await?;
+        Ok::<_, ApplyError>(
+            if me.myself().flags.master && !me.myself().slots.is_empty() {
+                Poll::Ready(())
+            } else {
+                Poll::NotYet("still a replica".into())
+            },
+        )
+    })
+    .await
 }
