@@ -144,11 +144,36 @@ impl Drop for RedisNode {
     }
 }
 
+/// Slot count per master as `node` sees it, sorted: `[4096, 4096, 4096, 4096]`.
+pub fn slot_counts(node: &RedisNode) -> Vec<usize> {
+    let mut counts: Vec<usize> = node
+        .cli(&["cluster", "nodes"])
+        .lines()
+        .filter(|l| l.contains("master"))
+        .map(|l| {
+            l.split(' ')
+                .skip(8)
+                .filter(|f| !f.starts_with('['))
+                .map(|r| {
+                    let slot =
+                        |s: &str| s.parse::<usize>().expect("a slot number in CLUSTER NODES");
+                    r.split_once('-').map_or(1, |(a, b)| slot(b) - slot(a) + 1)
+                })
+                .sum()
+        })
+        .collect();
+    counts.sort_unstable();
+    counts
+}
+
 /// Polls `cond` for up to 20 s.
 pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -200,7 +225,12 @@ impl Nodes {
         (0..n)
             .map(|i| {
                 let port = base + i as u16;
-                let node = RedisNode::start_secured(host, port, (self.server_args)(port), self.access.clone());
+                let node = RedisNode::start_secured(
+                    host,
+                    port,
+                    (self.server_args)(port),
+                    self.access.clone(),
+                );
                 let addr = node.addr();
                 self.nodes.push(node);
                 addr
@@ -210,7 +240,11 @@ impl Nodes {
 
     /// `host:port,host:port,...` of every node.
     pub fn list(&self) -> String {
-        self.nodes.iter().map(RedisNode::addr).collect::<Vec<_>>().join(",")
+        self.nodes
+            .iter()
+            .map(RedisNode::addr)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The first node's address, a seed.
@@ -220,7 +254,14 @@ impl Nodes {
 
     /// Runs `init` over all nodes with `replicas` per master and asserts it succeeds.
     pub fn init(&self, replicas: usize) -> Output {
-        let out = self.access.plugin(&["init", "--nodes", &self.list(), "--replicas-per-master", &replicas.to_string(), "--yes"]);
+        let out = self.access.plugin(&[
+            "init",
+            "--nodes",
+            &self.list(),
+            "--replicas-per-master",
+            &replicas.to_string(),
+            "--yes",
+        ]);
         assert_success(&out);
         out
     }
@@ -228,7 +269,10 @@ impl Nodes {
     /// Runs the plugin with `--seed` at the first node and this set's access.
     pub fn plugin(&self, args: &[&str]) -> Output {
         let seed = self.seed();
-        let all: Vec<&str> = ["--seed", seed.as_str()].into_iter().chain(args.iter().copied()).collect();
+        let all: Vec<&str> = ["--seed", seed.as_str()]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
         self.access.plugin(&all)
     }
 
@@ -255,9 +299,19 @@ impl Nodes {
             .iter()
             .map(|n| {
                 let me = n.cli(&["cluster", "nodes"]);
-                let line = me.lines().find(|l| l.contains("myself")).unwrap_or_default().to_string();
+                let line = me
+                    .lines()
+                    .find(|l| l.contains("myself"))
+                    .unwrap_or_default()
+                    .to_string();
                 let f: Vec<&str> = line.split(' ').collect();
-                format!("{} {} {} {}", f[0], f[2], f[3], f.get(8..).unwrap_or_default().join(" "))
+                format!(
+                    "{} {} {} {}",
+                    f[0],
+                    f[2],
+                    f[3],
+                    f.get(8..).unwrap_or_default().join(" ")
+                )
             })
             .collect()
     }
@@ -363,12 +417,18 @@ pub fn write_keys_with(access: &Access, seed: &str, prefix: &str, count: usize) 
                 let mut c = conn.clone();
                 async move {
                     let key = format!("{prefix}:{i}");
-                    let _: () = c.set(&key, value_for(&key)).await.expect("SET through the cluster client");
+                    let _: () = c
+                        .set(&key, value_for(&key))
+                        .await
+                        .expect("SET through the cluster client");
                 }
             });
             futures::future::join_all(writes).await;
         }
-        let _: () = redis::cmd("PING").query_async(&mut conn).await.expect("PING");
+        let _: () = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .expect("PING");
     });
 }
 
@@ -382,7 +442,8 @@ pub fn bad_keys(access: &Access, seed: &str, prefix: &str, count: usize) -> Vec<
                 let mut c = conn.clone();
                 async move {
                     let key = format!("{prefix}:{i}");
-                    let got: Option<String> = c.get(&key).await.expect("GET through the cluster client");
+                    let got: Option<String> =
+                        c.get(&key).await.expect("GET through the cluster client");
                     (got != Some(value_for(&key))).then_some(key)
                 }
             });
@@ -400,7 +461,12 @@ pub fn assert_keys_intact(seed: &str, prefix: &str, count: usize) {
 /// Asserts every key reads back its value, read with `access`.
 pub fn assert_keys_intact_with(access: &Access, seed: &str, prefix: &str, count: usize) {
     let bad = bad_keys(access, seed, prefix, count);
-    assert!(bad.is_empty(), "{} of {count} keys lost or changed, e.g. {:?}", bad.len(), &bad[..bad.len().min(5)]);
+    assert!(
+        bad.is_empty(),
+        "{} of {count} keys lost or changed, e.g. {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
 }
 
 /// A cluster connection of redis-rs (not our code) seeded at `seed`.
@@ -438,11 +504,18 @@ impl LiveTraffic {
                 let (mut ops, mut written) = (0usize, 0usize);
                 while !flag.load(Ordering::SeqCst) {
                     let key = format!("live:{written}");
-                    let _: () = conn.set(&key, value_for(&key)).await.expect("SET during the move");
+                    let _: () = conn
+                        .set(&key, value_for(&key))
+                        .await
+                        .expect("SET during the move");
                     written += 1;
                     let old = format!("{prefix}:{}", (ops * 7919) % preloaded);
                     let got: Option<String> = conn.get(&old).await.expect("GET during the move");
-                    assert_eq!(got, Some(value_for(&old)), "{old} read wrong during the move");
+                    assert_eq!(
+                        got,
+                        Some(value_for(&old)),
+                        "{old} read wrong during the move"
+                    );
                     ops += 2;
                 }
                 (ops, written)

@@ -11,14 +11,26 @@ fn init_builds_three_masters_with_a_replica_each_that_redis_cli_accepts() {
     let nodes = Nodes::start(6);
     let started = Instant::now();
     let out = nodes.init(1);
-    eprintln!("init of 6 nodes took {:.2}s", started.elapsed().as_secs_f64());
-    assert!(stderr(&out).contains("cluster created from 6 nodes"), "{}", stderr(&out));
+    eprintln!(
+        "init of 6 nodes took {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        stderr(&out).contains("cluster created from 6 nodes"),
+        "{}",
+        stderr(&out)
+    );
     assert_redis_cli_agrees_healthy(&nodes.seed());
 
     let status = plugin(&["--seed", &nodes.seed(), "status", "-o", "json"]);
     assert_success(&status);
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    let roles: Vec<&str> = json["nodes"].as_array().unwrap().iter().map(|n| n["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = json["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["role"].as_str().unwrap())
+        .collect();
     assert_eq!(roles.iter().filter(|r| **r == "master").count(), 3);
     assert_eq!(roles.iter().filter(|r| **r == "replica").count(), 3);
 
@@ -32,7 +44,11 @@ fn init_on_a_formed_cluster_changes_nothing_and_says_so() {
     nodes.init(1);
     let before = nodes.layout();
     let out = nodes.init(1);
-    assert!(stderr(&out).contains("already initialized and healthy"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already initialized and healthy"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains("assign slots"), "{}", stderr(&out));
     assert_eq!(before, nodes.layout(), "roles or slots changed");
 }
@@ -44,12 +60,21 @@ fn replicas_are_placed_on_another_host_than_their_master() {
     nodes.init(1);
     for n in &nodes.nodes {
         let me = n.cli(&["cluster", "nodes"]);
-        let line = me.lines().find(|l| l.contains("myself")).unwrap().to_string();
+        let line = me
+            .lines()
+            .find(|l| l.contains("myself"))
+            .unwrap()
+            .to_string();
         let fields: Vec<&str> = line.split(' ').collect();
         if fields[2].contains("slave") {
             let master = me.lines().find(|l| l.starts_with(fields[3])).unwrap();
             let master_host = master.split(' ').nth(1).unwrap().split(':').next().unwrap();
-            assert_ne!(master_host, n.host, "replica {} shares a host with its master", n.addr());
+            assert_ne!(
+                master_host,
+                n.host,
+                "replica {} shares a host with its master",
+                n.addr()
+            );
         }
     }
     assert_redis_cli_agrees_healthy(&nodes.seed());
@@ -64,8 +89,18 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     assert_eq!(json["result"], "planned");
     assert_eq!(json["steps"].as_array().unwrap().len(), 14);
     for n in &nodes.nodes {
-        assert_eq!(n.cli(&["cluster", "info"]).lines().find(|l| l.starts_with("cluster_slots_assigned")), Some("cluster_slots_assigned:0"));
-        assert_eq!(n.cli(&["cluster", "nodes"]).lines().count(), 1, "{} met someone", n.addr());
+        assert_eq!(
+            n.cli(&["cluster", "info"])
+                .lines()
+                .find(|l| l.starts_with("cluster_slots_assigned")),
+            Some("cluster_slots_assigned:0")
+        );
+        assert_eq!(
+            n.cli(&["cluster", "nodes"]).lines().count(),
+            1,
+            "{} met someone",
+            n.addr()
+        );
     }
 }
 
@@ -80,7 +115,10 @@ fn init_refuses_nodes_that_hold_keys_and_changes_nothing() {
     let out = plugin(&["init", "--nodes", &nodes.list(), "--yes"]);
     assert_exit(&out, 2);
     assert!(
-        stderr(&out).contains(&format!("{} is not empty: it holds 1 key(s)", nodes.nodes[4].addr())),
+        stderr(&out).contains(&format!(
+            "{} is not empty: it holds 1 key(s)",
+            nodes.nodes[4].addr()
+        )),
         "{}",
         stderr(&out)
     );
@@ -111,7 +149,11 @@ fn init_refuses_counts_that_cannot_make_a_cluster() {
     let nodes = Nodes::start(4);
     let out = plugin(&["init", "--nodes", &nodes.list(), "--yes"]);
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("a cluster needs at least 3"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a cluster needs at least 3"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -123,7 +165,10 @@ fn init_names_every_unreachable_node() {
     assert_exit(&out, 2);
     let err = stderr(&out);
     for i in [2, 5] {
-        assert!(err.contains(&format!("cannot connect to {}", nodes.nodes[i].addr())), "{err}");
+        assert!(
+            err.contains(&format!("cannot connect to {}", nodes.nodes[i].addr())),
+            "{err}"
+        );
     }
 }
 
@@ -144,7 +189,8 @@ fn init_killed_at_any_moment_finishes_when_run_again() {
         let _ = child.wait();
         let out = nodes.init(1);
         assert!(
-            stderr(&out).contains("cluster created") || stderr(&out).contains("already initialized and healthy"),
+            stderr(&out).contains("cluster created")
+                || stderr(&out).contains("already initialized and healthy"),
             "after a kill at {delay_ms} ms: {}",
             stderr(&out)
         );

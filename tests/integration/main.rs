@@ -4,8 +4,9 @@
 
 mod access;
 mod auth;
-mod harness;
+mod faults;
 mod fix;
+mod harness;
 mod init;
 mod mover;
 mod status;

@@ -7,27 +7,6 @@ use std::time::Duration;
 
 use crate::harness::*;
 
-/// Slot count per master, from `CLUSTER NODES` of `node`.
-fn slot_counts(node: &RedisNode) -> Vec<usize> {
-    let mut counts: Vec<usize> = node
-        .cli(&["cluster", "nodes"])
-        .lines()
-        .filter(|l| l.contains("master"))
-        .map(|l| {
-            l.split(' ')
-                .skip(8)
-                .filter(|f| !f.starts_with('['))
-                .map(|r| match r.split_once('-') {
-                    Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
-                    None => 1,
-                })
-                .sum()
-        })
-        .collect();
-    counts.sort_unstable();
-    counts
-}
-
 /// Three masters without replicas holding `keys` keys, plus one empty node not yet added.
 fn three_masters_with_keys(keys: usize) -> (Nodes, String) {
     let mut nodes = Nodes::start(3);
@@ -42,21 +21,43 @@ fn rebalance_gives_an_added_master_its_share_and_every_key_survives() {
     let (nodes, new) = three_masters_with_keys(20_000);
     let seed = nodes.seed();
     assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
-    let out = plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--yes", "-o", "json"]);
+    let out = plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--yes",
+        "-o",
+        "json",
+    ]);
     assert_success(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["result"], "moved");
     assert_eq!(report["stats"]["slots"], 4096);
     let moved = report["stats"]["keys"].as_u64().unwrap();
-    assert!((4000..6000).contains(&moved), "about a quarter of 20000 keys should move, moved {moved}");
+    assert!(
+        (4000..6000).contains(&moved),
+        "about a quarter of 20000 keys should move, moved {moved}"
+    );
     assert_eq!(slot_counts(&nodes.nodes[0]), vec![4096; 4]);
     assert_keys_intact(&seed, "k", 20_000);
     assert_redis_cli_agrees_healthy(&seed);
 
     // Balanced now: a second run has nothing to do.
-    let again = plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--yes", "-o", "json"]);
+    let again = plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--yes",
+        "-o",
+        "json",
+    ]);
     assert_success(&again);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&again.stdout).unwrap()["result"], "nothing_to_do");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&again.stdout).unwrap()["result"],
+        "nothing_to_do"
+    );
 }
 
 #[test]
@@ -64,9 +65,19 @@ fn dry_run_prints_the_moves_and_moves_nothing() {
     let (nodes, new) = three_masters_with_keys(2_000);
     let seed = nodes.seed();
     assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
-    let out = plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--dry-run"]);
+    let out = plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--dry-run",
+    ]);
     assert_success(&out);
-    assert!(stderr(&out).contains("Plan: move 4096 slot(s)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Plan: move 4096 slot(s)"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(slot_counts(&nodes.nodes[0]), vec![0, 5461, 5461, 5462]);
 }
 
@@ -77,7 +88,18 @@ fn reshard_moves_exactly_n_slots_with_their_keys() {
     write_keys(&nodes.seed(), "r", 10_000);
     let seed = nodes.seed();
     let to = nodes.nodes[2].id();
-    let out = plugin(&["--seed", &seed, "reshard", "--from", &nodes.nodes[0].addr(), "--to", &to[..10], "--slots", "1000", "--yes"]);
+    let out = plugin(&[
+        "--seed",
+        &seed,
+        "reshard",
+        "--from",
+        &nodes.nodes[0].addr(),
+        "--to",
+        &to[..10],
+        "--slots",
+        "1000",
+        "--yes",
+    ]);
     assert_success(&out);
     assert_eq!(slot_counts(&nodes.nodes[1]), vec![4461, 5461, 6462]);
     assert_keys_intact(&seed, "r", 10_000);
@@ -90,15 +112,29 @@ fn del_node_refuses_a_master_with_slots_and_drains_it_when_asked() {
     let (nodes, new) = three_masters_with_keys(10_000);
     let seed = nodes.seed();
     assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
-    assert_success(&plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--yes"]));
+    assert_success(&plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--yes",
+    ]));
 
     let refused = plugin(&["--seed", &seed, "del-node", &new, "--yes"]);
     assert_exit(&refused, 2);
-    assert!(stderr(&refused).contains("is a master holding 4096 slot(s); pass --drain"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("is a master holding 4096 slot(s); pass --drain"),
+        "{}",
+        stderr(&refused)
+    );
 
     let out = plugin(&["--seed", &seed, "del-node", &new, "--drain", "--yes"]);
     assert_success(&out);
-    assert_eq!(slot_counts(&nodes.nodes[0]).len(), 3, "the removed master is still listed");
+    assert_eq!(
+        slot_counts(&nodes.nodes[0]).len(),
+        3,
+        "the removed master is still listed"
+    );
     assert_keys_intact(&seed, "k", 10_000);
     assert_redis_cli_agrees_healthy(&seed);
     // It was reset: it knows nobody and holds nothing, so it cannot rejoin by accident.
@@ -114,21 +150,50 @@ fn a_replica_joins_the_master_with_fewest_replicas_and_can_be_removed_and_promot
     let seed = nodes.seed();
     let replicas = nodes.add(2);
     for r in &replicas {
-        assert_success(&plugin(&["--seed", &seed, "add-node", r, "--replica", "--yes"]));
+        assert_success(&plugin(&[
+            "--seed",
+            &seed,
+            "add-node",
+            r,
+            "--replica",
+            "--yes",
+        ]));
     }
     let masters_of: Vec<String> = nodes.nodes[3..]
         .iter()
-        .map(|n| n.cli(&["cluster", "nodes"]).lines().find(|l| l.contains("myself")).unwrap().split(' ').nth(3).unwrap().to_string())
+        .map(|n| {
+            n.cli(&["cluster", "nodes"])
+                .lines()
+                .find(|l| l.contains("myself"))
+                .unwrap()
+                .split(' ')
+                .nth(3)
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_ne!(masters_of[0], masters_of[1], "both replicas went to the same master");
+    assert_ne!(
+        masters_of[0], masters_of[1],
+        "both replicas went to the same master"
+    );
 
     let promote = plugin(&["--seed", &seed, "failover", &replicas[0], "--yes"]);
     assert_success(&promote);
     assert!(nodes.nodes[3].cli(&["role"]).starts_with("master"));
     assert_redis_cli_agrees_healthy(&seed);
 
-    assert_success(&plugin(&["--seed", &seed, "del-node", &replicas[1], "--yes"]));
-    assert!(!nodes.nodes[0].cli(&["cluster", "nodes"]).contains(&replicas[1]));
+    assert_success(&plugin(&[
+        "--seed",
+        &seed,
+        "del-node",
+        &replicas[1],
+        "--yes",
+    ]));
+    assert!(
+        !nodes.nodes[0]
+            .cli(&["cluster", "nodes"])
+            .contains(&replicas[1])
+    );
 }
 
 #[test]
@@ -138,10 +203,17 @@ fn a_conflicting_key_on_the_target_stops_the_move_until_replace_is_given() {
     assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
     let target = nodes.nodes.iter().find(|n| n.addr() == new).unwrap();
     let slot = nodes.nodes[0].cli(&["cluster", "keyslot", "k:0"]);
-    let owner = nodes.nodes.iter().find(|n| n.cli(&["cluster", "countkeysinslot", &slot]) != "0").unwrap();
+    let owner = nodes
+        .nodes
+        .iter()
+        .find(|n| n.cli(&["cluster", "countkeysinslot", &slot]) != "0")
+        .unwrap();
     // A stale, different copy of k:0 on the new master, as an interrupted migration or a
     // stray write could leave it: the new master imports the slot and takes one write.
-    assert_eq!(target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]), "OK");
+    assert_eq!(
+        target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]),
+        "OK"
+    );
     let planted = Command::new("redis-cli")
         .args(["-h", &target.host, "-p", &target.port.to_string()])
         .stdin(Stdio::piped())
@@ -149,23 +221,127 @@ fn a_conflicting_key_on_the_target_stops_the_move_until_replace_is_given() {
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"ASKING\nSET k:0 stale\n")?;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"ASKING\nSET k:0 stale\n")?;
             c.wait_with_output()
         })
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&planted.stdout).trim(), "OK\nOK");
 
     // The open slot is resumed (owner -> new master) and its move hits the conflict.
-    let stopped = plugin(&["--seed", &seed, "reshard", "--from", &owner.addr(), "--to", &new, "--slots", "1", "--yes"]);
+    let stopped = plugin(&[
+        "--seed",
+        &seed,
+        "reshard",
+        "--from",
+        &owner.addr(),
+        "--to",
+        &new,
+        "--slots",
+        "1",
+        "--yes",
+    ]);
     assert_exit(&stopped, 2);
-    assert!(stderr(&stopped).contains("with different values (e.g. k:0)"), "{}", stderr(&stopped));
-    assert!(stderr(&stopped).contains("--replace"), "{}", stderr(&stopped));
+    assert!(
+        stderr(&stopped).contains("with different values (e.g. k:0)"),
+        "{}",
+        stderr(&stopped)
+    );
+    assert!(
+        stderr(&stopped).contains("--replace"),
+        "{}",
+        stderr(&stopped)
+    );
     assert_keys_intact(&seed, "k", 2_000);
-    assert_eq!(target.cli(&["--raw", "dump", "k:0"]).is_empty(), false, "the stale copy must not be touched");
+    assert_eq!(
+        target.cli(&["--raw", "dump", "k:0"]).is_empty(),
+        false,
+        "the stale copy must not be touched"
+    );
 
-    let forced = plugin(&["--seed", &seed, "reshard", "--from", &owner.addr(), "--to", &new, "--slots", "1", "--replace", "--yes"]);
+    let forced = plugin(&[
+        "--seed",
+        &seed,
+        "reshard",
+        "--from",
+        &owner.addr(),
+        "--to",
+        &new,
+        "--slots",
+        "1",
+        "--replace",
+        "--yes",
+    ]);
     assert_success(&forced);
     assert_keys_intact(&seed, "k", 2_000);
+    assert_redis_cli_agrees_healthy(&seed);
+}
+
+/// Regression test (issue 8, found by the fault tests): a MIGRATE whose reply was lost
+/// leaves identical copies on both sides; comparing them must send ASKING before every DUMP
+/// on the importing target, or every DUMP after the first is redirected and the copies are
+/// wrongly reported as different.
+#[test]
+fn identical_copies_of_several_keys_already_on_the_target_are_replaced_not_refused() {
+    let (nodes, new) = three_masters_with_keys(1_000);
+    let seed = nodes.seed();
+    assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
+    // Five keys in one slot, then copied to the new master as an interrupted MIGRATE would
+    // leave them: restored on the target, still on the source.
+    write_keys(&seed, "{busy}", 5);
+    let slot = nodes.nodes[0].cli(&["cluster", "keyslot", "{busy}"]);
+    let owner = nodes
+        .nodes
+        .iter()
+        .find(|n| n.cli(&["cluster", "countkeysinslot", &slot]) == "5")
+        .expect("the slot's owner");
+    let target = nodes
+        .nodes
+        .iter()
+        .find(|n| n.addr() == new)
+        .expect("the new master");
+    assert_eq!(
+        target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]),
+        "OK"
+    );
+    let keys: Vec<String> = (0..5).map(|i| format!("{{busy}}:{i}")).collect();
+    let mut migrate = vec![
+        "migrate",
+        &target.host,
+        &target.port.to_string(),
+        "",
+        "0",
+        "5000",
+        "COPY",
+        "KEYS",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    migrate.extend(keys.iter().cloned());
+    assert_eq!(
+        owner.cli(&migrate.iter().map(String::as_str).collect::<Vec<_>>()),
+        "OK"
+    );
+
+    let out = plugin(&[
+        "--seed",
+        &seed,
+        "reshard",
+        "--from",
+        &owner.addr(),
+        "--to",
+        &new,
+        "--slots",
+        "1",
+        "--yes",
+    ]);
+    assert_success(&out);
+    assert_eq!(target.cli(&["cluster", "countkeysinslot", &slot]), "5");
+    assert_keys_intact(&seed, "{busy}", 5);
+    assert_keys_intact(&seed, "k", 1_000);
     assert_redis_cli_agrees_healthy(&seed);
 }
 
@@ -176,7 +352,15 @@ fn rebalance_killed_at_any_moment_finishes_when_run_again_without_losing_a_key()
         let seed = nodes.seed();
         assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
         let mut child = Command::new(PLUGIN)
-            .args(["--seed", &seed, "rebalance", "--use-empty-masters", "--yes", "--batch", "50"])
+            .args([
+                "--seed",
+                &seed,
+                "rebalance",
+                "--use-empty-masters",
+                "--yes",
+                "--batch",
+                "50",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -186,7 +370,11 @@ fn rebalance_killed_at_any_moment_finishes_when_run_again_without_losing_a_key()
         let _ = child.wait();
         let again = plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--yes"]);
         assert_success(&again);
-        assert_eq!(slot_counts(&nodes.nodes[0]), vec![4096; 4], "after a kill at {delay_ms} ms");
+        assert_eq!(
+            slot_counts(&nodes.nodes[0]),
+            vec![4096; 4],
+            "after a kill at {delay_ms} ms"
+        );
         assert_keys_intact(&seed, "k", 30_000);
         assert_redis_cli_agrees_healthy(&seed);
     }
@@ -200,7 +388,15 @@ fn clients_keep_reading_and_writing_during_a_rebalance_without_errors() {
     // An independent cluster client writes fresh keys and reads old ones all along; it
     // follows MOVED/ASK itself, and any other error fails the test.
     let traffic = LiveTraffic::start(&seed, "k", 20_000);
-    let out = plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--yes", "--batch", "100"]);
+    let out = plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--yes",
+        "--batch",
+        "100",
+    ]);
     let (ops, written) = traffic.stop();
     assert_success(&out);
     assert!(ops > 100, "the client barely ran ({ops} operations)");

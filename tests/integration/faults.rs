@@ -1,0 +1,245 @@
+//! Faults in the middle of a rebalance, on real redis-server: a source or a target node
+//! SIGKILLed while slots are open and restarted from its own dir, and the plugin itself
+//! SIGKILLed at seeded moments. Each time one re-run (or `fix`) must converge, with every key
+//! read back by an independent client and `redis-cli --cluster check` clean.
+//!
+//! The nodes killed here run with `appendfsync always`. MIGRATE deletes the source's copy as
+//! soon as the target acknowledged its RESTORE, so a target that forgets acknowledged writes
+//! loses keys whatever a client does. With `appendfsync everysec` (Redis' default, and the
+//! shipped redis.conf) Redis postpones the AOF write for up to 2 s while a background fsync
+//! is running and acknowledges anyway: with everysec the target tests below lost 42 of 20 000
+//! keys in one of six runs. docs/safety.md states the guarantee and the settings it needs.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+/// Three masters holding `keys` keys plus an empty master already added, every node fsyncing
+/// each write before acknowledging it, and (as in the shipped redis.conf) an emptied master
+/// staying a master rather than turning into a replica.
+fn durable_cluster_with_an_empty_master(keys: usize) -> Nodes {
+    let mut nodes = Nodes::secured(
+        Access::default(),
+        Box::new(|_| {
+            [
+                "--appendfsync",
+                "always",
+                "--cluster-allow-replica-migration",
+                "no",
+            ]
+            .map(String::from)
+            .to_vec()
+        }),
+    );
+    nodes.add(3);
+    nodes.init(0);
+    nodes.write_keys("f", keys);
+    let new = nodes.add(1).remove(0);
+    assert_success(&nodes.plugin(&["add-node", &new, "--yes"]));
+    nodes
+}
+
+/// Starts the plugin with `--seed` at the first node, output discarded.
+fn spawn_plugin(nodes: &Nodes, args: &[&str]) -> Child {
+    Command::new(PLUGIN)
+        .args(["--seed", &nodes.seed()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the plugin")
+}
+
+/// How many slots `node` serves, and whether it has a slot open in the direction given by
+/// `mark` (`->-` migrating, `-<-` importing), from its own `CLUSTER NODES` line.
+fn own_slots(node: &RedisNode, mark: &str) -> (usize, bool) {
+    let nodes = node.cli(&["cluster", "nodes"]);
+    let Some(me) = nodes.lines().find(|l| l.contains("myself")) else {
+        return (0, false);
+    };
+    let ranges: Vec<&str> = me.split(' ').skip(8).collect();
+    let served = ranges
+        .iter()
+        .filter(|r| !r.starts_with('['))
+        .map(|r| {
+            let slot = |s: &str| s.parse::<usize>().expect("a slot number");
+            r.split_once('-').map_or(1, |(a, b)| slot(b) - slot(a) + 1)
+        })
+        .sum();
+    (served, ranges.iter().any(|r| r.contains(mark)))
+}
+
+/// Waits for the plugin to exit and returns its exit code.
+fn exit_code(mut child: Child) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the plugin") {
+            return status.code();
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the plugin did not stop within 60 s after a node died");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts a rebalance onto the empty master; once the target serves at least `after` slots
+/// and `victim` has a slot open (`mark`), SIGKILLs `victim`, restarts it from its dir, runs
+/// the rebalance again and checks every slot, key and redis-cli.
+fn kill_a_node_mid_rebalance(victim: usize, mark: &str, after: usize) {
+    let mut nodes = durable_cluster_with_an_empty_master(20_000);
+    let rebalance = ["rebalance", "--use-empty-masters", "--batch", "20", "--yes"];
+    let child = spawn_plugin(&nodes, &rebalance);
+    wait_for(
+        &format!("node {victim} to have a slot open ({mark})"),
+        || own_slots(&nodes.nodes[3], "-<-").0 >= after && own_slots(&nodes.nodes[victim], mark).1,
+    );
+    nodes.nodes[victim].kill();
+    assert_eq!(
+        exit_code(child),
+        Some(2),
+        "the interrupted run must stop with an error"
+    );
+    nodes.nodes[victim].spawn();
+
+    let again = nodes.plugin(&rebalance);
+    assert_success(&again);
+    assert_eq!(
+        slot_counts(&nodes.nodes[0]),
+        vec![4096; 4],
+        "{}",
+        stderr(&again)
+    );
+    nodes.assert_keys_intact("f", 20_000);
+    nodes.assert_redis_cli_agrees_healthy();
+}
+
+#[test]
+fn a_source_killed_while_its_slots_are_open_and_restarted_loses_no_key_and_a_rerun_converges() {
+    kill_a_node_mid_rebalance(1, "->-", 0);
+}
+
+#[test]
+fn a_source_killed_half_way_through_a_rebalance_loses_no_key_and_a_rerun_converges() {
+    kill_a_node_mid_rebalance(2, "->-", 2_000);
+}
+
+#[test]
+fn a_target_killed_while_importing_and_restarted_loses_no_key_and_a_rerun_converges() {
+    kill_a_node_mid_rebalance(3, "-<-", 0);
+}
+
+#[test]
+fn a_target_killed_half_way_through_a_rebalance_loses_no_key_and_a_rerun_converges() {
+    kill_a_node_mid_rebalance(3, "-<-", 2_000);
+}
+
+/// Runs the plugin with `args` to the end; returns when the first slot opened and when it
+/// exited, both from its start.
+fn moving_phase(nodes: &Nodes, args: &[&str]) -> (Duration, Duration) {
+    let started = Instant::now();
+    let mut child = spawn_plugin(nodes, args);
+    let mut first_open = None;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the plugin") {
+            assert!(status.success(), "the uninterrupted run {args:?} failed");
+            let end = started.elapsed();
+            return (first_open.unwrap_or(Duration::ZERO).min(end), end);
+        }
+        if first_open.is_none() && nodes.nodes.iter().any(|n| own_slots(n, "->-").1) {
+            first_open = Some(started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run {args:?} hangs"
+        );
+    }
+}
+
+/// The seed of the kill moments: change it to explore other moments; keep it fixed in CI so
+/// a failure reproduces.
+const KILL_SEED: u64 = 0x5eed_0008;
+
+/// `n` fractions of a run where it is killed: one in each n-th of the run, at a point in it
+/// drawn from `seed` (splitmix64), so the kills cover the whole run and reproduce exactly.
+fn kill_fractions(seed: u64, n: usize) -> Vec<f64> {
+    let mut state = seed;
+    (0..n)
+        .map(|i| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            (i as f64 + (z % 1000) as f64 / 1000.0) / n as f64
+        })
+        .collect()
+}
+
+#[test]
+fn rebalance_killed_at_twelve_seeded_moments_is_finished_by_one_rerun_or_fix_every_time() {
+    let nodes = durable_cluster_with_an_empty_master(2_000);
+    let weight = format!("{}=0", nodes.nodes[3].addr());
+    let up = ["rebalance", "--use-empty-masters", "--batch", "10", "--yes"];
+    let down = ["rebalance", "--weight", &weight, "--batch", "10", "--yes"];
+    // Uninterrupted runs both ways give the layouts to reach and when slots start moving and
+    // the run ends, so the kills spread over the moving (and converging) phase on any machine.
+    let mut expected = Vec::new();
+    let mut phases = Vec::new();
+    for args in [&up[..], &down[..]] {
+        phases.push(moving_phase(&nodes, args));
+        expected.push(slot_counts(&nodes.nodes[0]));
+    }
+    assert_eq!(expected[0], vec![4096; 4]);
+
+    for (i, fraction) in kill_fractions(KILL_SEED, 12).into_iter().enumerate() {
+        let args = if i % 2 == 0 { &up[..] } else { &down[..] };
+        let (first_open, end) = phases[i % 2];
+        let delay = first_open + (end - first_open).mul_f64(fraction);
+        let moment = format!(
+            "run {i}, killed after {delay:?} (slots open from {first_open:?}, done at {end:?})"
+        );
+        let mut child = spawn_plugin(&nodes, args);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        if i % 3 == 2 {
+            let fix = nodes.plugin(&["fix", "--yes"]);
+            let finished = stderr(&fix)
+                .lines()
+                .find(|l| l.contains("interrupted move"))
+                .map(str::to_string);
+            eprintln!(
+                "{moment}: fix {}",
+                finished.unwrap_or_else(|| "finished no move".into())
+            );
+            assert!(
+                fix.status.success(),
+                "{moment}: fix failed:\n{}",
+                stderr(&fix)
+            );
+            nodes.assert_keys_intact("f", 2_000);
+            nodes.assert_redis_cli_agrees_healthy();
+        }
+        let again = nodes.plugin(args);
+        let resumed = stderr(&again)
+            .lines()
+            .find(|l| l.contains("left open"))
+            .map(str::to_string);
+        eprintln!(
+            "{moment}: re-run {}",
+            resumed.unwrap_or_else(|| "found no open slot".into())
+        );
+        assert!(
+            again.status.success(),
+            "{moment}: the re-run failed:\n{}",
+            stderr(&again)
+        );
+        assert_eq!(slot_counts(&nodes.nodes[0]), expected[i % 2], "{moment}");
+        nodes.assert_keys_intact("f", 2_000);
+        nodes.assert_redis_cli_agrees_healthy();
+    }
+}
