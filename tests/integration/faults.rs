@@ -8,7 +8,7 @@
 //! loses keys whatever a client does. With `appendfsync everysec` (Redis' default, and the
 //! shipped redis.conf) Redis postpones the AOF write for up to 2 s while a background fsync
 //! is running and acknowledges anyway: with everysec the target tests below lost 42 of 20 000
-//! keys in one of six runs. docs/safety.md states the guarantee and the settings it needs.
+//! keys in one of twenty runs. docs/safety.md states the guarantee and the settings it needs.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
