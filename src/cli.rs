@@ -59,7 +59,12 @@ pub struct GlobalOpts {
     pub kubeconfig: Option<PathBuf>,
 
     /// Name of the Redis StatefulSet.
-    #[arg(long, global = true, default_value = "redis-cluster", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "redis-cluster",
+        value_name = "NAME"
+    )]
     pub statefulset: String,
 
     /// Redis client port in the pods.
@@ -173,8 +178,18 @@ mod tests {
 
     #[test]
     fn scripts_forms_parse() {
-        let cli = parse(&["init", "--nodes", "127.0.0.1:7000,127.0.0.1:7001", "--replicas-per-master", "0", "--yes"]).unwrap();
-        let Command::Init(opts) = cli.command else { panic!("init expected") };
+        let cli = parse(&[
+            "init",
+            "--nodes",
+            "127.0.0.1:7000,127.0.0.1:7001",
+            "--replicas-per-master",
+            "0",
+            "--yes",
+        ])
+        .unwrap();
+        let Command::Init(opts) = cli.command else {
+            panic!("init expected")
+        };
         assert_eq!(opts.nodes.len(), 2);
         assert!(cli.global.yes);
         for args in [
@@ -194,29 +209,64 @@ mod tests {
         for (args, kind) in [
             (&["status", "-o", "yaml"][..], ErrorKind::InvalidValue),
             (&["frobnicate"][..], ErrorKind::InvalidSubcommand),
-            (&["init", "--replicas-per-master", "x"][..], ErrorKind::ValueValidation),
+            (
+                &["init", "--replicas-per-master", "x"][..],
+                ErrorKind::ValueValidation,
+            ),
             (&[][..], ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand),
         ] {
-            assert_eq!(parse(args).map(|_| ()).unwrap_err().kind(), kind, "{args:?}");
+            assert_eq!(
+                parse(args).map(|_| ()).unwrap_err().kind(),
+                kind,
+                "{args:?}"
+            );
         }
     }
 
     #[test]
     fn tls_files_need_tls_a_cert_needs_its_key_and_no_flag_takes_a_password() {
         use clap::error::ErrorKind;
-        let cli = parse(&["--tls", "--cacert", "ca.pem", "--cert", "c.pem", "--key", "k.pem", "--user", "admin", "status"]).unwrap();
+        let cli = parse(&[
+            "--tls", "--cacert", "ca.pem", "--cert", "c.pem", "--key", "k.pem", "--user", "admin",
+            "status",
+        ])
+        .unwrap();
         assert!(cli.global.tls && !cli.global.insecure);
         assert_eq!(cli.global.user.as_deref(), Some("admin"));
-        assert!(parse(&["status", "--tls", "--insecure"]).unwrap().global.insecure);
+        assert!(
+            parse(&["status", "--tls", "--insecure"])
+                .unwrap()
+                .global
+                .insecure
+        );
         for (args, kind) in [
-            (&["--cacert", "ca.pem", "status"][..], ErrorKind::MissingRequiredArgument),
-            (&["--tls", "--cert", "c.pem", "status"][..], ErrorKind::MissingRequiredArgument),
-            (&["--insecure", "status"][..], ErrorKind::MissingRequiredArgument),
-            (&["--tls", "--insecure", "--cacert", "ca.pem", "status"][..], ErrorKind::ArgumentConflict),
-            (&["--password", "hunter2", "status"][..], ErrorKind::UnknownArgument),
+            (
+                &["--cacert", "ca.pem", "status"][..],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &["--tls", "--cert", "c.pem", "status"][..],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &["--insecure", "status"][..],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &["--tls", "--insecure", "--cacert", "ca.pem", "status"][..],
+                ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["--password", "hunter2", "status"][..],
+                ErrorKind::UnknownArgument,
+            ),
             (&["-a", "hunter2", "status"][..], ErrorKind::UnknownArgument),
         ] {
-            assert_eq!(parse(args).map(|_| ()).unwrap_err().kind(), kind, "{args:?}");
+            assert_eq!(
+                parse(args).map(|_| ()).unwrap_err().kind(),
+                kind,
+                "{args:?}"
+            );
         }
     }
 }

@@ -279,7 +279,10 @@ mod tests {
     }
 
     fn settings(args: &[&str], env: &Environment) -> Result<Settings, SettingsError> {
-        let argv = ["kubectl-redis_cluster"].iter().chain(args).chain(&["status"]);
+        let argv = ["kubectl-redis_cluster"]
+            .iter()
+            .chain(args)
+            .chain(&["status"]);
         Settings::new(&crate::cli::Cli::try_parse_from(argv).unwrap().global, env)
     }
 
@@ -291,9 +294,20 @@ mod tests {
         };
         let s = settings(&["--seed", "127.0.0.1:7000", "--user", "admin"], &env).unwrap();
         let c = s.credentials.as_ref().unwrap();
-        assert_eq!((c.username.as_deref(), c.password.as_str(), c.origin.as_str()), (Some("admin"), "hunter2-secret", "REDISCLI_AUTH"));
+        assert_eq!(
+            (
+                c.username.as_deref(),
+                c.password.as_str(),
+                c.origin.as_str()
+            ),
+            (Some("admin"), "hunter2-secret", "REDISCLI_AUTH")
+        );
         assert!(!format!("{s:?}").contains("hunter2"), "{s:?}");
-        let none = settings(&["--seed", "127.0.0.1:7000", "--user", "admin"], &Environment::default()).unwrap();
+        let none = settings(
+            &["--seed", "127.0.0.1:7000", "--user", "admin"],
+            &Environment::default(),
+        )
+        .unwrap();
         assert!(none.credentials.is_none());
         assert_eq!(none.user.as_deref(), Some("admin"));
     }
@@ -303,9 +317,16 @@ mod tests {
         let env = Environment::default();
         let err = settings(&["--tls"], &env).unwrap_err().to_string();
         assert!(err.starts_with("--tls needs --cacert FILE"), "{err}");
-        let err = settings(&["--tls", "--cacert", "/nonexistent/ca.pem"], &env).unwrap_err().to_string();
+        let err = settings(&["--tls", "--cacert", "/nonexistent/ca.pem"], &env)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "cannot read --cacert /nonexistent/ca.pem");
-        assert!(settings(&["--tls", "--insecure"], &env).unwrap().tls.is_some());
+        assert!(
+            settings(&["--tls", "--insecure"], &env)
+                .unwrap()
+                .tls
+                .is_some()
+        );
         assert!(settings(&[], &env).unwrap().tls.is_none());
     }
 }

@@ -44,7 +44,10 @@ pub enum ConnectError {
 /// Opens byte streams to nodes by their cluster-internal endpoint.
 pub trait Connector: Send + Sync {
     /// Opens a new stream to `endpoint`.
-    fn connect<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Result<BoxedStream, ConnectError>>;
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a Endpoint,
+    ) -> BoxFuture<'a, Result<BoxedStream, ConnectError>>;
 }
 
 /// Dials the endpoint itself over TCP: for clusters on VMs (`--seed`) and from inside
@@ -56,7 +59,10 @@ pub struct DirectConnector {
 }
 
 impl Connector for DirectConnector {
-    fn connect<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Result<BoxedStream, ConnectError>> {
+    fn connect<'a>(
+        &'a self,
+        endpoint: &'a Endpoint,
+    ) -> BoxFuture<'a, Result<BoxedStream, ConnectError>> {
         Box::pin(async move {
             let addr = (endpoint.host.as_str(), endpoint.port);
             let stream = tokio::time::timeout(self.timeout, TcpStream::connect(addr))

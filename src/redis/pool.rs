@@ -93,14 +93,14 @@ impl Pool {
 
     /// Opens and authenticates a new connection, and checks it answers.
     async fn open(&self, endpoint: &Endpoint) -> Result<MultiplexedConnection, NodeError> {
-        let stream = self
-            .connector
-            .connect(endpoint)
-            .await
-            .map_err(|source| NodeError::Connect {
-                endpoint: endpoint.clone(),
-                source,
-            })?;
+        let stream =
+            self.connector
+                .connect(endpoint)
+                .await
+                .map_err(|source| NodeError::Connect {
+                    endpoint: endpoint.clone(),
+                    source,
+                })?;
         let mut info = RedisConnectionInfo::default().set_skip_set_lib_name();
         if let Some(c) = &self.credentials {
             info = info.set_password(&c.password);
@@ -113,7 +113,9 @@ impl Pool {
             .set_connection_timeout(Some(self.response_timeout));
         let (conn, driver) = MultiplexedConnection::new_with_config(&info, stream, config)
             .await
-            .map_err(|e| hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "AUTH", e)))?;
+            .map_err(|e| {
+                hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "AUTH", e))
+            })?;
         self.drivers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -124,8 +126,12 @@ impl Pool {
             auth_origin: self.auth_origin(),
         };
         // A server that wants a password we do not have only says so on the first command.
-        let ping = ::redis::cmd("PING").query_async::<String>(&mut node.conn).await;
-        ping.map_err(|e| hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "PING", e)))?;
+        let ping = ::redis::cmd("PING")
+            .query_async::<String>(&mut node.conn)
+            .await;
+        ping.map_err(|e| {
+            hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "PING", e))
+        })?;
         Ok(node.conn)
     }
 
@@ -153,7 +159,12 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        for driver in self.drivers.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        for driver in self
+            .drivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
             driver.abort();
         }
     }
@@ -252,7 +263,10 @@ pub fn label(cmd: &Cmd) -> String {
         .collect();
     let name = words.first().cloned().unwrap_or_default();
     // Only these commands take a subcommand as their second word.
-    if matches!(name.as_str(), "CLUSTER" | "CONFIG" | "CLIENT" | "INFO" | "ACL") {
+    if matches!(
+        name.as_str(),
+        "CLUSTER" | "CONFIG" | "CLIENT" | "INFO" | "ACL"
+    ) {
         words.join(" ")
     } else {
         name
