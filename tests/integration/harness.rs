@@ -5,7 +5,6 @@
 //! [`Access`] that every one of these clients uses.
 
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -77,11 +76,6 @@ impl RedisNode {
     /// `host:port`.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
-    }
-
-    /// The node's data dir.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Starts the process (again) with the same dir, so it keeps its nodes.conf.
