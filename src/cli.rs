@@ -106,6 +106,13 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "NAME")]
     pub user: Option<String>,
 
+    /// Kubernetes Secret holding the password: NAME[/KEY] (key defaults to `password`).
+    ///
+    /// Without it (and without REDISCLI_AUTH), the Secret the StatefulSet's redis container
+    /// reads REDIS_PASSWORD or REDISCLI_AUTH from is used.
+    #[arg(long, global = true, value_name = "NAME[/KEY]")]
+    pub password_secret: Option<String>,
+
     /// Talk TLS to the nodes (their tls-port); needs --cacert, or --insecure.
     #[arg(long, global = true)]
     pub tls: bool,

@@ -105,6 +105,8 @@ pub struct Settings {
     pub credentials: Option<Credentials>,
     /// `--user`: the ACL user, also for a password found later (a Kubernetes Secret).
     pub user: Option<String>,
+    /// `--password-secret`: the Secret (and key) holding the password, Kubernetes mode.
+    pub password_secret: Option<String>,
     /// `--tls` and its files, loaded: every connection is wrapped in TLS when set.
     pub tls: Option<TlsConfig>,
 }
@@ -165,6 +167,7 @@ impl Settings {
                 origin: "REDISCLI_AUTH".into(),
             }),
             user: g.user.clone(),
+            password_secret: g.password_secret.clone(),
             tls: tls_config(g)?,
         })
     }

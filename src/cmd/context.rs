@@ -4,10 +4,13 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use anyhow::Context as _;
+
+use crate::k8s::secret::{SecretKey, password_ref};
 use crate::k8s::{K8s, Pods, PortForwardConnector};
 use crate::output::Reporter;
 use crate::output::prompt::{NotConfirmed, confirm};
-use crate::redis::{Connector, DirectConnector, Pool, TlsConnector};
+use crate::redis::{Connector, Credentials, DirectConnector, Pool, TlsConnector};
 use crate::settings::{Access, KubeTarget, Settings};
 use crate::topology::Endpoint;
 
@@ -50,6 +53,10 @@ impl Ctx {
         };
         let k8s = K8s::connect(&target.source).await?;
         let members = k8s.members(&target.statefulset, target.port).await?;
+        let mut settings = settings;
+        if settings.credentials.is_none() {
+            settings.credentials = secret_credentials(&k8s, &settings, &target.statefulset).await?;
+        }
         let connector: Arc<dyn Connector> = if target.direct || k8s.in_cluster {
             Arc::new(DirectConnector {
                 timeout: settings.connect_timeout,
@@ -138,4 +145,32 @@ impl Ctx {
             &mut std::io::stderr(),
         )
     }
+}
+
+/// The password from `--password-secret`, else from the Secret the StatefulSet's redis
+/// container reads; `None` when neither exists (a cluster without a password).
+async fn secret_credentials(
+    k8s: &K8s,
+    settings: &Settings,
+    statefulset: &str,
+) -> anyhow::Result<Option<Credentials>> {
+    let (wanted, how) = match &settings.password_secret {
+        Some(text) => (SecretKey::parse(text), "--password-secret"),
+        None => match password_ref(&k8s.statefulset(statefulset).await?) {
+            Some(found) => (found, "the StatefulSet's env"),
+            None => return Ok(None),
+        },
+    };
+    let password = k8s
+        .secret_value(&wanted)
+        .await
+        .with_context(|| format!("cannot read the Redis password (named by {how})"))?;
+    Ok(Some(Credentials {
+        username: settings.user.clone(),
+        password,
+        origin: format!(
+            "secret {}/{} key {}, named by {how}",
+            k8s.scope.namespace, wanted.name, wanted.key
+        ),
+    }))
 }

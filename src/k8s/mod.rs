@@ -16,6 +16,7 @@ pub mod pods;
 pub mod portforward;
 pub mod pvc;
 pub mod scale;
+pub mod secret;
 pub mod target;
 pub mod wait;
 

@@ -1,0 +1,66 @@
+//! A password-protected cluster (`manifests/overlays/auth`): the plugin finds the Secret the
+//! StatefulSet reads its password from, with no flag, never prints it, and names the Secret
+//! when it cannot read it.
+
+use crate::cluster::*;
+use crate::ground::*;
+
+const PASSWORD: &str = "e2e-Secret-pw-4f2a";
+
+#[test]
+fn the_password_is_read_from_the_statefulsets_secret_and_never_printed() {
+    let ns = Namespace::create("auth");
+    kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "redis-cluster-auth",
+        "-n",
+        &ns.name,
+        &format!("--from-literal=password={PASSWORD}"),
+    ]);
+    let overlay = repo().join("manifests/overlays/auth");
+    kubectl_ok(&[
+        "apply",
+        "-k",
+        overlay.to_str().expect("utf-8 path"),
+        "-n",
+        &ns.name,
+    ]);
+
+    let mut outputs = Vec::new();
+    let init = plugin(&["-n", &ns.name, "init", "--yes"]);
+    assert_eq!(init.code, 0, "{}{}", init.stdout, init.stderr);
+    outputs.push(init);
+    let status = plugin(&["-n", &ns.name, "status", "-o", "json"]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    assert_eq!(status_json(&status.stdout)["healthy"], true);
+    outputs.push(status);
+    let pong = plugin(&["-n", &ns.name, "cli", "redis-cluster-0", "--", "ping"]);
+    assert_eq!(pong.stdout, "PONG\n", "{}", pong.stderr);
+    outputs.push(pong);
+
+    let missing = plugin(&[
+        "-n",
+        &ns.name,
+        "--password-secret",
+        "no-such-secret",
+        "status",
+    ]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot read the Redis password (named by --password-secret)")
+            && missing.stderr.contains("secret no-such-secret not found"),
+        "{}",
+        missing.stderr
+    );
+    outputs.push(missing);
+    for run in &outputs {
+        assert!(
+            !run.stdout.contains(PASSWORD) && !run.stderr.contains(PASSWORD),
+            "the password was printed"
+        );
+    }
+}
