@@ -1,0 +1,98 @@
+//! Mistaken invocations and cluster states, as a table: each row is one command line, the
+//! exit code and message the user gets, and every row leaves the cluster exactly as it was
+//! (the same nodes, roles and slots on every node). Kubernetes-only rows (unknown namespace,
+//! context or StatefulSet, RBAC, API server unreachable) are in tests/e2e/errors.rs.
+
+use crate::harness::*;
+
+/// Every node's view: id, flags, master and slots of each line, sorted.
+fn snapshot(nodes: &[RedisNode]) -> Vec<Vec<String>> {
+    nodes
+        .iter()
+        .map(|n| {
+            let mut lines: Vec<String> = n
+                .cli(&["cluster", "nodes"])
+                .lines()
+                .map(|l| {
+                    let f: Vec<&str> = l.split(' ').collect();
+                    format!("{} {} {} {}", f[0], f[2], f[3], f[8..].join(" "))
+                })
+                .collect();
+            lines.sort();
+            lines
+        })
+        .collect()
+}
+
+#[test]
+fn mistakes_get_a_clear_message_and_exit_code_and_change_nothing() {
+    // A formed 3-master cluster, three fresh nodes, a node without cluster mode, a dead address.
+    let mut nodes = Nodes::start(3);
+    nodes.init(0);
+    write_keys(&nodes.seed(), "b", 500);
+    let fresh = nodes.add(3);
+    let plain = {
+        let host = nodes.nodes[3].host.clone();
+        let port = nodes.nodes[5].port + 1;
+        RedisNode::start(&host, port, &["--cluster-enabled", "no"])
+    };
+    let dead = format!("{}:{}", nodes.nodes[3].host, nodes.nodes[5].port + 2);
+    let seed = nodes.seed();
+    let (a, b) = (nodes.nodes[0].addr(), nodes.nodes[1].addr());
+    let fresh_list = fresh.join(",");
+    let with_plain = format!("{},{}", fresh[..2].join(","), plain.addr());
+    let with_dead = format!("{},{}", fresh[..2].join(","), dead);
+    let with_member = format!("{},{}", a, fresh[..2].join(","));
+    let members = nodes
+        .nodes
+        .iter()
+        .take(3)
+        .map(RedisNode::addr)
+        .collect::<Vec<_>>()
+        .join(",");
+    let two_fresh = fresh[..2].join(",");
+    let before = snapshot(&nodes.nodes);
+
+    #[rustfmt::skip]
+    let rows: Vec<(&str, Vec<&str>, i32, &str)> = vec![
+        ("init on a formed cluster is a no-op", vec!["init", "--nodes", &members, "--replicas-per-master", "0", "--yes"], 0, "already initialized and healthy"),
+        ("init with too few nodes", vec!["init", "--nodes", &two_fresh, "--replicas-per-master", "0", "--yes"], 2, "a cluster needs at least 3"),
+        ("init with a count not divisible by 1+R", vec!["init", "--nodes", &fresh_list, "--replicas-per-master", "1", "--yes"], 2, "cannot be split into groups of 1 master + 1 replica(s)"),
+        ("init with a node not in cluster mode", vec!["init", "--nodes", &with_plain, "--replicas-per-master", "0", "--yes"], 2, "is not in cluster mode"),
+        ("init with an unreachable node", vec!["init", "--nodes", &with_dead, "--replicas-per-master", "0", "--yes"], 2, "cannot connect to"),
+        ("init with a member of another cluster, holding its keys", vec!["init", "--nodes", &with_member, "--replicas-per-master", "0", "--yes"], 2, "is not empty: it holds"),
+        ("a seed that is not HOST:PORT", vec!["--seed", "127.0.0.1", "status"], 2, "is not HOST:PORT"),
+        ("a seed nobody answers at", vec!["--seed", &dead, "status"], 2, "cannot connect to"),
+        ("del-node of a master holding slots", vec!["--seed", &seed, "del-node", &a, "--yes"], 2, "pass --drain"),
+        ("del-node of an unknown node", vec!["--seed", &seed, "del-node", "ffffffffffff", "--yes"], 2, "cannot find node `ffffffffffff`"),
+        ("reshard of more slots than the sources hold", vec!["--seed", &seed, "reshard", "--from", &a, "--to", &b, "--slots", "9000", "--yes"], 2, "cannot move 9000"),
+        ("reshard to an unknown node", vec!["--seed", &seed, "reshard", "--from", "all", "--to", "10.9.9.9:1", "--slots", "1", "--yes"], 2, "cannot find node `10.9.9.9:1`"),
+        ("a weight that is not NODE=W", vec!["--seed", &seed, "rebalance", "--weight", &a, "--yes"], 2, "is not NODE=WEIGHT"),
+        ("a slot move without --yes and no terminal", vec!["--seed", &seed, "reshard", "--from", &a, "--to", &b, "--slots", "10"], 2, "pass --yes"),
+        ("scale without Kubernetes", vec!["--seed", &seed, "scale", "--masters", "4", "--yes"], 2, "without Kubernetes use add-node, rebalance and del-node"),
+        ("failover of a master", vec!["--seed", &seed, "failover", &a, "--yes"], 0, "already a master; nothing to do"),
+        ("an unknown subcommand", vec!["frobnicate"], 2, "unrecognized subcommand"),
+    ];
+    let mut failures = Vec::new();
+    for (what, args, code, message) in &rows {
+        let out = plugin(args);
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        if out.status.code() != Some(*code) || !text.contains(message) {
+            failures.push(format!(
+                "{what}: exit {:?}, expected {code} with `{message}`:\n{text}",
+                out.status.code()
+            ));
+        }
+        assert_eq!(snapshot(&nodes.nodes), before, "{what} changed the cluster");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_keys_intact(&seed, "b", 500);
+    for f in &fresh {
+        let node = nodes.nodes.iter().find(|n| &n.addr() == f).unwrap();
+        assert_eq!(
+            node.cli(&["cluster", "nodes"]).lines().count(),
+            1,
+            "{f} was touched"
+        );
+    }
+}
