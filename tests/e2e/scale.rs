@@ -182,3 +182,60 @@ fn fix_heals_the_cluster_after_every_pod_restarts_with_a_new_ip() {
     );
     assert_keys(&endpoints(&after), "ip", 10_000);
 }
+
+#[test]
+fn a_pod_deleted_during_a_scale_is_recreated_and_a_rerun_converges() {
+    let ns = initialized("scalepod");
+    let seeds = endpoints(&healthy_status(&ns.name));
+    write_keys(&seeds, "p", 20_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
+        .env("KUBECONFIG", kubeconfig())
+        .args([
+            "-n",
+            &ns.name,
+            "scale",
+            "--masters",
+            "4",
+            "--batch",
+            "20",
+            "--timeout",
+            "30",
+            "--yes",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the plugin");
+    // Once the new pods exist, the StatefulSet loses one of its old pods mid-scale (a node
+    // drain, say); it comes back with its volume, so with its node id and data.
+    eventually("the StatefulSet to create pod redis-cluster-7", || {
+        kubectl(&["get", "pod", "redis-cluster-7", "-n", &ns.name])
+            .status
+            .success()
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    kubectl_ok(&[
+        "delete",
+        "pod",
+        "redis-cluster-1",
+        "-n",
+        &ns.name,
+        "--wait=false",
+    ]);
+    let first = child.wait_with_output().expect("wait for the plugin");
+    let said = String::from_utf8_lossy(&first.stderr);
+    eprintln!(
+        "the interrupted scale exited with {}; its last words: {}",
+        first.status,
+        said.lines().last().unwrap_or("")
+    );
+    plugin_ok(&["-n", &ns.name, "scale", "--masters", "4", "--yes"]);
+    let status = healthy_status(&ns.name);
+    assert_eq!(slot_counts(&status), vec![4096; 4]);
+    assert_eq!(
+        masters_from_status(&status),
+        masters_from_redis_cli(&endpoints(&status)[0])
+    );
+    assert_keys(&endpoints(&status), "p", 20_000);
+}
