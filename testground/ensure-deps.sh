@@ -7,6 +7,7 @@ declare -A pkg_of=(
   [redis-server]=redis-server [redis-cli]=redis-tools
   [flock]=util-linux [setsid]=util-linux
   [python3]=python3 [sha256sum]=coreutils
+  [openssl]=openssl
 )
 missing=()
 for cmd in "${!pkg_of[@]}"; do
