@@ -5,12 +5,13 @@
 #   make cluster-down stop it and delete its data
 #   make demo         the main job on the local control plane
 #   make bench        compare our speed with redis-cli --cluster (SCENARIO=name for one)
+#   make krew-test    build the linux-amd64 release archive and install it with krew
 include testground/testground.mk
 
 CARGO ?= cargo
 BIN := target/debug/kubectl-redis_cluster
 
-.PHONY: test unit deps build e2e demo bench lint
+.PHONY: test unit deps build e2e demo bench lint krew-test
 
 ## deps: what the tests need on a fresh machine (redis-server, redis-tools; Go and Rust are checked)
 deps: testground-deps
@@ -24,7 +25,7 @@ unit: deps
 	$(CARGO) test --lib --bins --test integration --test packaging
 
 ## test: everything CI runs
-test: unit e2e
+test: unit e2e krew-test
 
 ## e2e: end-to-end tests against the local control plane (started if needed, stopped after if we started it)
 e2e: deps
@@ -37,6 +38,12 @@ demo: deps build
 ## bench: benchmarks against redis-cli --cluster (SCENARIO=rebalance|drain|bigkeys|ceiling)
 bench: deps
 	bench/run.sh $(SCENARIO)
+
+## krew-test: the release archive for this host, installed with krew (built from the Go module
+## proxy) and run through kubectl's plugin discovery; plugin.yaml is restored afterwards
+krew-test: deps
+	@orig=$$(mktemp); cp plugin.yaml "$$orig"; trap 'cp "'"$$orig"'" plugin.yaml; rm -f "'"$$orig"'"' EXIT; \
+	  release/build.sh linux-amd64 && release/krew-install-test.sh
 
 ## lint: formatting and clippy
 lint:
