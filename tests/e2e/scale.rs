@@ -188,7 +188,7 @@ fn a_pod_deleted_during_a_scale_is_recreated_and_a_rerun_converges() {
     let ns = initialized("scalepod");
     let seeds = endpoints(&healthy_status(&ns.name));
     write_keys(&seeds, "p", 20_000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
         .env("KUBECONFIG", kubeconfig())
         .args([
             "-n",

@@ -1,7 +1,6 @@
 //! `fix`: finishes a move killed half-way, covers an unassigned slot, and heals a cluster
 //! whose nodes all came back at new addresses — keeping node ids and every key.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::harness::*;
@@ -12,28 +11,14 @@ fn fix_finishes_a_reshard_that_was_killed_half_way() {
     nodes.init(0);
     let seed = nodes.seed();
     write_keys(&seed, "f", 30_000);
-    let mut child = Command::new(PLUGIN)
-        .args([
-            "--seed",
-            &seed,
-            "reshard",
-            "--from",
-            &nodes.nodes[0].addr(),
-            "--to",
-            &nodes.nodes[1].addr(),
-            "--slots",
-            "3000",
-            "--batch",
-            "20",
-            "--yes",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
-    let _ = child.kill();
-    let _ = child.wait();
+    let (from, to) = (nodes.nodes[0].addr(), nodes.nodes[1].addr());
+    plugin_killed_after(
+        &[
+            "--seed", &seed, "reshard", "--from", &from, "--to", &to, "--slots", "3000", "--batch",
+            "20", "--yes",
+        ],
+        Duration::from_millis(400),
+    );
     let out = plugin(&["--seed", &seed, "fix", "--yes"]);
     assert_success(&out);
     assert_keys_intact(&seed, "f", 30_000);

@@ -340,6 +340,21 @@ pub fn plugin_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("run the plugin")
 }
 
+/// Starts the plugin with `args`, SIGKILLs it after `delay` (wherever it is), and reaps it.
+pub fn plugin_killed_after(args: &[&str], delay: std::time::Duration) {
+    let mut child = Command::new(PLUGIN)
+        .args(args)
+        .env_remove("REDISCLI_AUTH")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the plugin");
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Asserts exit code 0, printing both streams otherwise.
 pub fn assert_success(out: &Output) {
     assert_exit(out, 0);

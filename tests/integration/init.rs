@@ -1,7 +1,6 @@
 //! `init`: builds healthy clusters from empty nodes, is a no-op on a formed cluster, resumes
 //! after a kill, and refuses nodes it must not touch, changing nothing.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
@@ -178,15 +177,10 @@ fn init_killed_at_any_moment_finishes_when_run_again() {
     // second run must finish the job from whatever state the first one left.
     for delay_ms in [5, 40, 150, 400, 1200] {
         let nodes = Nodes::start(6);
-        let mut child = Command::new(PLUGIN)
-            .args(["init", "--nodes", &nodes.list(), "--yes"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        let _ = child.wait();
+        plugin_killed_after(
+            &["init", "--nodes", &nodes.list(), "--yes"],
+            Duration::from_millis(delay_ms),
+        );
         let out = nodes.init(1);
         assert!(
             stderr(&out).contains("cluster created")

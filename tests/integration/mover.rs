@@ -350,8 +350,8 @@ fn rebalance_killed_at_any_moment_finishes_when_run_again_without_losing_a_key()
         let (nodes, new) = three_masters_with_keys(30_000);
         let seed = nodes.seed();
         assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
-        let mut child = Command::new(PLUGIN)
-            .args([
+        plugin_killed_after(
+            &[
                 "--seed",
                 &seed,
                 "rebalance",
@@ -359,14 +359,9 @@ fn rebalance_killed_at_any_moment_finishes_when_run_again_without_losing_a_key()
                 "--yes",
                 "--batch",
                 "50",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        let _ = child.wait();
+            ],
+            Duration::from_millis(delay_ms),
+        );
         let again = plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--yes"]);
         assert_success(&again);
         assert_eq!(
