@@ -8,10 +8,10 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{execute, start, wait_healthy};
+use super::moving::{execute, start};
 use super::target::{domains, resolve_node};
 use crate::plan::membership::repoint_replicas;
-use crate::plan::rebalance::{drain_weights, plan_rebalance};
+use crate::plan::rebalance::plan_drain;
 use crate::redis::converge::wait_for_cluster;
 use crate::redis::membership::{forget_everywhere, replicate, reset_hard};
 use crate::redis::observe::observe_cluster;
@@ -134,8 +134,9 @@ impl DelNodeOpts {
                 self.node
             );
         }
-        let weights = drain_weights(&start.slots, std::slice::from_ref(id));
-        let moves = plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the drain")?;
+        let moves =
+            plan_drain(&start.slots, std::slice::from_ref(id)).context("cannot plan the drain")?;
+        // execute waits until the cluster converged whenever it moved anything.
         execute(
             ctx,
             &start,
@@ -144,9 +145,6 @@ impl DelNodeOpts {
             "Move this node's slots away?",
         )
         .await?;
-        if !ctx.settings.dry_run {
-            wait_healthy(ctx).await?;
-        }
         Ok(())
     }
 }

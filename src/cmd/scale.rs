@@ -21,7 +21,7 @@ use super::move_args::MoveArgs;
 use super::moving::{execute, start_from, wait_healthy_from};
 use crate::k8s::{K8s, Pods};
 use crate::plan::layout::MIN_MASTERS;
-use crate::plan::rebalance::{drain_weights, plan_rebalance};
+use crate::plan::rebalance::{plan_drain, plan_rebalance};
 use crate::plan::roles::{RoleFacts, assign_roles};
 use crate::redis::converge::{blocks_membership, blocks_moving, wait_for_cluster};
 use crate::redis::membership::{failover_and_wait, forget_everywhere, meet, replicate, reset_hard};
@@ -407,8 +407,7 @@ impl ScaleOpts {
     /// Moves every slot off the leaving masters onto the staying ones.
     async fn drain(&self, ctx: &Ctx, all: &[Endpoint], leaving: &[NodeId]) -> anyhow::Result<()> {
         let start = start_from(ctx, all).await?;
-        let weights = drain_weights(&start.slots, leaving);
-        let moves = plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the drain")?;
+        let moves = plan_drain(&start.slots, leaving).context("cannot plan the drain")?;
         execute(
             ctx,
             &start,

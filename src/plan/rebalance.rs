@@ -72,6 +72,14 @@ pub fn drain_weights(
         .collect()
 }
 
+/// Moves that empty `leaving` onto the other masters that serve slots, evenly.
+pub fn plan_drain(
+    slots: &BTreeMap<NodeId, SlotSet>,
+    leaving: &[NodeId],
+) -> Result<Vec<SlotMove>, BalanceError> {
+    plan_rebalance(slots, &drain_weights(slots, leaving), 0.0)
+}
+
 /// Moves that bring every master to its weighted share, or none when every master is within
 /// `threshold_pct` percent of it (a master with weight 0 must always end empty).
 pub fn plan_rebalance(
@@ -285,8 +293,7 @@ mod tests {
     #[test]
     fn drain_weights_empty_the_leaving_masters_onto_the_serving_ones() {
         let slots = masters(&[4096, 4096, 8192, 0]);
-        let weights = drain_weights(&slots, &[fixture_id(2)]);
-        let after = apply(&slots, &plan_rebalance(&slots, &weights, 0.0).unwrap());
+        let after = apply(&slots, &plan_drain(&slots, &[fixture_id(2)]).unwrap());
         let counts: Vec<usize> = after.values().map(SlotSet::len).collect();
         assert_eq!(counts, vec![8192, 8192, 0, 0]);
     }
