@@ -113,15 +113,29 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "NAME[/KEY]")]
     pub password_secret: Option<String>,
 
-    /// Talk TLS to the nodes (their tls-port); needs --cacert, or --insecure.
+    /// Talk TLS to the nodes (their tls-port); needs --cacert or --tls-secret, or --insecure.
     #[arg(long, global = true)]
     pub tls: bool,
 
     /// CA certificate(s) in PEM that signed the nodes' certificates (with --tls).
     ///
-    /// Node certificates must name the node's IP in a subjectAltName: nodes are addressed by IP.
+    /// Node certificates must name the node's IP in a subjectAltName (nodes are addressed by
+    /// IP), or the name given with --tls-server-name.
     #[arg(long, global = true, value_name = "FILE", requires = "tls")]
     pub cacert: Option<PathBuf>,
+
+    /// Kubernetes Secret with the TLS material (with --tls): the CA in `ca.crt`, and the
+    /// client certificate in `tls.crt` and `tls.key` when present, as cert-manager writes them.
+    #[arg(long, global = true, value_name = "NAME", requires = "tls",
+          conflicts_with_all = ["cacert", "cert", "key"])]
+    pub tls_secret: Option<String>,
+
+    /// Check every node's certificate against this name (and send it as SNI) instead of the
+    /// node's IP: for certificates that name the pods' DNS names, e.g. a wildcard
+    /// `*.redis-cluster.NAMESPACE.svc.cluster.local` checked as
+    /// `redis-cluster-0.redis-cluster.NAMESPACE.svc.cluster.local`.
+    #[arg(long, global = true, value_name = "NAME", requires = "tls")]
+    pub tls_server_name: Option<String>,
 
     /// Client certificate in PEM, for nodes with tls-auth-clients (with --tls and --key).
     #[arg(long, global = true, value_name = "FILE", requires_all = ["tls", "key"])]
@@ -262,6 +276,25 @@ mod tests {
             (
                 &["--tls", "--insecure", "--cacert", "ca.pem", "status"][..],
                 ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["--tls-secret", "redis-tls", "status"][..],
+                ErrorKind::MissingRequiredArgument,
+            ),
+            (
+                &[
+                    "--tls",
+                    "--tls-secret",
+                    "redis-tls",
+                    "--cacert",
+                    "ca.pem",
+                    "status",
+                ][..],
+                ErrorKind::ArgumentConflict,
+            ),
+            (
+                &["--tls-server-name", "redis.svc", "status"][..],
+                ErrorKind::MissingRequiredArgument,
             ),
             (
                 &["--password", "hunter2", "status"][..],

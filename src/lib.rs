@@ -27,7 +27,7 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
     let settings = Settings::new(&cli.global, env)?;
     match cli.command {
         Command::Init(opts) if !opts.nodes.is_empty() => {
-            let ctx = Ctx::direct(settings, vec![]);
+            let ctx = Ctx::direct(settings, vec![])?;
             opts.exec(&ctx).await
         }
         Command::Init(opts) => opts.exec(&Ctx::connect(settings).await?).await,

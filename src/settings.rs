@@ -109,6 +109,19 @@ pub struct Settings {
     pub password_secret: Option<String>,
     /// `--tls` and its files, loaded: every connection is wrapped in TLS when set.
     pub tls: Option<TlsConfig>,
+    /// `--tls --tls-secret`: TLS material to read from a Secret once connected to Kubernetes.
+    pub tls_secret: Option<TlsSecret>,
+}
+
+/// `--tls-secret` and the TLS options that go with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSecret {
+    /// The Secret's name.
+    pub name: String,
+    /// `--insecure`: the Secret's `ca.crt` is not needed.
+    pub insecure: bool,
+    /// `--tls-server-name`.
+    pub server_name: Option<String>,
 }
 
 /// Why the command line cannot be turned into settings.
@@ -119,9 +132,14 @@ pub enum SettingsError {
     Endpoint(#[from] EndpointParseError),
     /// `--tls` without a way to check the nodes' certificates.
     #[error(
-        "--tls needs --cacert FILE (the CA that signed the nodes' certificates), or --insecure to skip checking them"
+        "--tls needs --cacert FILE or --tls-secret NAME (the CA that signed the nodes' certificates), or --insecure to skip checking them"
     )]
     TlsWithoutTrust,
+    /// `--tls-secret` where there is no Kubernetes to read it from.
+    #[error(
+        "--tls-secret reads a Kubernetes Secret; with --seed, give the files with --cacert (and --cert, --key)"
+    )]
+    TlsSecretWithoutKubernetes,
     /// A TLS file is missing or unusable.
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
@@ -140,6 +158,14 @@ impl Settings {
         let mut err_styles = Styles::default();
         if g.color.should_colorize(env.stderr_tty, env.no_color) {
             err_styles.colorize();
+        }
+        let tls_secret = g.tls_secret.as_ref().map(|name| TlsSecret {
+            name: name.clone(),
+            insecure: g.insecure,
+            server_name: g.tls_server_name.clone(),
+        });
+        if tls_secret.is_some() && g.seed.is_some() {
+            return Err(SettingsError::TlsSecretWithoutKubernetes);
         }
         let access = match &g.seed {
             Some(seed) => Access::Seed(seed.parse()?),
@@ -169,14 +195,16 @@ impl Settings {
             user: g.user.clone(),
             password_secret: g.password_secret.clone(),
             tls: tls_config(g)?,
+            tls_secret,
         })
     }
 }
 
 /// Reads the TLS files named by `--cacert`, `--cert` and `--key` (clap has already made sure
-/// they come with `--tls`, and `--cert` with `--key`).
+/// they come with `--tls`, and `--cert` with `--key`); `None` without `--tls`, or when the
+/// material comes from `--tls-secret` later.
 fn tls_config(g: &GlobalOpts) -> Result<Option<TlsConfig>, SettingsError> {
-    if !g.tls {
+    if !g.tls || g.tls_secret.is_some() {
         return Ok(None);
     }
     let trust = match (&g.cacert, g.insecure) {
@@ -191,7 +219,15 @@ fn tls_config(g: &GlobalOpts) -> Result<Option<TlsConfig>, SettingsError> {
         }),
         _ => None,
     };
-    Ok(Some(TlsMaterial { trust, identity }.client_config()?))
+    let server_name = g.tls_server_name.clone();
+    Ok(Some(
+        TlsMaterial {
+            trust,
+            identity,
+            server_name,
+        }
+        .client_config()?,
+    ))
 }
 
 /// Kubeconfig files as kubectl picks them: `--kubeconfig`, else every file in `KUBECONFIG`,
@@ -331,5 +367,46 @@ mod tests {
                 .is_some()
         );
         assert!(settings(&[], &env).unwrap().tls.is_none());
+    }
+
+    #[test]
+    fn a_tls_secret_is_read_later_and_only_in_kubernetes_mode() {
+        let env = Environment::default();
+        let s = settings(
+            &[
+                "--tls",
+                "--tls-secret",
+                "redis-tls",
+                "--tls-server-name",
+                "redis.svc",
+            ],
+            &env,
+        )
+        .unwrap();
+        assert!(s.tls.is_none(), "nothing to load before Kubernetes answers");
+        assert_eq!(
+            s.tls_secret,
+            Some(TlsSecret {
+                name: "redis-tls".into(),
+                insecure: false,
+                server_name: Some("redis.svc".into()),
+            })
+        );
+        let err = settings(
+            &[
+                "--seed",
+                "127.0.0.1:7000",
+                "--tls",
+                "--tls-secret",
+                "redis-tls",
+            ],
+            &env,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--tls-secret reads a Kubernetes Secret; with --seed"),
+            "{err}"
+        );
     }
 }

@@ -10,8 +10,8 @@ use crate::k8s::secret::{SecretKey, password_ref};
 use crate::k8s::{K8s, Pods, PortForwardConnector};
 use crate::output::Reporter;
 use crate::output::prompt::{NotConfirmed, confirm};
-use crate::redis::{Connector, Credentials, DirectConnector, Pool, TlsConnector};
-use crate::settings::{Access, KubeTarget, Settings};
+use crate::redis::{Connector, Credentials, DirectConnector, Pool, TlsConfig, TlsConnector};
+use crate::settings::{Access, KubeTarget, Settings, TlsSecret};
 use crate::topology::Endpoint;
 
 /// How a command ended, when it did not fail outright.
@@ -47,7 +47,7 @@ impl Ctx {
         let target = match &settings.access {
             Access::Seed(seed) => {
                 let seeds = vec![seed.clone()];
-                return Ok(Self::direct(settings, seeds));
+                return Ok(Self::direct_tcp(settings, seeds));
             }
             Access::Kubernetes(target) => target.clone(),
         };
@@ -56,6 +56,9 @@ impl Ctx {
         let mut settings = settings;
         if settings.credentials.is_none() {
             settings.credentials = secret_credentials(&k8s, &settings, &target.statefulset).await?;
+        }
+        if let Some(wanted) = &settings.tls_secret {
+            settings.tls = Some(secret_tls(&k8s, wanted).await?);
         }
         let connector: Arc<dyn Connector> = if target.direct || k8s.in_cluster {
             Arc::new(DirectConnector {
@@ -82,13 +85,23 @@ impl Ctx {
             Access::Seed(_) => anyhow::bail!("this command works on Kubernetes only; drop --seed"),
         };
         let k8s = K8s::connect(&target.source).await?;
-        let mut ctx = Self::direct(settings, vec![]);
+        let mut ctx = Self::direct_tcp(settings, vec![]);
         ctx.k8s = Some(k8s);
         Ok((ctx, target))
     }
 
-    /// A context over plain TCP, whatever the access mode (for `init --nodes`).
-    pub fn direct(settings: Settings, seeds: Vec<Endpoint>) -> Self {
+    /// A context dialling the nodes directly, whatever the access mode (for `init --nodes`);
+    /// TLS material must then come from files.
+    pub fn direct(settings: Settings, seeds: Vec<Endpoint>) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            settings.tls_secret.is_none(),
+            "--tls-secret is read from the StatefulSet's namespace, which --nodes bypasses; give the files with --cacert (and --cert, --key)"
+        );
+        Ok(Self::direct_tcp(settings, seeds))
+    }
+
+    /// A context over TCP (and `--tls` files).
+    fn direct_tcp(settings: Settings, seeds: Vec<Endpoint>) -> Self {
         let connector = Arc::new(DirectConnector {
             timeout: settings.connect_timeout,
         });
@@ -145,6 +158,20 @@ impl Ctx {
             &mut std::io::stderr(),
         )
     }
+}
+
+/// The TLS client configuration from `--tls-secret`.
+async fn secret_tls(k8s: &K8s, wanted: &TlsSecret) -> anyhow::Result<TlsConfig> {
+    let material = k8s
+        .tls_material(&wanted.name, wanted.insecure, wanted.server_name.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot read the TLS material (named by --tls-secret {})",
+                wanted.name
+            )
+        })?;
+    Ok(material.client_config()?)
 }
 
 /// The password from `--password-secret`, else from the Secret the StatefulSet's redis

@@ -1,16 +1,29 @@
-//! The Redis password from Kubernetes: a Secret named with `--password-secret NAME[/KEY]`, or
-//! the one the StatefulSet's redis container already reads (`REDIS_PASSWORD` or
-//! `REDISCLI_AUTH` from a `secretKeyRef`), found without any flag. The value is only ever
-//! handed to the connection pool, never printed.
+//! Credentials from Kubernetes Secrets. The Redis password: a Secret named with
+//! `--password-secret NAME[/KEY]`, or the one the StatefulSet's redis container already reads
+//! (`REDIS_PASSWORD` or `REDISCLI_AUTH` from a `secretKeyRef`), found without any flag. TLS:
+//! the CA and client certificate of `--tls-secret NAME`, under the keys cert-manager and
+//! `kubernetes.io/tls` Secrets use. Values are only ever handed to the connection pool, never
+//! printed.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 
 use super::client::K8s;
 use super::error::{K8sError, Op};
+use crate::redis::tls::{ClientIdentity, Pem, ServerTrust, TlsMaterial};
 
 /// The key used when `--password-secret` names only the Secret.
 pub const DEFAULT_KEY: &str = "password";
+
+/// The key of a TLS Secret holding the CA certificate(s) that signed the nodes' certificates.
+pub const CA_KEY: &str = "ca.crt";
+/// The key of a TLS Secret holding the client certificate.
+pub const CERT_KEY: &str = "tls.crt";
+/// The key of a TLS Secret holding the client certificate's private key.
+pub const PRIVATE_KEY_KEY: &str = "tls.key";
 
 /// Env variables whose `secretKeyRef` holds the password, in order of preference.
 const PASSWORD_ENV: [&str; 2] = ["REDIS_PASSWORD", "REDISCLI_AUTH"];
@@ -64,37 +77,108 @@ pub enum SecretError {
     /// The API refused or the Secret does not exist.
     #[error(transparent)]
     Api(#[from] K8sError),
-    /// The Secret lacks the key.
-    #[error("secret {name} has no key {key}; name it with --password-secret {name}/KEY")]
+    /// The Secret lacks a key.
+    #[error("secret {name} has no key {key}; {hint}")]
     MissingKey {
         /// The Secret.
         name: String,
         /// The key.
         key: String,
+        /// What to do about it.
+        hint: String,
     },
 }
 
 impl K8s {
     /// Reads one key of a Secret in the namespace.
     pub async fn secret_value(&self, wanted: &SecretKey) -> Result<String, SecretError> {
-        let op = Op::new("get", "secrets").on("secret", &wanted.name);
-        let secret = self
-            .api::<Secret>()
-            .get(&wanted.name)
-            .await
-            .map_err(|e| self.scope.classify(op, e))?;
-        let missing = || SecretError::MissingKey {
-            name: wanted.name.clone(),
-            key: wanted.key.clone(),
-        };
-        let bytes = secret
-            .data
-            .and_then(|mut d| d.remove(&wanted.key))
-            .ok_or_else(missing)?;
+        let bytes = self
+            .secret_data(&wanted.name)
+            .await?
+            .remove(&wanted.key)
+            .ok_or_else(|| SecretError::MissingKey {
+                name: wanted.name.clone(),
+                key: wanted.key.clone(),
+                hint: format!("name it with --password-secret {}/KEY", wanted.name),
+            })?;
         Ok(String::from_utf8_lossy(&bytes.0)
             .trim_end_matches(['\r', '\n'])
             .to_string())
     }
+
+    /// The TLS material of `--tls-secret NAME`: see [`tls_material`].
+    pub async fn tls_material(
+        &self,
+        name: &str,
+        insecure: bool,
+        server_name: Option<String>,
+    ) -> Result<TlsMaterial, SecretError> {
+        let data = self.secret_data(name).await?;
+        let origin = format!("secret {}/{name}", self.scope.namespace);
+        tls_material(&origin, name, data, insecure, server_name)
+    }
+
+    /// Every key of a Secret in the namespace.
+    async fn secret_data(&self, name: &str) -> Result<BTreeMap<String, ByteString>, K8sError> {
+        let op = Op::new("get", "secrets").on("secret", name);
+        let secret = self
+            .api::<Secret>()
+            .get(name)
+            .await
+            .map_err(|e| self.scope.classify(op, e))?;
+        Ok(secret.data.unwrap_or_default())
+    }
+}
+
+/// TLS material from a Secret's keys: the CA from `ca.crt` (not needed with `--insecure`),
+/// the client certificate from `tls.crt` and `tls.key` when the Secret has them (it must have
+/// both or neither). `origin` names the Secret in messages.
+pub fn tls_material(
+    origin: &str,
+    name: &str,
+    mut data: BTreeMap<String, ByteString>,
+    insecure: bool,
+    server_name: Option<String>,
+) -> Result<TlsMaterial, SecretError> {
+    let missing = |key: &str, hint: &str| SecretError::MissingKey {
+        name: name.into(),
+        key: key.into(),
+        hint: hint.into(),
+    };
+    let mut pem = |key: &str| {
+        data.remove(key).map(|bytes| Pem {
+            text: bytes.0,
+            origin: format!("{origin} key {key}"),
+        })
+    };
+    let trust = match (pem(CA_KEY), insecure) {
+        (_, true) => ServerTrust::AnyCertificate,
+        (Some(ca), false) => ServerTrust::Ca(ca),
+        (None, false) => {
+            return Err(missing(
+                CA_KEY,
+                "it must hold the CA that signed the nodes' certificates (or pass --insecure)",
+            ));
+        }
+    };
+    let identity = match (pem(CERT_KEY), pem(PRIVATE_KEY_KEY)) {
+        (Some(cert), Some(key)) => Some(ClientIdentity { cert, key }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(missing(
+                PRIVATE_KEY_KEY,
+                "a client certificate needs its key",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(missing(CERT_KEY, "a private key needs its certificate"));
+        }
+    };
+    Ok(TlsMaterial {
+        trust,
+        identity,
+        server_name,
+    })
 }
 
 #[cfg(test)]
@@ -127,6 +211,63 @@ mod tests {
                 name: "auth".into(),
                 key: "pw".into()
             }
+        );
+    }
+
+    fn data(keys: &[&str]) -> BTreeMap<String, ByteString> {
+        keys.iter()
+            .map(|k| {
+                (
+                    k.to_string(),
+                    ByteString(format!("pem of {k}").into_bytes()),
+                )
+            })
+            .collect()
+    }
+
+    fn material(keys: &[&str], insecure: bool) -> Result<TlsMaterial, String> {
+        tls_material(
+            "secret prod/redis-tls",
+            "redis-tls",
+            data(keys),
+            insecure,
+            None,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_tls_secret_gives_the_ca_and_when_present_the_client_certificate() {
+        let full = material(&["ca.crt", "tls.crt", "tls.key"], false).unwrap();
+        let ServerTrust::Ca(ca) = &full.trust else {
+            panic!("the CA must be trusted: {full:?}");
+        };
+        assert_eq!(ca.origin, "secret prod/redis-tls key ca.crt");
+        assert_eq!(ca.text, b"pem of ca.crt");
+        let id = full
+            .identity
+            .expect("tls.crt and tls.key are the client identity");
+        assert_eq!(id.cert.origin, "secret prod/redis-tls key tls.crt");
+        assert_eq!(id.key.origin, "secret prod/redis-tls key tls.key");
+
+        assert!(material(&["ca.crt"], false).unwrap().identity.is_none());
+        let insecure = material(&["tls.crt", "tls.key"], true).unwrap();
+        assert!(matches!(insecure.trust, ServerTrust::AnyCertificate));
+    }
+
+    #[test]
+    fn a_tls_secret_missing_a_key_says_which_and_what_to_do() {
+        assert_eq!(
+            material(&["tls.crt", "tls.key"], false).unwrap_err(),
+            "secret redis-tls has no key ca.crt; it must hold the CA that signed the nodes' certificates (or pass --insecure)"
+        );
+        assert_eq!(
+            material(&["ca.crt", "tls.crt"], false).unwrap_err(),
+            "secret redis-tls has no key tls.key; a client certificate needs its key"
+        );
+        assert_eq!(
+            material(&["ca.crt", "tls.key"], false).unwrap_err(),
+            "secret redis-tls has no key tls.crt; a private key needs its certificate"
         );
     }
 

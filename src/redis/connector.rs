@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::AlertDescription;
 
 use crate::topology::Endpoint;
 
@@ -36,9 +37,21 @@ pub enum ConnectError {
         "the node hung up before answering: if it speaks only TLS, pass --tls (and --cert/--key when it checks client certificates)"
     )]
     HungUp,
+    /// The node ended the TLS session with an alert after the handshake.
+    #[error("{}", alert_advice(*.0))]
+    TlsAlert(AlertDescription),
     /// A connector-specific failure (for example a port-forward the API server refused).
     #[error("{0}")]
     Other(String),
+}
+
+/// What a TLS alert from a node means for the user.
+fn alert_advice(alert: AlertDescription) -> String {
+    match alert {
+        AlertDescription::CertificateRequired => "the node requires a client certificate: pass --cert and --key, or a --tls-secret holding tls.crt and tls.key".into(),
+        AlertDescription::UnknownCA | AlertDescription::BadCertificate => format!("the node rejected our client certificate ({alert:?}): it must be signed by the CA the node trusts (tls-ca-cert-file)"),
+        other => format!("the node ended the TLS session: {other:?}"),
+    }
 }
 
 /// Opens byte streams to nodes by their cluster-internal endpoint.

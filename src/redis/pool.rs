@@ -10,6 +10,7 @@ use std::time::Duration;
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{AsyncConnectionConfig, Cmd, FromRedisValue, Pipeline, RedisConnectionInfo, Value};
 use tokio::task::JoinHandle;
+use tokio_rustls::rustls::{self, AlertDescription};
 
 use super::connector::{ConnectError, Connector};
 use super::error::NodeError;
@@ -171,16 +172,42 @@ impl Drop for Pool {
 }
 
 /// A node that hangs up on the first command of a new connection is one that speaks TLS to
-/// a plain-text client, or wants a client certificate: say so instead of `broken pipe`.
+/// a plain-text client, or wants a client certificate: say so instead of `broken pipe`. With
+/// TLS 1.3 the node checks the client certificate after the client's side of the handshake is
+/// done, so a missing one shows up here too, as an alert (or as the hang-up, by timing).
 fn hung_up(endpoint: &Endpoint, e: ::redis::RedisError) -> Result<NodeError, ::redis::RedisError> {
-    if e.is_connection_dropped() && !e.is_timeout() {
-        Ok(NodeError::Connect {
-            endpoint: endpoint.clone(),
-            source: ConnectError::HungUp,
-        })
-    } else {
-        Err(e)
+    let source = match tls_alert(&e) {
+        Some(alert) => ConnectError::TlsAlert(alert),
+        None if e.is_connection_dropped() && !e.is_timeout() => ConnectError::HungUp,
+        None => return Err(e),
+    };
+    Ok(NodeError::Connect {
+        endpoint: endpoint.clone(),
+        source,
+    })
+}
+
+/// The TLS alert the node sent, if that is what ended the connection. redis-rs keeps the I/O
+/// error behind an `Arc`, and the I/O error keeps rustls' behind `get_ref`.
+fn tls_alert(e: &::redis::RedisError) -> Option<AlertDescription> {
+    use std::error::Error;
+    type Shared = std::sync::Arc<dyn Error + Send + Sync>;
+    let mut next: Option<&(dyn Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let err: &(dyn Error + 'static) = match err.downcast_ref::<Shared>() {
+            Some(shared) => shared.as_ref(),
+            None => err,
+        };
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .map_or(err, |inner| inner as &(dyn Error + 'static));
+        if let Some(rustls::Error::AlertReceived(alert)) = inner.downcast_ref::<rustls::Error>() {
+            return Some(*alert);
+        }
+        next = err.source();
     }
+    None
 }
 
 /// Maps a Redis error to [`NodeError`], recognising authentication failures.

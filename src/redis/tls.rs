@@ -1,8 +1,10 @@
 //! TLS to the nodes: a [`TlsConnector`] that wraps any other [`Connector`] (direct TCP, a
 //! Kubernetes port-forward) and runs a rustls client handshake over the stream it opens, so
 //! every connector gets TLS without knowing about it. The nodes' endpoints are IPs, so a
-//! node's certificate must name its IP in a subjectAltName; the CA comes from `--cacert` (or
-//! a Secret), the client certificate from `--cert`/`--key` for nodes that verify clients.
+//! node's certificate must name its IP in a subjectAltName, unless `--tls-server-name` gives
+//! the one name every node's certificate carries (what certificates for pods usually name: a
+//! DNS name, since pod IPs change). The CA comes from `--cacert` or a Secret, the client
+//! certificate from `--cert`/`--key` or the same Secret, for nodes that verify clients.
 
 use std::fmt;
 use std::sync::Arc;
@@ -78,6 +80,9 @@ pub struct TlsMaterial {
     pub trust: ServerTrust,
     /// What the client presents, if anything.
     pub identity: Option<ClientIdentity>,
+    /// The name node certificates are checked against (and sent as SNI); `None` = each
+    /// node's own IP.
+    pub server_name: Option<String>,
 }
 
 /// Why the TLS client could not be set up.
@@ -102,6 +107,12 @@ pub enum TlsSetupError {
         /// The parser's complaint.
         detail: String,
     },
+    /// `--tls-server-name` is neither a DNS name nor an IP.
+    #[error("--tls-server-name {name} is not a DNS name or an IP address")]
+    ServerName {
+        /// The name given.
+        name: String,
+    },
     /// rustls refused the certificates or key (a key that does not match its certificate).
     #[error("cannot use {origin}")]
     Rustls {
@@ -118,6 +129,7 @@ pub enum TlsSetupError {
 #[derive(Clone)]
 pub struct TlsConfig {
     config: Arc<ClientConfig>,
+    server_name: Option<ServerName<'static>>,
     description: String,
 }
 
@@ -168,13 +180,29 @@ impl TlsMaterial {
                     })?
             }
         };
+        let server_name = match &self.server_name {
+            Some(name) => Some(
+                ServerName::try_from(name.clone())
+                    .map_err(|_| TlsSetupError::ServerName { name: name.clone() })?,
+            ),
+            None => None,
+        };
         let identity = self
             .identity
             .as_ref()
             .map(|id| format!(", client certificate {}", id.cert.origin));
+        let checked_name = self
+            .server_name
+            .as_ref()
+            .map(|name| format!(", node certificates checked for {name}"));
         Ok(TlsConfig {
             config: Arc::new(config),
-            description: format!("trust {trust}{}", identity.unwrap_or_default()),
+            server_name,
+            description: format!(
+                "trust {trust}{}{}",
+                identity.unwrap_or_default(),
+                checked_name.unwrap_or_default()
+            ),
         })
     }
 }
@@ -258,11 +286,12 @@ impl ServerCertVerifier for AnyCertificate {
 }
 
 /// Wraps another connector and speaks TLS over the streams it opens. The server name checked
-/// against the node's certificate is the endpoint's host: the node IP (no SNI is sent for an
-/// IP, as RFC 6066 wants).
+/// against the node's certificate is `--tls-server-name` when given, else the endpoint's
+/// host: the node IP (no SNI is sent for an IP, as RFC 6066 wants).
 pub struct TlsConnector {
     inner: Arc<dyn Connector>,
     tls: tokio_rustls::TlsConnector,
+    server_name: Option<ServerName<'static>>,
     /// How long the handshake may take, on top of the inner connector's own timeout.
     timeout: Duration,
 }
@@ -273,6 +302,7 @@ impl TlsConnector {
         Self {
             inner,
             tls: tokio_rustls::TlsConnector::from(config.config.clone()),
+            server_name: config.server_name.clone(),
             timeout,
         }
     }
@@ -284,12 +314,15 @@ impl Connector for TlsConnector {
         endpoint: &'a Endpoint,
     ) -> BoxFuture<'a, Result<BoxedStream, ConnectError>> {
         Box::pin(async move {
-            let name = ServerName::try_from(endpoint.host.clone()).map_err(|e| {
-                ConnectError::Other(format!(
-                    "`{}` cannot be checked against a certificate: {e}",
-                    endpoint.host
-                ))
-            })?;
+            let name = match &self.server_name {
+                Some(name) => name.clone(),
+                None => ServerName::try_from(endpoint.host.clone()).map_err(|e| {
+                    ConnectError::Other(format!(
+                        "`{}` cannot be checked against a certificate: {e}",
+                        endpoint.host
+                    ))
+                })?,
+            };
             let stream = self.inner.connect(endpoint).await?;
             let tls = tokio::time::timeout(self.timeout, self.tls.connect(name, stream))
                 .await
@@ -316,6 +349,7 @@ mod tests {
         let material = TlsMaterial {
             trust: ServerTrust::Ca(pem("not a certificate\n", "--cacert /tmp/ca.pem")),
             identity: None,
+            server_name: None,
         };
         let err = material.client_config().unwrap_err().to_string();
         assert_eq!(
@@ -329,12 +363,35 @@ mod tests {
         let config = TlsMaterial {
             trust: ServerTrust::AnyCertificate,
             identity: None,
+            server_name: None,
         }
         .client_config()
         .unwrap();
         assert_eq!(format!("{config:?}"), "TlsConfig(\"trust --insecure\")");
         let key = pem("-----BEGIN PRIVATE KEY-----\nsecret\n", "--key k.pem");
         assert!(!format!("{key:?}").contains("secret"));
+    }
+
+    #[test]
+    fn a_server_name_must_be_a_dns_name_or_an_ip() {
+        let with_name = |name: &str| TlsMaterial {
+            trust: ServerTrust::AnyCertificate,
+            identity: None,
+            server_name: Some(name.into()),
+        };
+        let config = with_name("redis-cluster.default.svc")
+            .client_config()
+            .unwrap();
+        assert_eq!(
+            format!("{config:?}"),
+            "TlsConfig(\"trust --insecure, node certificates checked for redis-cluster.default.svc\")"
+        );
+        assert!(with_name("10.0.0.7").client_config().is_ok());
+        let err = with_name("not a name").client_config().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--tls-server-name not a name is not a DNS name or an IP address"
+        );
     }
 
     #[test]

@@ -133,7 +133,7 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
-    /// Generates the files; the node certificate names every IP in `ips`.
+    /// Generates the files; the node certificate names every IP in `ips` and [`Self::DNS_NAME`].
     pub fn generate(ips: &[&str]) -> Self {
         let found = Command::new("openssl")
             .arg("version")
@@ -148,7 +148,8 @@ impl TlsFiles {
         };
         files.make_ca("ca");
         files.make_ca("other-ca");
-        let sans: Vec<String> = ips.iter().map(|ip| format!("IP:{ip}")).collect();
+        let mut sans: Vec<String> = ips.iter().map(|ip| format!("IP:{ip}")).collect();
+        sans.push(format!("DNS:{}", Self::DNS_NAME));
         files.make_leaf(
             "node",
             &format!(
@@ -159,6 +160,10 @@ impl TlsFiles {
         files.make_leaf("client", "extendedKeyUsage=clientAuth\n");
         files
     }
+
+    /// The DNS name the node certificate carries besides the IPs (what `--tls-server-name`
+    /// checks against).
+    pub const DNS_NAME: &str = "redis-cluster.tls.test";
 
     /// A file in the dir.
     pub fn path(&self, name: &str) -> PathBuf {

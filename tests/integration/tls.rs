@@ -1,7 +1,9 @@
 //! Clusters that speak only TLS (`--port 0 --tls-port P`, TLS on the bus and for
-//! replication, client certificates required), with certificates made in the test: `init`,
-//! `status`, `add-node` and `rebalance` work over `--tls`, MIGRATE between nodes included;
-//! a certificate from another CA and plain text are refused with a clear error.
+//! replication, client certificates required), with certificates made in the test: every
+//! command that talks to nodes (`init`, `status`, `add-node`, `rebalance`, `reshard`,
+//! `failover`, `fix`, `del-node`, `cli`) works over `--tls`, MIGRATE between nodes included;
+//! a certificate from another CA, a name the certificate does not carry and plain text are
+//! refused with a clear error.
 
 use crate::harness::*;
 
@@ -58,6 +60,38 @@ fn a_tls_cluster_is_created_checked_grown_and_rebalanced_with_every_key_intact()
     );
     nodes.assert_keys_intact("t", 3_000);
     nodes.assert_redis_cli_agrees_healthy();
+
+    // The rest of the commands, each over TLS, each leaving a healthy cluster.
+    let seed = nodes.seed();
+    let reshard = nodes.plugin(&[
+        "reshard", "--from", &new, "--to", &seed, "--slots", "500", "--yes",
+    ]);
+    assert_success(&reshard);
+    assert_success(&nodes.plugin(&["del-node", &new, "--drain", "--yes"]));
+    let replica = first_replica(&nodes);
+    assert_success(&nodes.plugin(&["failover", &replica, "--yes"]));
+    assert_success(&nodes.plugin(&["fix", "--yes"]));
+    let ping = nodes.plugin(&["cli", &seed, "--", "PING"]);
+    assert_success(&ping);
+    assert_eq!(stdout(&ping).trim(), "PONG");
+    nodes.assert_keys_intact("t", 3_000);
+    nodes.assert_redis_cli_agrees_healthy();
+}
+
+/// The address of some replica, from `status -o json`.
+fn first_replica(nodes: &Nodes) -> String {
+    let out = nodes.plugin(&["status", "-o", "json"]);
+    assert_success(&out);
+    let status: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("status -o json is JSON");
+    status["nodes"]
+        .as_array()
+        .expect("status -o json lists nodes")
+        .iter()
+        .find(|n| n["role"] == "replica")
+        .and_then(|n| n["endpoint"].as_str())
+        .unwrap_or_else(|| panic!("no replica in {status}"))
+        .to_string()
 }
 
 #[test]
@@ -81,13 +115,24 @@ fn a_tls_cluster_refuses_a_wrong_ca_and_plain_text_and_insecure_skips_only_the_c
         stderr(&out)
     );
 
-    // Plain text, and TLS without the client certificate the nodes ask for: the node hangs up.
+    // Plain text: the node hangs up. TLS without the client certificate the nodes ask for:
+    // TLS 1.3 checks it after the client's handshake is done, so the node's alert and its
+    // hang-up race; either way the message names --cert/--key.
+    let hung_up = format!(
+        "cannot connect to {seed}: the node hung up before answering: if it speaks only TLS, pass --tls (and --cert/--key"
+    );
+    let cert_required = format!(
+        "cannot connect to {seed}: the node requires a client certificate: pass --cert and --key"
+    );
     let no_cert = vec![
         "--tls".to_string(),
         "--cacert".into(),
         files.ca().to_string_lossy().into_owned(),
     ];
-    for flags in [vec![], no_cert] {
+    for (flags, expected) in [
+        (vec![], vec![&hung_up]),
+        (no_cert, vec![&cert_required, &hung_up]),
+    ] {
         let args: Vec<String> = flags
             .into_iter()
             .chain(["--seed".into(), seed.clone(), "status".into()])
@@ -95,10 +140,30 @@ fn a_tls_cluster_refuses_a_wrong_ca_and_plain_text_and_insecure_skips_only_the_c
         let out = Access::default().command(PLUGIN, &args).output().unwrap();
         assert_exit(&out, 2);
         assert!(
-            stderr(&out).contains(&format!("cannot connect to {seed}: the node hung up before answering: if it speaks only TLS, pass --tls (and --cert/--key")),
+            expected.iter().any(|e| stderr(&out).contains(e.as_str())),
             "{args:?}: {}",
             stderr(&out)
         );
+    }
+
+    // A name instead of each node's IP: the certificate's DNS name passes, another fails.
+    for (name, ok) in [(TlsFiles::DNS_NAME, true), ("elsewhere.tls.test", false)] {
+        let mut args = files.flags(&files.ca());
+        args.extend(["--tls-server-name".into(), name.into()]);
+        args.extend(["--seed".into(), seed.clone(), "status".into()]);
+        let out = Access::default().command(PLUGIN, &args).output().unwrap();
+        if ok {
+            assert_success(&out);
+        } else {
+            assert_exit(&out, 2);
+            assert!(
+                stderr(&out).contains(
+                    "TLS handshake failed: invalid peer certificate: certificate not valid for name"
+                ),
+                "{}",
+                stderr(&out)
+            );
+        }
     }
 
     let mut insecure: Vec<String> = files.flags(&files.ca());
