@@ -123,7 +123,7 @@ mod tests {
             forward_ports: vec![6379, 16379],
             claim: None,
             data_mount: None,
-            config_mounts: vec![],
+            file_mounts: vec![],
             config_path: None,
             extra_args: vec![],
             env: vec![],

@@ -10,6 +10,10 @@ mod podspec;
 mod process;
 mod redisconf;
 mod supervisor;
+#[cfg(test)]
+mod testutil;
+#[cfg(test)]
+mod tls_tests;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};

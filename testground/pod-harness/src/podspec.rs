@@ -1,8 +1,9 @@
 //! What the harness reads from a Pod object: which container is "the redis", on which IP and
-//! ports it must listen, which PVC holds its data, which ConfigMap holds its `redis.conf`, and
-//! which environment it has. Pure functions without I/O, so they are unit-tested.
+//! ports it must listen, which PVC holds its data, which ConfigMap holds its `redis.conf`, which
+//! Secrets it mounts as files (TLS certificates), and which environment it has. Pure functions
+//! without I/O, so they are unit-tested.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
@@ -68,30 +69,111 @@ pub struct EnvVar {
     pub value: EnvValue,
 }
 
-/// A ConfigMap volume mounted by the redis container.
+/// What a file volume mounted by the redis container is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigMount {
-    /// ConfigMap name.
-    pub config_map: String,
-    /// Mount path in the container.
-    pub mount_path: String,
-    /// `items` of the volume: (key, relative path); empty = every key under its own name.
-    pub items: Vec<(String, String)>,
+pub enum MountSource {
+    /// `configMap.name`.
+    ConfigMap(String),
+    /// `secret.secretName`.
+    Secret(String),
 }
 
-impl ConfigMount {
-    /// The ConfigMap key that appears at `path` in the container, if `path` is inside this mount.
-    pub fn key_for_path(&self, path: &str) -> Option<String> {
+impl fmt::Display for MountSource {
+    /// `configmap NAME` / `secret NAME`, for messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MountSource::ConfigMap(n) => write!(f, "configmap {n}"),
+            MountSource::Secret(n) => write!(f, "secret {n}"),
+        }
+    }
+}
+
+/// A ConfigMap or Secret volume mounted by the redis container: which of its keys appear at which
+/// paths in the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMount {
+    /// The object the files come from.
+    pub source: MountSource,
+    /// Mount path in the container.
+    pub mount_path: String,
+    /// `subPath` of the volume mount: only this file or directory of the volume is mounted.
+    pub sub_path: Option<String>,
+    /// `items` of the volume: (key, relative path); empty = every key under its own name.
+    pub items: Vec<(String, String)>,
+    /// `optional: true`: a missing object (or key) leaves the files out instead of failing.
+    pub optional: bool,
+}
+
+impl FileMount {
+    /// The path inside the volume that appears at container path `path`, if `path` is inside this
+    /// mount (`Some("")` = the mount path of a whole-volume mount itself).
+    pub fn volume_path(&self, path: &str) -> Option<String> {
         let base = self.mount_path.trim_end_matches('/');
-        let rel = path.strip_prefix(base)?.strip_prefix('/')?;
+        let rel = match path.strip_prefix(base)? {
+            "" => "",
+            r => r.strip_prefix('/')?,
+        };
+        let sub = self
+            .sub_path
+            .as_deref()
+            .map(|s| s.trim_matches('/'))
+            .filter(|s| !s.is_empty());
+        Some(match (sub, rel) {
+            (Some(s), "") => s.to_string(),
+            (Some(s), r) => format!("{s}/{r}"),
+            (None, r) => r.to_string(),
+        })
+    }
+
+    /// The key that appears at `path` in the container, if `path` is a file of this mount.
+    pub fn key_for_path(&self, path: &str) -> Option<String> {
+        let vpath = self.volume_path(path).filter(|p| !p.is_empty())?;
         if self.items.is_empty() {
-            return Some(rel.to_string());
+            return Some(vpath);
         }
         self.items
             .iter()
-            .find(|(_, p)| p == rel)
+            .find(|(_, p)| *p == vpath)
             .map(|(k, _)| k.clone())
     }
+
+    /// The files of the volume as (relative path, content), given the object's `data`: every key
+    /// under its own name, or the `items`. A missing key is an error unless the mount is optional
+    /// (then it is left out, as the kubelet does); so is an item path that is absolute or climbs
+    /// out with `..`.
+    pub fn files<'d>(
+        &self,
+        data: &'d BTreeMap<String, Vec<u8>>,
+    ) -> Result<Vec<(String, &'d [u8])>, String> {
+        let pairs: Vec<(String, String)> = if self.items.is_empty() {
+            data.keys().map(|k| (k.clone(), k.clone())).collect()
+        } else {
+            self.items.clone()
+        };
+        let mut out = Vec::new();
+        for (key, path) in pairs {
+            if !is_plain_relative(&path) {
+                return Err(format!(
+                    "{}: item path {path:?} must be relative without ..",
+                    self.source
+                ));
+            }
+            match data.get(&key) {
+                Some(v) => out.push((path, v.as_slice())),
+                None if self.optional => {}
+                None => return Err(format!("{} has no key {key}", self.source)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A relative path with no empty, `.` or `..` components.
+fn is_plain_relative(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// Everything the harness needs to run one pod's redis-server.
@@ -113,14 +195,30 @@ pub struct RedisPod {
     pub claim: Option<String>,
     /// Mount path of that PVC in the container (e.g. `/data`).
     pub data_mount: Option<String>,
-    /// ConfigMap volumes mounted by the container, in mount order.
-    pub config_mounts: Vec<ConfigMount>,
+    /// ConfigMap and Secret volumes mounted by the container, in mount order.
+    pub file_mounts: Vec<FileMount>,
     /// Config file path given to redis-server in the container's command/args, if any.
     pub config_path: Option<String>,
     /// Extra `--option value` arguments after the config path (unexpanded `$(VAR)` references).
     pub extra_args: Vec<String>,
     /// Container environment, in order.
     pub env: Vec<EnvVar>,
+}
+
+impl RedisPod {
+    /// The mounted ConfigMap volumes, in mount order.
+    pub fn config_mounts(&self) -> impl Iterator<Item = &FileMount> {
+        self.file_mounts
+            .iter()
+            .filter(|m| matches!(m.source, MountSource::ConfigMap(_)))
+    }
+
+    /// The mounted Secret volumes, in mount order.
+    pub fn secret_mounts(&self) -> impl Iterator<Item = &FileMount> {
+        self.file_mounts
+            .iter()
+            .filter(|m| matches!(m.source, MountSource::Secret(_)))
+    }
 }
 
 /// Why a pod is not (or no longer) run by the harness.
@@ -198,7 +296,7 @@ pub fn redis_pod(pod: &Pod) -> Result<RedisPod, Skip> {
 
     let mut claim = None;
     let mut data_mount = None;
-    let mut config_mounts = Vec::new();
+    let mut file_mounts = Vec::new();
     for m in &mounts {
         let Some(vol) = volumes.iter().find(|v| v.name == m.name) else {
             continue;
@@ -210,18 +308,33 @@ pub fn redis_pod(pod: &Pod) -> Result<RedisPod, Skip> {
                 data_mount = Some(m.mount_path.clone());
             }
         }
-        if let Some(cm) = &vol.config_map {
-            let items = cm
-                .items
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|i| (i.key, i.path))
-                .collect();
-            config_mounts.push(ConfigMount {
-                config_map: cm.name.clone(),
+        let sources = [
+            vol.config_map.as_ref().map(|cm| {
+                (
+                    MountSource::ConfigMap(cm.name.clone()),
+                    cm.items.as_deref(),
+                    cm.optional,
+                )
+            }),
+            vol.secret.as_ref().map(|s| {
+                (
+                    MountSource::Secret(s.secret_name.clone().unwrap_or_default()),
+                    s.items.as_deref(),
+                    s.optional,
+                )
+            }),
+        ];
+        for (source, items, optional) in sources.into_iter().flatten() {
+            file_mounts.push(FileMount {
+                source,
                 mount_path: m.mount_path.clone(),
-                items,
+                sub_path: m.sub_path.clone().filter(|p| !p.is_empty()),
+                items: items
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|i| (i.key.clone(), i.path.clone()))
+                    .collect(),
+                optional: optional.unwrap_or(false),
             });
         }
     }
@@ -238,7 +351,7 @@ pub fn redis_pod(pod: &Pod) -> Result<RedisPod, Skip> {
         forward_ports,
         claim,
         data_mount,
-        config_mounts,
+        file_mounts,
         config_path,
         extra_args,
         env: container_env(container),
@@ -417,14 +530,17 @@ mod tests {
         assert_eq!(rp.forward_ports, vec![6379, 16379]);
         assert_eq!(rp.claim.as_deref(), Some("data-redis-cluster-0"));
         assert_eq!(rp.data_mount.as_deref(), Some("/data"));
-        assert_eq!(rp.config_mounts[0].config_map, "redis-cluster-config");
+        let conf = rp.config_mounts().next().expect("a config mount");
+        assert_eq!(
+            conf.source,
+            MountSource::ConfigMap("redis-cluster-config".into())
+        );
         assert_eq!(rp.config_path.as_deref(), Some("/etc/redis/redis.conf"));
         assert_eq!(
-            rp.config_mounts[0]
-                .key_for_path("/etc/redis/redis.conf")
-                .as_deref(),
+            conf.key_for_path("/etc/redis/redis.conf").as_deref(),
             Some("redis.conf")
         );
+        assert_eq!(rp.secret_mounts().count(), 0);
         assert_eq!(rp.extra_args, vec!["--cluster-announce-ip", "$(POD_IP)"]);
         assert!(rp.env.iter().any(|e| e.name == "REDIS_PASSWORD"
             && e.value
@@ -458,19 +574,162 @@ mod tests {
         assert_eq!(rp.forward_ports, vec![6379, 16379]);
     }
 
+    /// A ConfigMap mount at `/conf/` with the given items.
+    fn conf_mount(items: &[(&str, &str)]) -> FileMount {
+        FileMount {
+            source: MountSource::ConfigMap("c".into()),
+            mount_path: "/conf/".into(),
+            sub_path: None,
+            items: items
+                .iter()
+                .map(|(k, p)| (k.to_string(), p.to_string()))
+                .collect(),
+            optional: false,
+        }
+    }
+
     #[test]
     fn config_items_map_paths_back_to_keys() {
-        let m = ConfigMount {
-            config_map: "c".into(),
-            mount_path: "/conf/".into(),
-            items: vec![("redis.conf".into(), "r.conf".into())],
-        };
+        let m = conf_mount(&[("redis.conf", "r.conf")]);
         assert_eq!(
             m.key_for_path("/conf/r.conf").as_deref(),
             Some("redis.conf")
         );
         assert_eq!(m.key_for_path("/conf/other.conf"), None);
         assert_eq!(m.key_for_path("/elsewhere/r.conf"), None);
+        assert_eq!(m.key_for_path("/conference/r.conf"), None);
+        assert_eq!(m.key_for_path("/conf"), None, "the directory is no key");
+    }
+
+    #[test]
+    fn a_sub_path_mount_shows_one_file_of_the_volume_at_the_mount_path() {
+        let m = FileMount {
+            mount_path: "/etc/redis/redis.conf".into(),
+            sub_path: Some("cluster.conf".into()),
+            ..conf_mount(&[])
+        };
+        assert_eq!(
+            m.key_for_path("/etc/redis/redis.conf").as_deref(),
+            Some("cluster.conf")
+        );
+        assert_eq!(
+            m.volume_path("/etc/redis/redis.conf").as_deref(),
+            Some("cluster.conf")
+        );
+        assert_eq!(m.key_for_path("/etc/redis/other.conf"), None);
+    }
+
+    /// The redis container of [`sts_pod`] also mounts TLS files from a Secret at `/tls`.
+    fn tls_pod(secret_volume: serde_json::Value) -> Pod {
+        let mut p = sts_pod();
+        let spec = p.spec.as_mut().expect("spec");
+        spec.volumes
+            .as_mut()
+            .expect("volumes")
+            .push(serde_json::from_value(secret_volume).expect("valid volume json"));
+        spec.containers[0]
+            .volume_mounts
+            .as_mut()
+            .expect("mounts")
+            .push(
+                serde_json::from_value(
+                    serde_json::json!({"name": "tls", "mountPath": "/tls", "readOnly": true}),
+                )
+                .expect("valid mount json"),
+            );
+        p
+    }
+
+    #[test]
+    fn a_mounted_secret_volume_is_recorded_with_its_items() {
+        let rp = redis_pod(&tls_pod(serde_json::json!({
+            "name": "tls",
+            "secret": {
+                "secretName": "redis-cluster-tls",
+                "defaultMode": 0o400,
+                "items": [
+                    {"key": "tls.crt", "path": "tls.crt"},
+                    {"key": "tls.key", "path": "tls.key"},
+                    {"key": "ca.crt", "path": "ca/ca.crt"}
+                ]
+            }
+        })))
+        .expect("runnable");
+        let secrets: Vec<&FileMount> = rp.secret_mounts().collect();
+        assert_eq!(secrets.len(), 1);
+        let tls = secrets[0];
+        assert_eq!(tls.source, MountSource::Secret("redis-cluster-tls".into()));
+        assert_eq!(tls.mount_path, "/tls");
+        assert!(!tls.optional);
+        assert_eq!(tls.items.len(), 3);
+        assert_eq!(
+            tls.key_for_path("/tls/ca/ca.crt").as_deref(),
+            Some("ca.crt")
+        );
+        assert_eq!(tls.key_for_path("/tls/ca.crt"), None, "not an item path");
+        assert_eq!(rp.config_mounts().count(), 1, "the ConfigMap mount stays");
+    }
+
+    #[test]
+    fn a_secret_without_items_mounts_every_key_and_may_be_optional() {
+        let rp = redis_pod(&tls_pod(serde_json::json!({
+            "name": "tls",
+            "secret": {"secretName": "redis-cluster-tls", "optional": true}
+        })))
+        .expect("runnable");
+        let tls = rp.secret_mounts().next().expect("a secret mount");
+        assert!(tls.optional);
+        assert!(tls.items.is_empty());
+        assert_eq!(tls.key_for_path("/tls/tls.key").as_deref(), Some("tls.key"));
+    }
+
+    /// Secret data with the usual TLS keys.
+    fn tls_data() -> BTreeMap<String, Vec<u8>> {
+        ["tls.crt", "tls.key", "ca.crt"]
+            .into_iter()
+            .map(|k| (k.to_string(), format!("<{k}>").into_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn files_are_every_key_or_the_items_under_their_paths() {
+        let data = tls_data();
+        let all = conf_mount(&[]).files(&data).expect("all keys");
+        let paths: Vec<&str> = all.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["ca.crt", "tls.crt", "tls.key"]);
+        let picked = conf_mount(&[("ca.crt", "ca/root.pem")])
+            .files(&data)
+            .expect("items");
+        assert_eq!(
+            picked,
+            vec![("ca/root.pem".to_string(), b"<ca.crt>".as_slice())]
+        );
+    }
+
+    #[test]
+    fn a_missing_key_fails_unless_the_mount_is_optional() {
+        let data = tls_data();
+        let m = conf_mount(&[("tls.crt", "tls.crt"), ("nope", "nope")]);
+        assert_eq!(
+            m.files(&data).map(|f| f.len()),
+            Err("configmap c has no key nope".to_string())
+        );
+        let optional = FileMount {
+            optional: true,
+            ..m
+        };
+        assert_eq!(optional.files(&data).map(|f| f.len()), Ok(1));
+    }
+
+    #[test]
+    fn item_paths_cannot_leave_the_volume() {
+        let data = tls_data();
+        for bad in ["../tls.crt", "/tls.crt", "a//b", "./x", ""] {
+            assert!(
+                conf_mount(&[("tls.crt", bad)]).files(&data).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
