@@ -96,7 +96,7 @@ pub struct GlobalOpts {
     #[arg(long, global = true, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
 
-    /// Seconds to wait for a connection to a node.
+    /// Seconds to wait for a connection to a node and its first answer.
     #[arg(long, global = true, default_value_t = 5, value_name = "SECONDS")]
     pub connect_timeout: u64,
 

@@ -121,7 +121,12 @@ impl Ctx {
             Some(tls) => Arc::new(TlsConnector::new(connector, tls, settings.connect_timeout)),
             None => connector,
         };
-        let pool = Pool::new(connector, settings.credentials.clone(), response_timeout);
+        let pool = Pool::new(
+            connector,
+            settings.credentials.clone(),
+            settings.connect_timeout,
+            response_timeout,
+        );
         let reporter = Reporter::new(settings.err_styles, Box::new(std::io::stderr()));
         Self {
             settings,

@@ -37,6 +37,11 @@ pub enum ConnectError {
         "the node hung up before answering: if it speaks only TLS, pass --tls (and --cert/--key when it checks client certificates)"
     )]
     HungUp,
+    /// The stream opened but the node did not answer a first command in time.
+    #[error(
+        "the node did not answer within {0:?}: if it speaks only TLS, pass --tls (and --cert/--key when it checks client certificates); if it is only slow, raise --connect-timeout"
+    )]
+    Silent(Duration),
     /// The node ended the TLS session with an alert after the handshake.
     #[error("{}", alert_advice(*.0))]
     TlsAlert(AlertDescription),

@@ -42,22 +42,28 @@ impl fmt::Debug for Credentials {
 pub struct Pool {
     connector: Arc<dyn Connector>,
     credentials: Option<Credentials>,
+    greeting_timeout: Duration,
     response_timeout: Duration,
     conns: Mutex<HashMap<Endpoint, MultiplexedConnection>>,
     drivers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Pool {
-    /// A pool dialling through `connector`. `response_timeout` bounds every reply; MIGRATE
-    /// callers pass their own larger timeout inside the command and so need a bound above it.
+    /// A pool dialling through `connector`. `greeting_timeout` bounds a new connection's
+    /// first answers (AUTH, PING): a node that says nothing by then is not speaking our
+    /// protocol (a TLS port dialled in plain text through a tunnel that does not pass the
+    /// hang-up on). `response_timeout` bounds every later reply; MIGRATE callers pass their
+    /// own larger timeout inside the command and so need a bound above it.
     pub fn new(
         connector: Arc<dyn Connector>,
         credentials: Option<Credentials>,
+        greeting_timeout: Duration,
         response_timeout: Duration,
     ) -> Self {
         Self {
             connector,
             credentials,
+            greeting_timeout,
             response_timeout,
             conns: Mutex::new(HashMap::new()),
             drivers: Mutex::new(Vec::new()),
@@ -112,28 +118,31 @@ impl Pool {
         let config = AsyncConnectionConfig::new()
             .set_response_timeout(Some(self.response_timeout))
             .set_connection_timeout(Some(self.response_timeout));
-        let (conn, driver) = MultiplexedConnection::new_with_config(&info, stream, config)
-            .await
-            .map_err(|e| {
-                hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "AUTH", e))
+        let greeted = async {
+            let (conn, driver) = MultiplexedConnection::new_with_config(&info, stream, config)
+                .await
+                .map_err(|e| {
+                    hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "AUTH", e))
+                })?;
+            self.drivers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(tokio::spawn(driver));
+            let mut conn = conn;
+            // A server that wants a password we do not have only says so on the first command.
+            let ping = ::redis::cmd("PING").query_async::<String>(&mut conn).await;
+            ping.map_err(|e| {
+                hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "PING", e))
             })?;
-        self.drivers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(tokio::spawn(driver));
-        let mut node = Node {
-            endpoint: endpoint.clone(),
-            conn,
-            auth_origin: self.auth_origin(),
+            Ok(conn)
         };
-        // A server that wants a password we do not have only says so on the first command.
-        let ping = ::redis::cmd("PING")
-            .query_async::<String>(&mut node.conn)
-            .await;
-        ping.map_err(|e| {
-            hung_up(endpoint, e).unwrap_or_else(|e| self.classify(endpoint, "PING", e))
-        })?;
-        Ok(node.conn)
+        let conn = tokio::time::timeout(self.greeting_timeout, greeted)
+            .await
+            .map_err(|_| NodeError::Connect {
+                endpoint: endpoint.clone(),
+                source: ConnectError::Silent(self.greeting_timeout),
+            })??;
+        Ok(conn)
     }
 
     /// Describes where the password came from, for auth errors.
