@@ -42,6 +42,8 @@ const NODE_READER: &str = "redis-cluster-node-reader";
 const OPERATORS_GROUP: &str = "redis-cluster-operators";
 /// The Secret the auth overlay reads the password from (created by the user).
 const AUTH_SECRET: &str = "redis-cluster-auth";
+/// The Secret the tls overlay mounts and `--tls-secret` reads.
+const TLS_SECRET: &str = "redis-cluster-tls";
 
 // ---------------------------------------------------------------------------
 // Loading manifests
@@ -637,7 +639,7 @@ fn plugin_user_rbac_lives_in_its_own_file_of_the_base() {
 #[test]
 fn every_yaml_file_under_manifests_is_used_by_a_kustomization() {
     let mut used = BTreeSet::from(["kustomization.yaml".to_owned()]);
-    for dir in ["base", "overlays/auth"] {
+    for dir in ["base", "overlays/auth", "overlays/tls"] {
         let k = load::kustomization(dir);
         used.insert(format!("{dir}/kustomization.yaml"));
         let local = k.resources.iter().filter(|r| !r.starts_with(".."));
@@ -677,7 +679,7 @@ fn no_manifest_hard_codes_a_namespace() {
             d.origin
         );
     }
-    for dir in [".", "base", "overlays/auth"] {
+    for dir in [".", "base", "overlays/auth", "overlays/tls"] {
         let raw: Value =
             serde_saphyr::from_str(&load::read(format!("manifests/{dir}/kustomization.yaml")))
                 .expect("kustomization parses");
@@ -1150,7 +1152,7 @@ fn plugin_user_role_can_patch_the_statefulset_scale_subresource() {
 }
 
 #[test]
-fn plugin_user_role_reads_only_the_password_secret() {
+fn plugin_user_role_reads_only_the_password_and_tls_secrets() {
     let docs = load::base();
     let rules = load::operator_role(&docs)
         .rules
@@ -1163,7 +1165,7 @@ fn plugin_user_role_reads_only_the_password_secret() {
     for rule in secret_rules {
         assert_eq!(
             rule.resource_names.as_deref(),
-            Some(&[AUTH_SECRET.to_owned()][..])
+            Some(&[AUTH_SECRET.to_owned(), TLS_SECRET.to_owned()][..])
         );
     }
 }
@@ -1318,6 +1320,82 @@ fn auth_overlay_changes_nothing_but_the_redis_env_and_command() {
         redis.command = None;
     }
     assert_eq!(overlay, original);
+}
+
+#[test]
+fn tls_overlay_serves_only_tls_from_the_secret_on_the_same_ports() {
+    let base = load::base();
+    let overlay = load::overlay_statefulset("tls");
+    let redis = redis_container(&overlay);
+    let before = command_line(redis_container(statefulset(&base)));
+    let after = command_line(redis);
+    assert_eq!(
+        after[..before.len()],
+        before[..],
+        "the base command is kept"
+    );
+    for (flag, value) in [
+        ("--port", "0"),
+        ("--tls-port", "6379"),
+        ("--tls-cluster", "yes"),
+        ("--tls-replication", "yes"),
+        ("--tls-cert-file", "/tls/tls.crt"),
+        ("--tls-key-file", "/tls/tls.key"),
+        ("--tls-ca-cert-file", "/tls/ca.crt"),
+    ] {
+        assert_eq!(flag_value(&after, flag), Some(value), "{flag}");
+    }
+    let mount = redis
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.mount_path == "/tls")
+        .expect("the Secret is mounted at /tls");
+    assert_eq!(mount.read_only, Some(true));
+    let volume = pod_spec(&overlay)
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == mount.name)
+        .expect("the mount's volume");
+    let secret = volume.secret.as_ref().expect("a Secret volume");
+    assert_eq!(secret.secret_name.as_deref(), Some(TLS_SECRET));
+    assert_eq!(
+        secret.default_mode,
+        Some(0o440),
+        "readable by the redis group only"
+    );
+    assert_ne!(
+        secret.optional,
+        Some(true),
+        "no Secret, no pod: never plain text"
+    );
+    let probe = redis
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| p.exec.as_ref())
+        .and_then(|e| e.command.as_deref())
+        .expect("an exec readiness probe");
+    assert_eq!(
+        probe,
+        [
+            "redis-cli",
+            "--tls",
+            "--cacert",
+            "/tls/ca.crt",
+            "--cert",
+            "/tls/tls.crt",
+            "--key",
+            "/tls/tls.key",
+            "ping"
+        ]
+    );
+    let text = load::read("manifests/overlays/tls/kustomization.yaml");
+    assert!(
+        text.contains("kubectl create secret generic redis-cluster-tls")
+            && text.contains("--tls-secret redis-cluster-tls"),
+        "the overlay documents creating the Secret and pointing the plugin at it"
+    );
 }
 
 #[test]

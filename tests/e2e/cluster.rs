@@ -39,7 +39,13 @@ pub fn masters_from_status(status: &Value) -> Masters {
 /// Runs `redis-cli --cluster check` on `node`; asserts it finds no problem and returns its
 /// masters: `127.1.0.2:6379 (b4dfd930...) -> 0 keys | 5461 slots | 1 slaves.`
 pub fn masters_from_redis_cli(node: &str) -> Masters {
+    masters_from_redis_cli_with(&[], node)
+}
+
+/// [`masters_from_redis_cli`] with client flags first (`--tls --cacert ...`).
+pub fn masters_from_redis_cli_with(flags: &[&str], node: &str) -> Masters {
     let out = Command::new("redis-cli")
+        .args(flags)
         .args(["--cluster", "check", node])
         .env_remove("REDISCLI_AUTH")
         .output()
@@ -89,7 +95,23 @@ fn strip_ansi(text: &str) -> String {
 /// Writes `count` keys `prefix:{i}` (value `i`) through an independent cluster client
 /// seeded with `nodes` (pod IPs are reachable from the host).
 pub fn write_keys(nodes: &[String], prefix: &str, count: usize) {
-    with_cluster(nodes, |mut conn| async move {
+    write_keys_with(&plain_client(nodes), prefix, count);
+}
+
+/// Reads every key `prefix:{i}` back and asserts it holds `i`.
+pub fn assert_keys(nodes: &[String], prefix: &str, count: usize) {
+    assert_keys_with(&plain_client(nodes), prefix, count);
+}
+
+/// A redis-rs cluster client (not our code) seeded with `nodes`, in plain text.
+fn plain_client(nodes: &[String]) -> redis::cluster::ClusterClient {
+    let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+    redis::cluster::ClusterClient::new(urls).expect("cluster client")
+}
+
+/// [`write_keys`] through `client`.
+pub fn write_keys_with(client: &redis::cluster::ClusterClient, prefix: &str, count: usize) {
+    with_cluster(client, |mut conn| async move {
         for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
             let writes = chunk.iter().map(|i| {
                 let mut conn = conn.clone();
@@ -112,9 +134,9 @@ pub fn write_keys(nodes: &[String], prefix: &str, count: usize) {
     });
 }
 
-/// Reads every key `prefix:{i}` back and asserts it holds `i`.
-pub fn assert_keys(nodes: &[String], prefix: &str, count: usize) {
-    with_cluster(nodes, |conn| async move {
+/// [`assert_keys`] through `client`.
+pub fn assert_keys_with(client: &redis::cluster::ClusterClient, prefix: &str, count: usize) {
+    with_cluster(client, |conn| async move {
         let mut bad = Vec::new();
         for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
             let reads = chunk.iter().map(|i| {
@@ -145,16 +167,14 @@ pub fn write_and_read_keys(nodes: &[String], count: usize) {
     assert_keys(nodes, "key", count);
 }
 
-/// Runs `f` with a cluster connection of redis-rs (not our code) on a fresh runtime.
-fn with_cluster<F, Fut>(nodes: &[String], f: F)
+/// Runs `f` with a cluster connection of `client` on a fresh runtime.
+fn with_cluster<F, Fut>(client: &redis::cluster::ClusterClient, f: F)
 where
     F: FnOnce(redis::cluster_async::ClusterConnection) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let urls: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
-        let client = redis::cluster::ClusterClient::new(urls).expect("cluster client");
         let conn = client
             .get_async_connection()
             .await

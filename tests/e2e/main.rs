@@ -3,6 +3,8 @@
 //! redis-server per pod. Run through `make e2e`, which starts and stops the test ground.
 
 mod auth;
+#[path = "../support/certs.rs"]
+mod certs;
 mod cluster;
 mod direct;
 mod errors;
@@ -10,3 +12,4 @@ mod ground;
 mod lifecycle;
 mod manifests;
 mod scale;
+mod tls;

@@ -1,12 +1,16 @@
-//! Our manifests against the real API server: every object of the base and the auth overlay
+//! Our manifests against the real API server: every object of the base and of each overlay
 //! passes a server-side dry-run apply with strict field validation.
 
 use crate::ground::*;
 
 #[test]
-fn the_base_and_the_auth_overlay_pass_a_server_side_dry_run() {
+fn the_base_and_every_overlay_pass_a_server_side_dry_run() {
     let ns = Namespace::create("manifests");
-    for dir in ["manifests", "manifests/overlays/auth"] {
+    for dir in [
+        "manifests",
+        "manifests/overlays/auth",
+        "manifests/overlays/tls",
+    ] {
         let path = repo().join(dir);
         let out = kubectl_ok(&[
             "apply",

@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 
 use redis::cluster::ClusterClientBuilder;
 
+use crate::certs::CertDir;
 use crate::harness::{PLUGIN, require};
 
 /// Credentials and TLS files for every client of one test cluster. The default is a plain,
@@ -129,35 +129,30 @@ impl Access {
 /// temp dir that lives as long as any clone.
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
-    dir: Arc<tempfile::TempDir>,
+    certs: CertDir,
 }
 
 impl TlsFiles {
     /// Generates the files; the node certificate names every IP in `ips` and [`Self::DNS_NAME`].
     pub fn generate(ips: &[&str]) -> Self {
-        let found = Command::new("openssl")
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "`openssl` is not installed; `apt-get install openssl`"
-        );
         let files = Self {
-            dir: Arc::new(tempfile::tempdir().expect("temp dir for certificates")),
+            certs: CertDir::new(),
         };
-        files.make_ca("ca");
-        files.make_ca("other-ca");
+        files.certs.make_ca("ca");
+        files.certs.make_ca("other-ca");
         let mut sans: Vec<String> = ips.iter().map(|ip| format!("IP:{ip}")).collect();
         sans.push(format!("DNS:{}", Self::DNS_NAME));
-        files.make_leaf(
+        files.certs.make_leaf(
             "node",
+            "ca",
             &format!(
                 "subjectAltName={}\nextendedKeyUsage=serverAuth,clientAuth\n",
                 sans.join(",")
             ),
         );
-        files.make_leaf("client", "extendedKeyUsage=clientAuth\n");
+        files
+            .certs
+            .make_leaf("client", "ca", "extendedKeyUsage=clientAuth\n");
         files
     }
 
@@ -167,7 +162,7 @@ impl TlsFiles {
 
     /// A file in the dir.
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.certs.path(name)
     }
 
     /// The CA that signed the node and client certificates.
@@ -216,85 +211,5 @@ impl TlsFiles {
         ]
         .map(String::from)
         .to_vec()
-    }
-
-    /// A self-signed CA `name.crt` with its key.
-    fn make_ca(&self, name: &str) {
-        self.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.crt"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=redis-cluster-test-{name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-    }
-
-    /// `name.crt` and `name.key`, signed by `ca`, with the X.509 extensions in `ext`.
-    fn make_leaf(&self, name: &str, ext: &str) {
-        let ext_file = self.path(&format!("{name}.ext"));
-        std::fs::write(
-            &ext_file,
-            format!("{ext}basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"),
-        )
-        .expect("write the extensions file");
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN=redis-cluster-test-{name}"),
-        ]);
-        self.openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            &format!("{name}.crt"),
-            "-extfile",
-            &format!("{name}.ext"),
-        ]);
-    }
-
-    /// Runs `openssl` in the dir and asserts it succeeds.
-    fn openssl(&self, args: &[&str]) {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 }

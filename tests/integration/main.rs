@@ -5,6 +5,8 @@
 mod access;
 mod auth;
 mod bad_input;
+#[path = "../support/certs.rs"]
+mod certs;
 mod faults;
 mod fix;
 mod harness;
