@@ -1,7 +1,8 @@
 //! `del-node`: remove a node from the cluster for good. A master holding slots is refused
 //! unless `--drain` moves them to the other masters first; replicas of a removed master get
 //! another master; every node FORGETs it at once; a reachable node is reset so its
-//! nodes.conf can never rejoin.
+//! nodes.conf can never rejoin. A run interrupted between FORGET and the reset is finished
+//! by the same command (named by address or pod): only the reset is left.
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -10,11 +11,12 @@ use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{execute, start};
 use super::target::{domains, resolve_node};
-use crate::plan::membership::repoint_replicas;
+use crate::k8s::target::expand_pod_name;
+use crate::plan::membership::{Leaving, leaving_state, repoint_replicas};
 use crate::plan::rebalance::plan_drain;
 use crate::redis::converge::wait_for_cluster;
 use crate::redis::membership::{forget_everywhere, replicate, reset_hard};
-use crate::redis::observe::observe_cluster;
+use crate::redis::observe::{observe_cluster, observe_node};
 use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId};
@@ -41,12 +43,29 @@ pub struct DelNodeOpts {
 impl DelNodeOpts {
     /// Runs `del-node`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
-        let first = observe_cluster(&ctx.pool, &ctx.seeds)
+        let mut first = observe_cluster(&ctx.pool, &ctx.seeds)
             .await
             .context("cannot read the cluster")?;
+        if resolve_node(ctx, &first, &self.node).is_err() {
+            // Nobody lists a node the cluster already forgot: ask the address itself.
+            include_forgotten(ctx, &mut first, &self.node).await;
+        }
         let victim = resolve_node(ctx, &first, &self.node)?.clone();
         let id = victim.id.clone();
         let reachable = first.report(&id).is_some();
+        if reachable {
+            match leaving_state(&first, &id) {
+                Leaving::Member => {}
+                Leaving::Forgotten => return self.finish_reset(ctx, &first, &id).await,
+                Leaving::Removed => {
+                    ctx.reporter.done(format!(
+                        "{} is not in the cluster and knows no peer; nothing to do",
+                        self.node
+                    ));
+                    return Ok(Outcome::Success);
+                }
+            }
+        }
         if reachable && !victim.flags.replica {
             self.drain_if_asked(ctx, &id).await?;
         } else if !victim.slots.is_empty() {
@@ -121,6 +140,41 @@ impl DelNodeOpts {
         Ok(Outcome::Success)
     }
 
+    /// The node every peer already forgot (an earlier run stopped before its reset): reset it,
+    /// unless it holds slots or, as a master, keys.
+    async fn finish_reset(
+        &self,
+        ctx: &Ctx,
+        view: &ClusterView,
+        id: &NodeId,
+    ) -> anyhow::Result<Outcome> {
+        let report = view.report(id).context("the node stopped answering")?;
+        let me = report.myself();
+        if !me.slots.is_empty() || (!me.flags.replica && report.keys() > 0) {
+            bail!(
+                "{} is no longer in the cluster but still holds {} slot(s) and {} key(s); not resetting it",
+                report.endpoint,
+                me.slots.len(),
+                report.keys()
+            );
+        }
+        let name = report.endpoint.to_string();
+        ctx.reporter.line(&format!(
+            "Plan: reset {name} ({}): every other node has already forgotten it (an earlier del-node stopped before resetting it)",
+            id.short()
+        ));
+        if ctx.settings.dry_run {
+            return Ok(Outcome::Success);
+        }
+        ctx.confirm(&format!("Reset {name}?"), "reset the node", true)?;
+        reset_hard(&ctx.pool, &report.endpoint)
+            .await
+            .with_context(|| format!("cannot reset {name}"))?;
+        ctx.pool.forget(&report.endpoint);
+        ctx.reporter.done(format!("{name} removed"));
+        Ok(Outcome::Success)
+    }
+
     /// A master with slots: refuse without `--drain`; with it, move its slots away.
     async fn drain_if_asked(&self, ctx: &Ctx, id: &NodeId) -> anyhow::Result<()> {
         let start = start(ctx).await?;
@@ -146,6 +200,21 @@ impl DelNodeOpts {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// Adds the report of the node at `typed` (HOST:PORT, or a pod in Kubernetes mode) to `view`
+/// when it answers; a name that is no address, or a node that does not answer, adds nothing
+/// (the caller's lookup then says it cannot find it).
+async fn include_forgotten(ctx: &Ctx, view: &mut ClusterView, typed: &str) {
+    let Ok(name) = expand_pod_name(ctx.members.as_ref(), typed) else {
+        return;
+    };
+    let Ok(endpoint) = name.parse::<Endpoint>() else {
+        return;
+    };
+    if let Ok(report) = observe_node(&ctx.pool, &endpoint).await {
+        view.reports.push(report);
     }
 }
 

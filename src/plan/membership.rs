@@ -1,6 +1,6 @@
 //! Pure decisions about membership: which master a new or orphaned replica should follow
-//! (fewest replicas, another failure domain when possible), and which replicas must move
-//! when nodes leave.
+//! (fewest replicas, another failure domain when possible), which replicas must move when
+//! nodes leave, and whether a node the cluster has already forgotten is left to reset.
 
 use std::collections::BTreeMap;
 
@@ -58,6 +58,35 @@ pub fn repoint_replicas(
     moves
 }
 
+/// Where a node `del-node` is asked to remove stands, from its own report and its peers'.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Leaving {
+    /// Some other node still lists it: remove it the normal way.
+    Member,
+    /// No other node lists it, but it still lists peers: an earlier removal stopped between
+    /// FORGET and RESET; only the reset is left.
+    Forgotten,
+    /// No other node lists it and it knows no peer: already removed and reset.
+    Removed,
+}
+
+/// Where `id` stands (it must have answered: its report is in `view`).
+pub fn leaving_state(view: &ClusterView, id: &NodeId) -> Leaving {
+    let listed_by_others = view
+        .reports
+        .iter()
+        .filter(|r| r.id() != id)
+        .any(|r| r.nodes.iter().any(|line| &line.id == id));
+    let knows_peers = view
+        .report(id)
+        .is_some_and(|r| r.nodes.iter().any(|line| &line.id != id));
+    match (listed_by_others, knows_peers) {
+        (true, _) => Leaving::Member,
+        (false, true) => Leaving::Forgotten,
+        (false, false) => Leaving::Removed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +128,30 @@ mod tests {
         let moves = repoint_replicas(&view, &same_host, &[fixture_id(0)]);
         assert_eq!(moves, vec![(fixture_id(3), fixture_id(1))]);
         assert!(repoint_replicas(&view, &same_host, &[fixture_id(0), fixture_id(3)]).is_empty());
+    }
+
+    #[test]
+    fn a_node_every_peer_forgot_but_that_still_knows_them_is_left_to_reset() {
+        let member = Fixture::healthy(3, 1);
+        assert_eq!(
+            leaving_state(&member.view(), &fixture_id(5)),
+            Leaving::Member
+        );
+        let forgotten = (0..5).fold(member, |f, i| f.with(i, |n| n.unknown.push(5)));
+        assert_eq!(
+            leaving_state(&forgotten.view(), &fixture_id(5)),
+            Leaving::Forgotten
+        );
+        let reset = forgotten.with(5, |n| n.unknown = (0..5).collect());
+        assert_eq!(
+            leaving_state(&reset.view(), &fixture_id(5)),
+            Leaving::Removed
+        );
+        let one_peer_remembers = Fixture::healthy(3, 1).with(0, |n| n.unknown.push(5));
+        assert_eq!(
+            leaving_state(&one_peer_remembers.view(), &fixture_id(5)),
+            Leaving::Member,
+            "FORGET must reach every node before the reset"
+        );
     }
 }

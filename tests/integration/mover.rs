@@ -197,6 +197,52 @@ fn a_replica_joins_the_master_with_fewest_replicas_and_can_be_removed_and_promot
 }
 
 #[test]
+fn a_del_node_stopped_between_forget_and_reset_is_finished_by_running_it_again() {
+    let mut nodes = Nodes::start(3);
+    nodes.init(0);
+    let seed = nodes.seed();
+    write_keys(&seed, "f", 2_000);
+    let replica = nodes.add(1).remove(0);
+    assert_success(&plugin(&[
+        "--seed",
+        &seed,
+        "add-node",
+        &replica,
+        "--replica",
+        "--yes",
+    ]));
+    // What a del-node killed after its FORGET step leaves: every other node forgot the
+    // replica, which still lists them in its nodes.conf.
+    let id = nodes.nodes[3].id();
+    for node in &nodes.nodes[..3] {
+        assert_eq!(node.cli(&["cluster", "forget", &id]), "OK");
+    }
+    let plan = plugin(&["--seed", &seed, "del-node", &replica, "--dry-run"]);
+    assert_success(&plan);
+    assert!(
+        stderr(&plan).contains("every other node has already forgotten it"),
+        "{}",
+        stderr(&plan)
+    );
+    assert!(nodes.nodes[3].cli(&["cluster", "nodes"]).lines().count() > 1);
+
+    let out = plugin(&["--seed", &seed, "del-node", &replica, "--yes"]);
+    assert_success(&out);
+    let after = nodes.nodes[3].cli(&["cluster", "nodes"]);
+    assert_eq!(after.lines().count(), 1, "reset: it knows nobody\n{after}");
+    assert!(!after.contains(&id), "reset gives it a new id");
+    let again = plugin(&["--seed", &seed, "del-node", &replica, "--yes"]);
+    assert_success(&again);
+    assert!(
+        stderr(&again).contains("nothing to do"),
+        "{}",
+        stderr(&again)
+    );
+    assert_keys_intact(&seed, "f", 2_000);
+    assert_redis_cli_agrees_healthy(&seed);
+}
+
+#[test]
 fn a_conflicting_key_on_the_target_stops_the_move_until_replace_is_given() {
     let (nodes, new) = three_masters_with_keys(2_000);
     let seed = nodes.seed();
