@@ -106,6 +106,59 @@ pub fn plugin(args: &[&str]) -> Run {
     }
 }
 
+/// Starts the plugin with `args` like [`plugin`] and SIGKILLs it after `delay`; returns
+/// whether it was still running then (false: it finished first, the kill came too late).
+pub fn plugin_killed_after(args: &[&str], delay: std::time::Duration) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
+        .env("KUBECONFIG", kubeconfig())
+        .env_remove("REDISCLI_AUTH")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the plugin");
+    let deadline = std::time::Instant::now() + delay;
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().expect("poll the plugin").is_some() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    true
+}
+
+/// A small deterministic random sequence (xorshift64*) for seeded fault moments; the seed
+/// comes from `E2E_SEED` when set (to replay a failure), else from the clock, and is printed.
+pub struct Seeded(u64);
+
+impl Seeded {
+    /// Seeds from `E2E_SEED` or the clock, printing the seed.
+    pub fn from_env(what: &str) -> Self {
+        let seed = std::env::var("E2E_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock after 1970")
+                    .as_nanos() as u64
+            });
+        eprintln!("{what}: E2E_SEED={seed}");
+        Self(seed.max(1))
+    }
+
+    /// A value in `0..bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound.max(1)
+    }
+}
+
 /// Runs the plugin and asserts it exited 0; returns stdout.
 pub fn plugin_ok(args: &[&str]) -> String {
     let run = plugin(args);

@@ -1,6 +1,7 @@
 //! `scale` and `fix` on the test ground: 3 → 4 → 3 masters with the StatefulSet following,
-//! a scale killed half-way and run again, and every pod restarted with a new IP healed by
-//! `fix`; every key written by an independent client reads back each time.
+//! scales up and down SIGKILLed at seeded moments and run again, a pod deleted mid-scale,
+//! and every pod restarted with a new IP healed by `fix`; every key written by an
+//! independent client reads back each time.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -91,37 +92,51 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
 }
 
 #[test]
-fn a_scale_killed_half_way_finishes_when_run_again() {
+fn a_scale_killed_at_seeded_moments_up_and_down_finishes_when_run_again() {
     let ns = initialized("scalekill");
     let seeds = endpoints(&healthy_status(&ns.name));
     write_keys(&seeds, "k", 20_000);
-    for (masters, delay_ms) in [("4", 2500), ("3", 1500)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
-            .env("KUBECONFIG", kubeconfig())
-            .args([
-                "-n",
-                &ns.name,
-                "scale",
-                "--masters",
-                masters,
-                "--batch",
-                "20",
-                "--yes",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the plugin");
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        let _ = child.wait();
-        plugin_ok(&["-n", &ns.name, "scale", "--masters", masters, "--yes"]);
-        let status = healthy_status(&ns.name);
-        assert_eq!(
-            slot_counts(&status).len(),
-            masters.parse::<usize>().unwrap()
-        );
-        assert_keys(&endpoints(&status), "k", 20_000);
+    let ns_name = ns.name.as_str();
+    let scale = |masters: &'static str| {
+        [
+            "-n",
+            ns_name,
+            "scale",
+            "--masters",
+            masters,
+            "--batch",
+            "20",
+            "--yes",
+        ]
+    };
+    // How long an uninterrupted scale takes here, so the kills spread over all of it:
+    // the StatefulSet change, the pods' start, MEET, roles, slot moves, removal.
+    let mut took = Vec::new();
+    for masters in ["4", "3"] {
+        let started = std::time::Instant::now();
+        plugin_ok(&scale(masters));
+        took.push(started.elapsed());
+    }
+    eprintln!("uninterrupted: up {:?}, down {:?}", took[0], took[1]);
+    let mut rng = Seeded::from_env("scale kill moments");
+    for round in 0..3 {
+        for (masters, full) in [("4", took[0]), ("3", took[1])] {
+            let at = Duration::from_millis(rng.below(full.as_millis() as u64));
+            let killed = plugin_killed_after(&scale(masters), at);
+            eprintln!("round {round}: scale --masters {masters} killed at {at:?}: {killed}");
+            plugin_ok(&scale(masters));
+            let status = healthy_status(&ns.name);
+            assert_eq!(
+                slot_counts(&status).len(),
+                masters.parse::<usize>().expect("a number")
+            );
+            assert_eq!(
+                masters_from_status(&status),
+                masters_from_redis_cli(&endpoints(&status)[0]),
+                "round {round}, --masters {masters}, killed at {at:?}"
+            );
+            assert_keys(&endpoints(&status), "k", 20_000);
+        }
     }
 }
 
