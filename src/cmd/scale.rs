@@ -237,7 +237,16 @@ impl ScaleOpts {
             }
         }))
         .await?;
-        wait_healthy_from(ctx, seeds).await?;
+        // Replicas in sync before slots move; open slots (an interrupted run's) are not waited
+        // for here: the moves that follow finish them.
+        wait_for_cluster(
+            &ctx.pool,
+            seeds,
+            "the replicas are in sync",
+            ctx.settings.timeout,
+            |p| blocks_moving(p) || matches!(p, Problem::ReplicaNotInSync { .. }),
+        )
+        .await?;
         Ok(())
     }
 
