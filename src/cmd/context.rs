@@ -53,6 +53,13 @@ impl Ctx {
         };
         let k8s = K8s::connect(&target.source).await?;
         let members = k8s.members(&target.statefulset, target.port).await?;
+        if members.members.is_empty() && k8s.replicas(&target.statefulset).await?.desired == 0 {
+            anyhow::bail!(
+                "statefulset {sts} in namespace {ns} has no pods (replicas: 0); give it some with `kubectl scale statefulset {sts} --replicas=6`, then run `init`",
+                sts = target.statefulset,
+                ns = k8s.scope.namespace
+            );
+        }
         let mut settings = settings;
         if settings.credentials.is_none() {
             settings.credentials = secret_credentials(&k8s, &settings, &target.statefulset).await?;

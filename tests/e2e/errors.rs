@@ -1,6 +1,7 @@
 //! Mistakes a user can make, each refused with one plain sentence and exit code 2, changing
 //! nothing: unknown namespace, context or StatefulSet, missing rights, unreachable API
-//! server, pods that never answer.
+//! server, pods that never answer; on a deployed StatefulSet: too few masters, a pod count
+//! that does not split into masters and replicas, unknown pods, and no pods at all.
 
 use crate::ground::*;
 
@@ -131,4 +132,115 @@ fn pods_that_never_answer_time_out_naming_each_pod() {
     for pod in ["silent-0", "silent-1", "silent-2"] {
         assert!(run.stderr.contains(pod), "{pod} not named:\n{}", run.stderr);
     }
+}
+
+/// Each pod's `CLUSTER NODES` line count: 1 while it has met nobody.
+fn known_nodes_per_pod(ns: &str) -> Vec<usize> {
+    (0..6)
+        .map(|i| {
+            let out = plugin_ok(&[
+                "-n",
+                ns,
+                "cli",
+                &format!("redis-cluster-{i}"),
+                "--",
+                "cluster",
+                "nodes",
+            ]);
+            out.lines().filter(|l| !l.trim().is_empty()).count()
+        })
+        .collect()
+}
+
+#[test]
+fn mistakes_on_a_deployed_statefulset_are_refused_and_change_nothing() {
+    let ns = Namespace::create("mistakes");
+    let n = ns.name.as_str();
+    plugin_ok(&["-n", n, "deploy"]);
+    eventually("the six pods to answer", || {
+        let run = plugin(&["-n", n, "cli", "redis-cluster-5", "--", "ping"]);
+        (run.stdout == "PONG\n").then_some(())
+    });
+    let pods = "redis-cluster-0, redis-cluster-1, redis-cluster-2, redis-cluster-3, redis-cluster-4, redis-cluster-5";
+    let rows: &[(&[&str], String)] = &[
+        (
+            &["-n", n, "scale", "--masters", "2", "--yes"],
+            "--masters 2: a cluster needs at least 3 masters".into(),
+        ),
+        (
+            &["-n", n, "init", "--replicas-per-master", "3", "--yes"],
+            "cannot be split into groups of 1 master + 3 replica(s)".into(),
+        ),
+        (
+            &["-n", n, "cli", "redis-cluster-9", "--", "ping"],
+            format!(
+                "pod redis-cluster-9 does not exist; the pods of statefulset redis-cluster are: {pods}"
+            ),
+        ),
+        (
+            &["-n", n, "del-node", "redis-cluster-9", "--yes"],
+            format!(
+                "pod redis-cluster-9 does not exist; the pods of statefulset redis-cluster are: {pods}"
+            ),
+        ),
+        (
+            &["-n", n, "failover", "redis-cluster-9", "--yes"],
+            format!(
+                "pod redis-cluster-9 does not exist; the pods of statefulset redis-cluster are: {pods}"
+            ),
+        ),
+    ];
+    for (args, expected) in rows {
+        let run = plugin(args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains(expected.as_str()),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        known_nodes_per_pod(n),
+        vec![1; 6],
+        "a refused command met nodes"
+    );
+    let replicas = || {
+        kubectl_ok(&[
+            "get",
+            "statefulset",
+            "redis-cluster",
+            "-n",
+            n,
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+    };
+    assert_eq!(replicas(), "6", "a refused command scaled the StatefulSet");
+
+    // A StatefulSet scaled to zero: every command says so and how to get pods back.
+    kubectl_ok(&[
+        "scale",
+        "statefulset",
+        "redis-cluster",
+        "-n",
+        n,
+        "--replicas=0",
+    ]);
+    eventually("the pods to go", || {
+        kubectl_ok(&["get", "pods", "-n", n, "-o", "name"])
+            .is_empty()
+            .then_some(())
+    });
+    for args in [&["-n", n, "status"][..], &["-n", n, "init", "--yes"]] {
+        let run = plugin(args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains(&format!(
+                "statefulset redis-cluster in namespace {n} has no pods (replicas: 0); give it some with `kubectl scale statefulset redis-cluster --replicas=6`"
+            )),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(replicas(), "0");
 }
