@@ -1,10 +1,12 @@
 //! `fix`: heal what interrupted operations and restarts leave behind — nodes known under
 //! stale addresses (re-MEET them at their current address), open slots (finish interrupted
 //! moves; clear stray marks), uncovered slots (give them to the only key holder, or the least
-//! loaded master). Every decision is printed with its reason; anything that could lose a key
-//! is refused with the facts instead of guessed.
+//! loaded master), and slots whose keys are spread over several masters (merge them on one
+//! owner with the slot mover). Every decision is printed with its reason; a key with different
+//! values on two masters stops the merge (unless `--replace`), and a slot is refused while a
+//! master that may hold its keys is unreachable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -19,23 +21,25 @@ use crate::plan::moves::{SlotMove, open_slots};
 use crate::redis::connector::resolve;
 use crate::redis::converge::{blocks_membership, wait_for_cluster};
 use crate::redis::membership::meet;
-use crate::redis::mover::{MoveCounters, move_slots};
+use crate::redis::mover::{MoveCounters, MoveError, move_slots};
 use crate::redis::observe::observe_cluster;
-use crate::redis::repair::{claim_slots, count_keys, stabilize};
+use crate::redis::repair::{claim_slots, count_keys, open_for_merge, stabilize, take_slot};
+use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId, SlotSet};
 
 /// Options of `fix`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  kubectl redis-cluster fix\n  kubectl-redis_cluster --seed 10.0.0.1:6379 fix --nodes 10.0.0.2:6379,10.0.0.3:6379 --yes\n\nReplaces: redis-trib fix, CLUSTER FORGET/MEET by hand, and IP-rewrite scripts for nodes.conf"
+    after_help = "Examples:\n  kubectl redis-cluster fix --dry-run\n  kubectl redis-cluster fix\n  kubectl-redis_cluster --seed 10.0.0.1:6379 fix --nodes 10.0.0.2:6379,10.0.0.3:6379 --yes\n\nKeys of one slot found on several masters are merged on one owner. A key held with different values by two masters stops the merge; --replace lets the copy being merged win.\n\nReplaces: redis-trib fix, CLUSTER FORGET/MEET by hand, and IP-rewrite scripts for nodes.conf"
 )]
 pub struct FixOpts {
     /// Current addresses of nodes whose address changed (without Kubernetes): HOST:PORT,...
     #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
     pub nodes: Vec<String>,
 
-    /// How slots are moved when finishing interrupted moves.
+    /// How keys are moved when finishing interrupted moves and merging spread slots (with
+    /// --replace, the copy of the master being merged wins over the owner's).
     #[command(flatten)]
     pub moves: MoveArgs,
 }
@@ -92,10 +96,13 @@ impl FixOpts {
             .masters()
             .map(|r| (r.id().clone(), r.endpoint.clone()))
             .collect();
+        // Resumable moves are counted too: keys on a third master, or on a target its source
+        // is not migrating to, turn a move into a merge.
         let questioned: SlotSet = open
             .stuck
             .iter()
             .map(|s| s.slot)
+            .chain(open.resume.iter().map(|m| m.slot))
             .collect::<SlotSet>()
             .union(&uncovered);
         let keys = count_keys(&ctx.pool, &masters, &questioned).await?;
@@ -125,7 +132,7 @@ impl FixOpts {
         print_report(ctx, &report)?;
         if refused > 0 {
             bail!(
-                "{refused} slot(s) could not be fixed safely (see above); inspect their keys and move them by hand"
+                "{refused} slot(s) could not be fixed safely (see above); bring the unreachable master back, then run fix again"
             );
         }
         Ok(Outcome::Success)
@@ -164,13 +171,14 @@ impl FixOpts {
         Ok(())
     }
 
-    /// Applies every safe slot decision.
+    /// Applies every safe slot decision: clears stray marks, claims uncovered slots, opens
+    /// each merge, waits until every node serves again (MIGRATE and RESTORE are refused while
+    /// a node's cluster_state is fail), moves keys with the slot mover (interrupted moves and
+    /// merges alike), and finally clears the merges' marks.
     async fn apply(&self, ctx: &Ctx, view: &ClusterView, fixes: &[SlotFix]) -> anyhow::Result<()> {
-        let endpoint = |id: &NodeId| {
-            endpoint_of(view, id).with_context(|| format!("node {} has no address", id.short()))
-        };
         let mut claims: BTreeMap<NodeId, SlotSet> = BTreeMap::new();
-        let mut resume: Vec<SlotMove> = Vec::new();
+        let mut moves: Vec<SlotMove> = Vec::new();
+        let mut merges = 0;
         for f in fixes {
             match f {
                 SlotFix::Assign { slot, to, .. } => {
@@ -178,28 +186,125 @@ impl FixOpts {
                 }
                 SlotFix::Stabilize { slot, nodes, .. } => {
                     for n in nodes {
-                        stabilize(&ctx.pool, &endpoint(n)?, *slot).await?;
+                        stabilize(&ctx.pool, &endpoint(view, n)?, *slot).await?;
                     }
                 }
-                SlotFix::Resume(m) => resume.push(m.clone()),
+                SlotFix::Resume(m) => moves.push(m.clone()),
+                SlotFix::Merge { .. } => {
+                    moves.extend(open_merge(ctx, view, f).await?);
+                    merges += 1;
+                }
                 SlotFix::Refuse { .. } => {}
             }
         }
         for (to, slots) in &claims {
-            claim_slots(&ctx.pool, &endpoint(to)?, slots).await?;
+            claim_slots(&ctx.pool, &endpoint(view, to)?, slots).await?;
         }
-        if !resume.is_empty() {
+        if !moves.is_empty() {
+            if merges > 0 || !claims.is_empty() {
+                wait_serving(ctx).await?;
+            }
             let counters = MoveCounters::default();
-            let stats = move_slots(&ctx.pool, view, &resume, &self.moves.options(), &counters)
+            let stats = move_slots(&ctx.pool, view, &moves, &self.moves.options(), &counters)
                 .await
-                .context("finishing interrupted moves stopped; run fix again")?;
+                .map_err(|e| {
+                    // A conflicting key needs a decision (--replace), not just another run.
+                    let rerun = !matches!(e, MoveError::BusyKeys { .. });
+                    let hint = if rerun {
+                        "; run fix again to continue"
+                    } else {
+                        ""
+                    };
+                    anyhow::Error::from(e)
+                        .context(format!("moving keys stopped (no key was lost){hint}"))
+                })?;
             ctx.reporter.done(format!(
-                "finished {} interrupted move(s), {} key(s)",
+                "finished {} interrupted move(s) and merge(s), {} key(s) moved",
                 stats.slots, stats.keys
             ));
         }
+        for f in fixes {
+            close_merge(ctx, view, f).await?;
+        }
         Ok(())
     }
+}
+
+/// The address of node `id`.
+fn endpoint(view: &ClusterView, id: &NodeId) -> anyhow::Result<Endpoint> {
+    endpoint_of(view, id).with_context(|| format!("node {} has no address", id.short()))
+}
+
+/// Opens a merge: the slot on every other holder first (pointed at the owner and marked
+/// importing), then the owner's own marks are cleared (an owner migrating the slot answers
+/// RESTORE of a key it lacks with ASK, so nothing could move in), then the owner claims the
+/// slot if it must. In this order a run killed in between still shows the slot open, and the
+/// next run merges it on the same owner. Returns the moves that bring the holders' keys to
+/// the owner (the mover drains a holder that does not own the slot, as its target does).
+async fn open_merge(ctx: &Ctx, view: &ClusterView, fix: &SlotFix) -> anyhow::Result<Vec<SlotMove>> {
+    let SlotFix::Merge {
+        slot,
+        owner,
+        claim,
+        from,
+        marked,
+        ..
+    } = fix
+    else {
+        return Ok(Vec::new());
+    };
+    for (holder, _) in from {
+        let claims = view
+            .report(holder)
+            .is_some_and(|r| r.myself().slots.contains(*slot));
+        open_for_merge(&ctx.pool, &endpoint(view, holder)?, *slot, owner, claims).await?;
+    }
+    let at_owner = endpoint(view, owner)?;
+    if marked.contains(owner) {
+        stabilize(&ctx.pool, &at_owner, *slot).await?;
+    }
+    if *claim {
+        take_slot(&ctx.pool, &at_owner, *slot, owner).await?;
+    }
+    Ok(from
+        .iter()
+        .map(|(holder, _)| SlotMove {
+            slot: *slot,
+            from: holder.clone(),
+            to: owner.clone(),
+        })
+        .collect())
+}
+
+/// Clears every mark on a merged slot (the ones found and the ones [`open_merge`] set), once
+/// all its keys are on the owner.
+async fn close_merge(ctx: &Ctx, view: &ClusterView, fix: &SlotFix) -> anyhow::Result<()> {
+    let SlotFix::Merge {
+        slot, from, marked, ..
+    } = fix
+    else {
+        return Ok(());
+    };
+    let nodes: BTreeSet<&NodeId> = marked.iter().chain(from.iter().map(|(id, _)| id)).collect();
+    for id in nodes {
+        stabilize(&ctx.pool, &endpoint(view, id)?, *slot).await?;
+    }
+    Ok(())
+}
+
+/// Waits until every node reports `cluster_state:ok`, as MIGRATE needs on the holder and
+/// RESTORE on the owner (a slot just claimed takes a moment to reach every node).
+async fn wait_serving(ctx: &Ctx) -> anyhow::Result<()> {
+    wait_for_cluster(
+        &ctx.pool,
+        &ctx.seeds,
+        "every node reports cluster_state:ok",
+        ctx.settings.timeout,
+        |p| matches!(p, Problem::StateNotOk { .. }),
+    )
+    .await
+    .context("the claimed slots did not reach every node; run fix again")?;
+    Ok(())
 }
 
 /// Writes the JSON report when `-o json`.

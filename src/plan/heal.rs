@@ -1,7 +1,10 @@
 //! Planning `fix`: nodes known under stale addresses (every pod came back with a new IP),
 //! open slots and uncovered slots. Each decision carries the reason it is printed with.
-//! Only decisions that cannot lose a key are made; anything else is refused with the facts.
+//! Only decisions that cannot lose a key are made: keys spread over several masters are
+//! merged on one owner (a conflicting copy stops the merge unless `--replace`), and only an
+//! unreachable master, whose keys cannot be counted, makes `fix` refuse to merge or assign.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -72,7 +75,25 @@ pub enum SlotFix {
         /// Why it is safe.
         reason: String,
     },
-    /// No safe decision: keys are in several places.
+    /// Gather a slot whose keys (or claims) are spread over several masters on one owner:
+    /// the owner claims it where needed, every other holder's keys move to it, and every
+    /// migrating/importing mark on the slot is cleared.
+    Merge {
+        /// The slot.
+        slot: u16,
+        /// The master that keeps the slot.
+        owner: NodeId,
+        /// Whether the owner must claim the slot first (it does not serve it yet).
+        claim: bool,
+        /// The other masters that hold keys in the slot or claim it, with their key counts.
+        from: Vec<(NodeId, u64)>,
+        /// Masters with a migrating or importing mark on the slot.
+        marked: Vec<NodeId>,
+        /// What was found, and why this owner.
+        reason: String,
+    },
+    /// No safe decision: a master serving slots is unreachable (its keys cannot be counted and
+    /// its slots look uncovered), or no master is reachable to take the slot.
     Refuse {
         /// The slot.
         slot: u16,
@@ -98,13 +119,41 @@ impl fmt::Display for SlotFix {
                 slot,
                 nodes,
                 reason,
+            } => write!(
+                f,
+                "slot {slot}: clear the marks on {} ({reason})",
+                names(nodes)
+            ),
+            Self::Merge {
+                slot,
+                owner,
+                claim,
+                from,
+                marked,
+                reason,
             } => {
-                let names: Vec<&str> = nodes.iter().map(NodeId::short).collect();
-                write!(
-                    f,
-                    "slot {slot}: clear the marks on {} ({reason})",
-                    names.join(", ")
-                )
+                let mut steps = Vec::new();
+                if *claim {
+                    steps.push(format!("give it to {}", owner.short()));
+                }
+                if !from.is_empty() {
+                    let from: Vec<(&NodeId, u64)> = from.iter().map(|(id, n)| (id, *n)).collect();
+                    steps.push(format!(
+                        "merge the keys of {} into {}",
+                        describe(&from),
+                        owner.short()
+                    ));
+                }
+                let mut text = steps.join(", then ");
+                if !marked.is_empty() {
+                    let clear = format!("clear the marks on {}", names(marked));
+                    text = if text.is_empty() {
+                        clear
+                    } else {
+                        format!("{text}, {clear}")
+                    };
+                }
+                write!(f, "slot {slot}: {text} ({reason})")
             }
             Self::Refuse { slot, reason } => write!(f, "slot {slot}: cannot fix safely: {reason}"),
         }
@@ -114,16 +163,90 @@ impl fmt::Display for SlotFix {
 /// Key counts per slot and master, for the slots in question.
 pub type KeyCounts = BTreeMap<u16, BTreeMap<NodeId, u64>>;
 
-/// Decides about every open and uncovered slot.
+/// Decides about every open and uncovered slot. `keys` must count every open slot (resumable
+/// ones too) and every uncovered slot on every reachable master.
 pub fn plan_slot_fixes(
     view: &ClusterView,
     open: &OpenSlots,
     uncovered: &SlotSet,
     keys: &KeyCounts,
 ) -> Vec<SlotFix> {
-    let mut fixes: Vec<SlotFix> = open.resume.iter().cloned().map(SlotFix::Resume).collect();
-    let holders = |slot: u16| -> Vec<(&NodeId, u64)> {
-        keys.get(&slot)
+    let ctx = Decider {
+        view,
+        keys,
+        blocked: unreachable_master(view),
+    };
+    let mut load = Load::new(view);
+    let mut fixes = Vec::new();
+    let mut decided = SlotSet::new();
+    for m in &open.resume {
+        decided.insert(m.slot);
+        fixes.push(match ctx.resume_anomaly(m, uncovered) {
+            None => SlotFix::Resume(m.clone()),
+            Some(found) => ctx.merge(m.slot, Found::Open(&found), &mut load),
+        });
+    }
+    for stuck in &open.stuck {
+        decided.insert(stuck.slot);
+        let fix = ctx
+            .stabilize(stuck.slot)
+            .unwrap_or_else(|| ctx.merge(stuck.slot, Found::Open(&stuck.reason), &mut load));
+        fixes.push(fix);
+    }
+    for slot in uncovered.difference(&decided).iter() {
+        let fix = match ctx.holders(slot).as_slice() {
+            [] if ctx.blocked.is_none() => match load.least_loaded() {
+                Some(to) => SlotFix::Assign {
+                    slot,
+                    to,
+                    reason: "no master holds keys in it; this master serves the fewest slots"
+                        .into(),
+                },
+                None => ctx.merge(slot, Found::Uncovered, &mut load),
+            },
+            [(holder, n)] if ctx.blocked.is_none() => SlotFix::Assign {
+                slot,
+                to: (*holder).clone(),
+                reason: format!("it is the only master holding keys in it ({n})"),
+            },
+            _ => ctx.merge(slot, Found::Uncovered, &mut load),
+        };
+        fixes.push(fix);
+    }
+    fixes
+}
+
+/// What is wrong with a slot `fix` gathers on one owner.
+#[derive(Clone, Copy)]
+enum Found<'a> {
+    /// It is open (marked migrating or importing), as described.
+    Open(&'a str),
+    /// No master serves it.
+    Uncovered,
+}
+
+impl fmt::Display for Found<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Open(what) => f.write_str(what),
+            Self::Uncovered => f.write_str("no master serves it"),
+        }
+    }
+}
+
+/// What every slot decision reads.
+struct Decider<'a> {
+    view: &'a ClusterView,
+    keys: &'a KeyCounts,
+    /// Why no slot may be merged or assigned, if some master is unreachable.
+    blocked: Option<String>,
+}
+
+impl Decider<'_> {
+    /// Masters holding keys in `slot`, with how many.
+    fn holders(&self, slot: u16) -> Vec<(&NodeId, u64)> {
+        self.keys
+            .get(&slot)
             .map(|m| {
                 m.iter()
                     .filter(|(_, n)| **n > 0)
@@ -131,88 +254,238 @@ pub fn plan_slot_fixes(
                     .collect()
             })
             .unwrap_or_default()
-    };
-    for stuck in &open.stuck {
-        let claimers: Vec<&NodeId> = view
+    }
+
+    /// Masters that claim `slot` in their own configuration.
+    fn claimers(&self, slot: u16) -> Vec<&NodeId> {
+        self.view
             .masters()
-            .filter(|r| r.myself().slots.contains(stuck.slot))
+            .filter(|r| r.myself().slots.contains(slot))
             .map(|r| r.id())
-            .collect();
-        let marked: Vec<NodeId> = view
+            .collect()
+    }
+
+    /// Masters with a migrating or importing mark on `slot`.
+    fn marked(&self, slot: u16) -> Vec<NodeId> {
+        self.view
             .masters()
             .filter(|r| {
                 let me = r.myself();
                 me.migrating
                     .iter()
                     .chain(me.importing.iter())
-                    .any(|(s, _)| *s == stuck.slot)
+                    .any(|(s, _)| *s == slot)
             })
             .map(|r| r.id().clone())
+            .collect()
+    }
+
+    /// Why a move that looks resumable must be merged instead, if it must: another master
+    /// holds keys in the slot (finishing the move would strand them), no master serves it, or
+    /// the target holds keys although the source is not migrating the slot to it — keys a
+    /// restart or an interrupted merge left there, not a move in flight (redis-cli's "case 2").
+    fn resume_anomaly(&self, m: &SlotMove, uncovered: &SlotSet) -> Option<String> {
+        let holders = self.holders(m.slot);
+        let (from, to) = (m.from.short(), m.to.short());
+        let others: Vec<(&NodeId, u64)> = holders
+            .iter()
+            .filter(|(id, _)| **id != m.from && **id != m.to)
+            .copied()
             .collect();
-        let with_keys = holders(stuck.slot);
-        let fix = match (claimers.as_slice(), with_keys.as_slice()) {
-            ([owner], []) => SlotFix::Stabilize {
-                slot: stuck.slot,
-                nodes: marked,
-                reason: format!("{} owns it and no master holds keys in it", owner.short()),
-            },
-            ([owner], [(holder, n)]) if holder == owner => SlotFix::Stabilize {
-                slot: stuck.slot,
-                nodes: marked,
-                reason: format!("{} owns it and holds all {n} of its keys", owner.short()),
-            },
-            _ => SlotFix::Refuse {
-                slot: stuck.slot,
-                reason: format!(
-                    "{}; claimed by [{}], keys on [{}]",
-                    stuck.reason,
-                    claimers
-                        .iter()
-                        .map(|c| c.short())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    describe(&with_keys)
-                ),
-            },
-        };
-        fixes.push(fix);
-    }
-    let masters: Vec<(&NodeId, usize)> = view
-        .masters()
-        .map(|r| (r.id(), r.myself().slots.len()))
-        .collect();
-    let mut added: BTreeMap<&NodeId, usize> = BTreeMap::new();
-    for slot in uncovered.iter() {
-        let with_keys = holders(slot);
-        let fix = match with_keys.as_slice() {
-            [] => masters
+        if !others.is_empty() {
+            return Some(format!(
+                "{from} moves it to {to}, but keys are also on {}",
+                describe(&others)
+            ));
+        }
+        if uncovered.contains(m.slot) {
+            return Some(format!("{from} moves it to {to}, but no master serves it"));
+        }
+        let migrating = self.view.report(&m.from).is_some_and(|r| {
+            r.myself()
+                .migrating
                 .iter()
-                .min_by_key(|(id, n)| (n + added.get(id).copied().unwrap_or(0), (*id).clone()))
-                .map(|(id, _)| {
-                    *added.entry(id).or_default() += 1;
-                    SlotFix::Assign {
-                        slot,
-                        to: (*id).clone(),
-                        reason: "no master holds keys in it; this master serves the fewest slots"
-                            .into(),
-                    }
-                }),
-            [(holder, n)] => Some(SlotFix::Assign {
-                slot,
-                to: (*holder).clone(),
-                reason: format!("it is the only master holding keys in it ({n})"),
-            }),
-            many => Some(SlotFix::Refuse {
-                slot,
-                reason: format!(
-                    "no master serves it and several hold keys in it: {}",
-                    describe(many)
-                ),
-            }),
-        };
-        fixes.extend(fix);
+                .any(|(s, peer)| *s == m.slot && *peer == m.to)
+        });
+        let on_target = holders.iter().find(|(id, _)| **id == m.to);
+        match on_target {
+            Some((_, n)) if !migrating => Some(format!(
+                "{to} imports it from {from} and holds {n} keys in it, but {from} is not migrating it"
+            )),
+            _ => None,
+        }
     }
-    fixes
+
+    /// Clears the marks of a stuck slot when its single claimer already holds every key.
+    fn stabilize(&self, slot: u16) -> Option<SlotFix> {
+        let reason = match (
+            self.claimers(slot).as_slice(),
+            self.holders(slot).as_slice(),
+        ) {
+            ([owner], []) => format!("{} owns it and no master holds keys in it", owner.short()),
+            ([owner], [(holder, n)]) if holder == owner => {
+                format!("{} owns it and holds all {n} of its keys", owner.short())
+            }
+            _ => return None,
+        };
+        Some(SlotFix::Stabilize {
+            slot,
+            nodes: self.marked(slot),
+            reason,
+        })
+    }
+
+    /// Gathers `slot` on one owner: for an open slot the master the cluster names
+    /// ([`cluster_owner`]), else (and for an uncovered slot) the one with the most keys
+    /// ([`most_keys`]), else the least loaded master.
+    fn merge(&self, slot: u16, found: Found<'_>, load: &mut Load) -> SlotFix {
+        if let Some(why) = &self.blocked {
+            return SlotFix::Refuse {
+                slot,
+                reason: format!("{found}, and {why}"),
+            };
+        }
+        let holders = self.holders(slot);
+        let named = match found {
+            Found::Open(_) => cluster_owner(self.view, slot),
+            Found::Uncovered => None,
+        };
+        let chosen = named.or_else(|| most_keys(&holders)).or_else(|| {
+            let to = load.least_loaded()?;
+            let why = format!(
+                "no master holds keys in it; {} serves the fewest slots",
+                to.short()
+            );
+            Some((to, why))
+        });
+        let Some((owner, why)) = chosen else {
+            return SlotFix::Refuse {
+                slot,
+                reason: format!("{found}, and no master is reachable to take it"),
+            };
+        };
+        let claimers = self.claimers(slot);
+        let mut from: Vec<(NodeId, u64)> = holders
+            .iter()
+            .map(|(id, n)| ((*id).clone(), *n))
+            .chain(claimers.iter().map(|id| ((*id).clone(), 0)))
+            .filter(|(id, _)| *id != owner)
+            .collect();
+        // A claimer that also holds keys is listed once, with its keys.
+        from.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        from.dedup_by(|a, b| a.0 == b.0);
+        SlotFix::Merge {
+            slot,
+            claim: !claimers.contains(&&owner),
+            owner,
+            from,
+            marked: self.marked(slot),
+            reason: format!("{found}; {why}"),
+        }
+    }
+}
+
+/// The master the cluster says owns an open slot, and why: the one a majority of the
+/// reachable nodes' slot maps name, if it is a reachable master; else the one master marking
+/// the slot migrating (only an owner can). `None` when neither exists.
+pub fn cluster_owner(view: &ClusterView, slot: u16) -> Option<(NodeId, String)> {
+    let is_master = |id: &NodeId| view.masters().any(|r| r.id() == id);
+    let mut votes: BTreeMap<&NodeId, usize> = BTreeMap::new();
+    for r in &view.reports {
+        let owner = r
+            .nodes
+            .iter()
+            .find(|l| l.flags.master && l.slots.contains(slot));
+        if let Some(line) = owner {
+            *votes.entry(&line.id).or_default() += 1;
+        }
+    }
+    let total = view.reports.len();
+    if let Some((id, n)) = votes.into_iter().max_by_key(|(id, n)| (*n, Reverse(*id)))
+        && n * 2 > total
+        && is_master(id)
+    {
+        let why = format!(
+            "the cluster says {} owns it ({n} of {total} nodes)",
+            id.short()
+        );
+        return Some((id.clone(), why));
+    }
+    let migrating: Vec<&NodeId> = view
+        .masters()
+        .filter(|r| r.myself().migrating.iter().any(|(s, _)| *s == slot))
+        .map(|r| r.id())
+        .collect();
+    match migrating.as_slice() {
+        [id] => Some(((*id).clone(), format!("{} is migrating it", id.short()))),
+        _ => None,
+    }
+}
+
+/// The master holding the most keys among `holders`, and why; ties go to the lowest node id,
+/// so every run picks the same one. `None` without holders.
+pub fn most_keys(holders: &[(&NodeId, u64)]) -> Option<(NodeId, String)> {
+    let &(id, n) = holders.iter().max_by_key(|(id, n)| (*n, Reverse(*id)))?;
+    let tied: Vec<&str> = holders
+        .iter()
+        .filter(|(other, m)| *m == n && *other != id)
+        .map(|(other, _)| other.short())
+        .collect();
+    let why = if tied.is_empty() {
+        format!("{} holds the most keys in it ({n})", id.short())
+    } else {
+        format!(
+            "{} holds the most keys in it ({n}, as many as {}; the lowest node id wins)",
+            id.short(),
+            tied.join(", ")
+        )
+    };
+    Some((id.clone(), why))
+}
+
+/// An unreachable master that serves slots, as the reason to decide nothing about spread or
+/// uncovered slots: its keys cannot be counted, and its slots look uncovered, so giving them
+/// to another master would make it delete its keys when it comes back.
+fn unreachable_master(view: &ClusterView) -> Option<String> {
+    let known = view.known_nodes();
+    view.unreachable.iter().find_map(|u| {
+        let line = known.get(u.id.as_ref()?)?;
+        (line.flags.master && !line.slots.is_empty()).then(|| {
+            format!(
+                "master {} ({}) is unreachable: its keys cannot be counted; bring it back (or forget it) and run fix again",
+                u.endpoint,
+                line.id.short()
+            )
+        })
+    })
+}
+
+/// Slots per master, counting those this plan already gave out: for least-loaded choices.
+struct Load {
+    slots: BTreeMap<NodeId, usize>,
+}
+
+impl Load {
+    /// Each reachable master's own slot count.
+    fn new(view: &ClusterView) -> Self {
+        Self {
+            slots: view
+                .masters()
+                .map(|r| (r.id().clone(), r.myself().slots.len()))
+                .collect(),
+        }
+    }
+
+    /// The master serving the fewest slots (lowest id on ties), which now serves one more;
+    /// `None` when no master is reachable.
+    fn least_loaded(&mut self) -> Option<NodeId> {
+        let (id, n) = self
+            .slots
+            .iter_mut()
+            .min_by_key(|(id, n)| (**n, (*id).clone()))?;
+        *n += 1;
+        Some(id.clone())
+    }
 }
 
 /// `id (n keys), ...`.
@@ -220,6 +493,15 @@ fn describe(holders: &[(&NodeId, u64)]) -> String {
     holders
         .iter()
         .map(|(id, n)| format!("{} ({n} keys)", id.short()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `id, id, ...`.
+fn names(nodes: &[NodeId]) -> String {
+    nodes
+        .iter()
+        .map(NodeId::short)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -273,8 +555,27 @@ mod tests {
         );
     }
 
+    /// The merge `fix` plans for `slot`: `owner` keeps it, the keys of `from` move there.
+    fn merge(
+        slot: u16,
+        owner: usize,
+        claim: bool,
+        from: &[(usize, u64)],
+        marked: &[usize],
+        reason: &str,
+    ) -> SlotFix {
+        SlotFix::Merge {
+            slot,
+            owner: fixture_id(owner),
+            claim,
+            from: from.iter().map(|(i, n)| (fixture_id(*i), *n)).collect(),
+            marked: marked.iter().map(|i| fixture_id(*i)).collect(),
+            reason: reason.into(),
+        }
+    }
+
     #[test]
-    fn keys_in_several_places_are_never_guessed() {
+    fn an_uncovered_slot_with_keys_on_two_masters_is_merged_on_the_one_with_more_keys() {
         let view = Fixture::healthy(3, 0).uncover(5).view();
         let fixes = plan_slot_fixes(
             &view,
@@ -282,11 +583,196 @@ mod tests {
             &SlotSet::from_iter([5]),
             &counts(&[(5, 0, 3), (5, 1, 4)]),
         );
-        assert!(matches!(&fixes[0], SlotFix::Refuse { slot: 5, .. }));
+        assert_eq!(
+            fixes,
+            vec![merge(
+                5,
+                1,
+                true,
+                &[(0, 3)],
+                &[],
+                "no master serves it; 01aaaaaa holds the most keys in it (4)"
+            )]
+        );
+        assert_eq!(
+            fixes[0].to_string(),
+            "slot 5: give it to 01aaaaaa, then merge the keys of 00aaaaaa (3 keys) into 01aaaaaa \
+             (no master serves it; 01aaaaaa holds the most keys in it (4))"
+        );
+    }
+
+    #[test]
+    fn a_tie_in_keys_goes_to_the_lowest_node_id() {
+        let view = Fixture::healthy(3, 0).uncover(5).view();
+        let fixes = plan_slot_fixes(
+            &view,
+            &OpenSlots::default(),
+            &SlotSet::from_iter([5]),
+            &counts(&[(5, 2, 4), (5, 1, 4)]),
+        );
+        assert_eq!(
+            fixes,
+            vec![merge(
+                5,
+                1,
+                true,
+                &[(2, 4)],
+                &[],
+                "no master serves it; 01aaaaaa holds the most keys in it \
+                 (4, as many as 02aaaaaa; the lowest node id wins)"
+            )]
+        );
+    }
+
+    #[test]
+    fn an_open_slot_with_keys_on_the_migrating_the_importing_and_a_third_master_is_merged_on_its_owner()
+     {
+        // Node 0 owns slot 10 and migrates it to node 1, but node 2 imports it; all three hold
+        // keys in it. The owner keeps it, although node 0 does not hold the most keys.
+        let view = Fixture::healthy(3, 0)
+            .with(0, |n| n.migrating = vec![(10, 1)])
+            .with(2, |n| n.importing = vec![(10, 0)])
+            .view();
+        let open = open_slots(&view);
+        let fixes = plan_slot_fixes(
+            &view,
+            &open,
+            &SlotSet::new(),
+            &counts(&[(10, 0, 3), (10, 1, 2), (10, 2, 5)]),
+        );
+        assert_eq!(
+            fixes,
+            vec![merge(
+                10,
+                0,
+                false,
+                &[(1, 2), (2, 5)],
+                &[0, 2],
+                "00aaaaaa migrates it to 01aaaaaa but 02aaaaaa imports it from 00aaaaaa; \
+                 the cluster says 00aaaaaa owns it (3 of 3 nodes)"
+            )]
+        );
+        assert_eq!(
+            fixes[0].to_string(),
+            "slot 10: merge the keys of 01aaaaaa (2 keys), 02aaaaaa (5 keys) into 00aaaaaa, \
+             clear the marks on 00aaaaaa, 02aaaaaa (00aaaaaa migrates it to 01aaaaaa but \
+             02aaaaaa imports it from 00aaaaaa; the cluster says 00aaaaaa owns it (3 of 3 nodes))"
+        );
+    }
+
+    #[test]
+    fn a_resumable_move_with_keys_on_a_third_master_is_merged_instead_of_finished() {
+        let view = Fixture::healthy(4, 0)
+            .with(0, |n| n.migrating = vec![(10, 1)])
+            .with(1, |n| n.importing = vec![(10, 0)])
+            .view();
+        let open = open_slots(&view);
+        assert_eq!(open.resume.len(), 1);
+        let fixes = plan_slot_fixes(
+            &view,
+            &open,
+            &SlotSet::new(),
+            &counts(&[(10, 0, 5), (10, 1, 2), (10, 3, 4)]),
+        );
+        assert_eq!(
+            fixes,
+            vec![merge(
+                10,
+                0,
+                false,
+                &[(1, 2), (3, 4)],
+                &[0, 1],
+                "00aaaaaa moves it to 01aaaaaa, but keys are also on 03aaaaaa (4 keys); \
+                 the cluster says 00aaaaaa owns it (4 of 4 nodes)"
+            )]
+        );
+        // Without the third master's keys it is an ordinary interrupted move.
+        let fixes = plan_slot_fixes(
+            &view,
+            &open,
+            &SlotSet::new(),
+            &counts(&[(10, 0, 5), (10, 1, 2)]),
+        );
+        assert_eq!(fixes, vec![SlotFix::Resume(open.resume[0].clone())]);
+    }
+
+    #[test]
+    fn a_merge_killed_after_the_owner_claimed_the_slot_is_merged_again_on_the_same_owner() {
+        // What a killed merge leaves: node 0 owns slot 5; node 1 still holds keys in it and
+        // has it open as importing from node 0, which is not migrating it.
+        let view = Fixture::healthy(3, 0)
+            .with(1, |n| n.importing = vec![(5, 0)])
+            .view();
+        let open = open_slots(&view);
+        let fixes = plan_slot_fixes(
+            &view,
+            &open,
+            &SlotSet::new(),
+            &counts(&[(5, 0, 4), (5, 1, 3)]),
+        );
+        assert_eq!(
+            fixes,
+            vec![merge(
+                5,
+                0,
+                false,
+                &[(1, 3)],
+                &[1],
+                "01aaaaaa imports it from 00aaaaaa and holds 3 keys in it, but 00aaaaaa is not \
+                 migrating it; the cluster says 00aaaaaa owns it (3 of 3 nodes)"
+            )]
+        );
+    }
+
+    #[test]
+    fn without_an_owner_the_master_migrating_the_slot_keeps_it() {
+        // Nobody serves slot 5, but node 0 still marks it migrating to node 1.
+        let view = Fixture::healthy(3, 0)
+            .uncover(5)
+            .with(0, |n| n.migrating = vec![(5, 1)])
+            .view();
+        let open = open_slots(&view);
+        let fixes = plan_slot_fixes(
+            &view,
+            &open,
+            &SlotSet::from_iter([5]),
+            &counts(&[(5, 0, 2), (5, 1, 7)]),
+        );
+        assert_eq!(
+            fixes,
+            vec![merge(
+                5,
+                0,
+                true,
+                &[(1, 7)],
+                &[0],
+                "00aaaaaa moves it to 01aaaaaa, but no master serves it; 00aaaaaa is migrating it"
+            )]
+        );
+    }
+
+    #[test]
+    fn spread_and_uncovered_slots_are_refused_while_a_master_is_unreachable() {
+        let view = Fixture::healthy(4, 0)
+            .uncover(5)
+            .uncover(6)
+            .with(3, |n| n.reachable = false)
+            .view();
+        let fixes = plan_slot_fixes(
+            &view,
+            &OpenSlots::default(),
+            &SlotSet::from_iter([5, 6]),
+            &counts(&[(5, 0, 3), (5, 1, 4)]),
+        );
         assert!(
-            fixes[0]
-                .to_string()
-                .contains("00aaaaaa (3 keys), 01aaaaaa (4 keys)")
+            fixes.iter().all(|f| matches!(f, SlotFix::Refuse { .. })),
+            "{fixes:?}"
+        );
+        assert_eq!(
+            fixes[0].to_string(),
+            "slot 5: cannot fix safely: no master serves it, and master 127.0.0.1:7003 \
+             (03aaaaaa) is unreachable: its keys cannot be counted; bring it back (or forget it) \
+             and run fix again"
         );
     }
 
@@ -307,12 +793,24 @@ mod tests {
                 reason: "00aaaaaa owns it and holds all 12 of its keys".into()
             }]
         );
-        let refused = plan_slot_fixes(
+        // A key on the importing node too: it is merged on the owner instead.
+        let merged = plan_slot_fixes(
             &view,
             &open,
             &SlotSet::new(),
             &counts(&[(0, 0, 12), (0, 2, 1)]),
         );
-        assert!(matches!(refused[0], SlotFix::Refuse { .. }));
+        assert_eq!(
+            merged,
+            vec![merge(
+                0,
+                0,
+                false,
+                &[(2, 1)],
+                &[2],
+                "02aaaaaa imports it from 01aaaaaa, which does not own it; \
+                 the cluster says 00aaaaaa owns it (3 of 3 nodes)"
+            )]
+        );
     }
 }

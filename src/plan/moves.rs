@@ -84,16 +84,17 @@ pub struct OpenSlots {
 
 /// Sorts every open slot in the view. A move is resumable when the source still claims the
 /// slot or marks it migrating, and the target imports it from that source or already owns it;
-/// then its keys are on the source, the target, or both, and finishing the move is safe.
+/// then its keys are on the source, the target, or both, and finishing the move is safe. A slot
+/// marked migrating (or importing) by more than one master is never a single move: it is stuck.
 pub fn open_slots(view: &ClusterView) -> OpenSlots {
-    let mut migrating: BTreeMap<u16, (&NodeId, &NodeId)> = BTreeMap::new();
-    let mut importing: BTreeMap<u16, (&NodeId, &NodeId)> = BTreeMap::new();
+    let mut migrating: BTreeMap<u16, Vec<(&NodeId, &NodeId)>> = BTreeMap::new();
+    let mut importing: BTreeMap<u16, Vec<(&NodeId, &NodeId)>> = BTreeMap::new();
     for r in view.masters() {
         for (slot, to) in &r.myself().migrating {
-            migrating.insert(*slot, (r.id(), to));
+            migrating.entry(*slot).or_default().push((r.id(), to));
         }
         for (slot, from) in &r.myself().importing {
-            importing.insert(*slot, (from, r.id()));
+            importing.entry(*slot).or_default().push((from, r.id()));
         }
     }
     let owns = |id: &NodeId, slot: u16| {
@@ -105,30 +106,31 @@ pub fn open_slots(view: &ClusterView) -> OpenSlots {
     slots.sort_unstable();
     slots.dedup();
     for slot in slots {
-        let pair = match (migrating.get(&slot), importing.get(&slot)) {
-            (Some(m), Some(i)) if m == i => Ok(*m),
-            (Some(m), Some(i)) => Err(format!(
+        let m = migrating.get(&slot).map_or(&[][..], Vec::as_slice);
+        let i = importing.get(&slot).map_or(&[][..], Vec::as_slice);
+        let pair = match (m, i) {
+            _ if m.len() > 1 || i.len() > 1 => Err(several_marks(m, i)),
+            ([m], [i]) if m == i => Ok(*m),
+            ([m], [i]) => Err(format!(
                 "{} migrates it to {} but {} imports it from {}",
                 m.0.short(),
                 m.1.short(),
                 i.1.short(),
                 i.0.short()
             )),
-            (Some(&(from, to)), None) if owns(to, slot) || view.report(to).is_some() => {
-                Ok((from, to))
-            }
-            (Some(&(from, to)), None) => Err(format!(
+            (&[(from, to)], []) if owns(to, slot) || view.report(to).is_some() => Ok((from, to)),
+            (&[(from, to)], []) => Err(format!(
                 "{} migrates it to {}, which is unreachable",
                 from.short(),
                 to.short()
             )),
-            (None, Some(&(from, to))) if owns(from, slot) => Ok((from, to)),
-            (None, Some(&(from, to))) => Err(format!(
+            ([], &[(from, to)]) if owns(from, slot) => Ok((from, to)),
+            ([], &[(from, to)]) => Err(format!(
                 "{} imports it from {}, which does not own it",
                 to.short(),
                 from.short()
             )),
-            (None, None) => unreachable!("slot came from one of the two maps"),
+            _ => unreachable!("slot came from one of the two maps"),
         };
         match pair {
             Ok((from, to)) => out.resume.push(SlotMove {
@@ -140,6 +142,20 @@ pub fn open_slots(view: &ClusterView) -> OpenSlots {
         }
     }
     out
+}
+
+/// `a migrates it to b, c imports it from a, ...`: every mark on a slot open on several masters.
+fn several_marks(migrating: &[(&NodeId, &NodeId)], importing: &[(&NodeId, &NodeId)]) -> String {
+    let marks: Vec<String> = migrating
+        .iter()
+        .map(|(from, to)| format!("{} migrates it to {}", from.short(), to.short()))
+        .chain(
+            importing
+                .iter()
+                .map(|(from, to)| format!("{} imports it from {}", to.short(), from.short())),
+        )
+        .collect();
+    format!("it is open on several masters: {}", marks.join(", "))
 }
 
 /// The slots of each master as the cluster agrees (each master's own claim), with resumed
@@ -220,6 +236,26 @@ mod tests {
             open.stuck[0]
                 .reason
                 .contains("migrates it to 01aaaaaa but 02aaaaaa imports it from 00aaaaaa")
+        );
+    }
+
+    #[test]
+    fn a_slot_imported_by_two_masters_is_stuck_for_fix_whatever_the_node_order() {
+        let view = Fixture::healthy(3, 0)
+            .with(0, |n| n.migrating = vec![(10, 1)])
+            .with(1, |n| n.importing = vec![(10, 0)])
+            .with(2, |n| n.importing = vec![(10, 0)])
+            .view();
+        let open = open_slots(&view);
+        assert!(open.resume.is_empty());
+        assert_eq!(
+            open.stuck,
+            vec![StuckSlot {
+                slot: 10,
+                reason: "it is open on several masters: 00aaaaaa migrates it to 01aaaaaa, \
+                         01aaaaaa imports it from 00aaaaaa, 02aaaaaa imports it from 00aaaaaa"
+                    .into()
+            }]
         );
     }
 

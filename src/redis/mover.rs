@@ -247,9 +247,10 @@ impl MoverCtx<'_> {
     }
 
     /// `SETSLOT s MIGRATING to` and the first `GETKEYSINSLOT` for each slot on the source, plus
-    /// the source's config epoch. A source may have stopped owning a slot only if its target
-    /// already took it (`taken`, an interrupted earlier run); anything else means the slot
-    /// map changed under the plan, and nothing is finalized.
+    /// the source's config epoch. A source may not own a slot only if its target already
+    /// does (`taken`: an interrupted earlier run, or a merge by `fix`, which opens the slot on
+    /// the holder as importing so MIGRATE runs there); anything else means the slot map
+    /// changed under the plan, and nothing is finalized.
     async fn set_migrating<'m>(
         &self,
         from: &NodeId,
@@ -378,34 +379,32 @@ impl MoverCtx<'_> {
     /// byte-identical, unless the user asked for `--replace`.
     async fn check_busy_keys(&self, d: &Draining<'_>, source: &Endpoint) -> Result<(), MoveError> {
         let keys: Vec<&Vec<u8>> = d.keys.iter().take(d.batch).collect();
-        let dumps = |asking: bool| {
-            let mut pipe = ::redis::pipe();
-            for k in &keys {
-                // ASKING holds for the next command only, so every DUMP needs its own.
-                if asking {
-                    pipe.cmd("ASKING");
-                }
-                pipe.cmd("DUMP").arg(k.as_slice());
-            }
-            pipe
-        };
+        // ASKING holds for the next command only, so every DUMP needs its own: the target
+        // serves a slot it imports only after ASKING, and so does a source that does not own
+        // the slot (a holder `fix` merges, which has the slot open as importing).
+        let mut dumps = ::redis::pipe();
+        for k in &keys {
+            dumps.cmd("ASKING");
+            dumps.cmd("DUMP").arg(k.as_slice());
+        }
         let mut src = self.node(&d.mv.from).await?;
         let mut dst = self.node(&d.mv.to).await?;
-        let on_source = src.pipeline(&dumps(false)).await?;
-        let on_target = dst.pipeline(&dumps(true)).await?;
-        // Every other reply on the target is ASKING's OK.
+        let on_source = src.pipeline(&dumps).await?;
+        let on_target = dst.pipeline(&dumps).await?;
+        // Every other reply is ASKING's OK.
+        let on_source: Vec<&Value> = on_source.iter().skip(1).step_by(2).collect();
         let on_target: Vec<&Value> = on_target.iter().skip(1).step_by(2).collect();
         // A refused DUMP (a redirect, say) says nothing about the values: stop, never guess.
         for (reply, endpoint) in on_source
             .iter()
-            .map(|v| (v, &src.endpoint))
+            .map(|v| (*v, &src.endpoint))
             .chain(on_target.iter().map(|v| (*v, &dst.endpoint)))
         {
             check_reply(reply, d.mv.slot, endpoint, &[])?;
         }
         let differing: Vec<&Vec<u8>> = keys
             .iter()
-            .zip(on_source.iter().zip(on_target))
+            .zip(on_source.into_iter().zip(on_target))
             .filter(|(_, (s, t))| !matches!(s, Value::Nil) && !matches!(t, Value::Nil) && *s != *t)
             .map(|(k, _)| *k)
             .collect();

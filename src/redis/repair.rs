@@ -1,5 +1,6 @@
 //! Effects `fix` needs beyond the mover: counting keys per slot on every master, claiming
-//! uncovered slots, and clearing migrating/importing marks.
+//! slots, opening a slot on the masters whose keys a merge moves, and clearing
+//! migrating/importing marks.
 
 use std::collections::BTreeMap;
 
@@ -76,4 +77,52 @@ pub async fn stabilize(pool: &Pool, node: &Endpoint, slot: u16) -> Result<(), No
                 .to_owned(),
         )
         .await
+}
+
+/// Opens `slot` on a master that holds keys in it but will not keep it, so its keys can be
+/// migrated to `owner`: drops the master's own claim if it has one (DELSLOTS keeps the keys),
+/// points the slot at `owner`, and marks it importing from `owner` — a master that does not
+/// own a slot runs MIGRATE for it only while the slot is open there (redis-cli's fix does the
+/// same). While the mark is set, the master never deletes its keys when `owner`'s claim
+/// reaches it, and a run killed here still shows the slot as open.
+pub async fn open_for_merge(
+    pool: &Pool,
+    holder: &Endpoint,
+    slot: u16,
+    owner: &NodeId,
+    claims: bool,
+) -> Result<(), NodeError> {
+    let mut pipe = ::redis::pipe();
+    if claims {
+        pipe.cmd("CLUSTER").arg("DELSLOTS").arg(slot);
+    }
+    for action in ["NODE", "IMPORTING"] {
+        pipe.cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg(action)
+            .arg(owner.to_string());
+    }
+    pool.node(holder).await?.pipeline_ok(&pipe).await?;
+    Ok(())
+}
+
+/// Makes `owner` (at `node`) claim `slot` whether the slot is unassigned, imported or known
+/// as another node's (`SETSLOT NODE` itself; ADDSLOTS would refuse the last two), then
+/// `CLUSTER BUMPEPOCH`, so the new claim wins over any stale one.
+pub async fn take_slot(
+    pool: &Pool,
+    node: &Endpoint,
+    slot: u16,
+    owner: &NodeId,
+) -> Result<(), NodeError> {
+    let mut pipe = ::redis::pipe();
+    pipe.cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("NODE")
+        .arg(owner.to_string());
+    pipe.cmd("CLUSTER").arg("BUMPEPOCH");
+    pool.node(node).await?.pipeline_ok(&pipe).await?;
+    Ok(())
 }
