@@ -105,6 +105,12 @@ impl Connector for PortForwardConnector {
             self.forward(&pod, endpoint.port).await
         })
     }
+
+    /// The pod at this IP may be gone (deleted, back elsewhere with another IP): the next
+    /// connection asks the API which pod has the IP now, if any.
+    fn forget(&self, endpoint: &Endpoint) {
+        self.lock().remove(&endpoint.host);
+    }
 }
 
 /// Pod IP → pod name.

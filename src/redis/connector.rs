@@ -66,6 +66,10 @@ pub trait Connector: Send + Sync {
         &'a self,
         endpoint: &'a Endpoint,
     ) -> BoxFuture<'a, Result<BoxedStream, ConnectError>>;
+
+    /// Drops what the connector remembers about `endpoint` (its connection broke; the next
+    /// [`Connector::connect`] looks it up afresh). Nothing by default.
+    fn forget(&self, _endpoint: &Endpoint) {}
 }
 
 /// Dials the endpoint itself over TCP: for clusters on VMs (`--seed`) and from inside

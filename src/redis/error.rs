@@ -54,6 +54,14 @@ pub enum NodeError {
         /// The node.
         endpoint: Endpoint,
     },
+    /// A look at the node (INFO, CLUSTER NODES) got no answer in time.
+    #[error("{endpoint} did not answer within {waited:?}")]
+    Silent {
+        /// The node.
+        endpoint: Endpoint,
+        /// How long we waited.
+        waited: std::time::Duration,
+    },
 }
 
 impl NodeError {
@@ -64,7 +72,8 @@ impl NodeError {
             | Self::Auth { endpoint, .. }
             | Self::Command { endpoint, .. }
             | Self::Reply { endpoint, .. }
-            | Self::NotClusterEnabled { endpoint } => endpoint,
+            | Self::NotClusterEnabled { endpoint }
+            | Self::Silent { endpoint, .. } => endpoint,
         }
     }
 
@@ -73,6 +82,18 @@ impl NodeError {
         match self {
             Self::Command { source, .. } => source.code(),
             _ => None,
+        }
+    }
+
+    /// The connection itself failed (timed out, dropped, I/O), as opposed to a node that
+    /// answered with an error: a connection that did this is not worth reusing.
+    pub fn is_transport(&self) -> bool {
+        match self {
+            Self::Command { source, .. } => {
+                source.is_timeout() || source.is_connection_dropped() || source.is_io_error()
+            }
+            Self::Silent { .. } => true,
+            _ => false,
         }
     }
 

@@ -14,6 +14,27 @@ use crate::topology::{ClusterView, Endpoint, InfoFields, NodeReport, Unreachable
 
 /// Reads one node.
 pub async fn observe_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeError> {
+    let waited = pool.observe_timeout();
+    let report = tokio::time::timeout(waited, read_node(pool, endpoint))
+        .await
+        .unwrap_or_else(|_| {
+            Err(NodeError::Silent {
+                endpoint: endpoint.clone(),
+                waited,
+            })
+        });
+    if let Err(e) = &report
+        && e.is_transport()
+    {
+        // A connection that timed out or broke (to a pod deleted under it, say) would fail
+        // every later poll the same way: dial afresh next time.
+        pool.forget(endpoint);
+    }
+    report
+}
+
+/// [`observe_node`] without the clean-up.
+async fn read_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeError> {
     let mut node = pool.node(endpoint).await?;
     let mut pipe = ::redis::pipe();
     pipe.cmd("INFO")

@@ -70,6 +70,12 @@ impl Pool {
         }
     }
 
+    /// How long a look at a node (INFO, CLUSTER NODES) may take: a node that says nothing for
+    /// that long is not answering now (its connection may lead to a pod that was deleted).
+    pub fn observe_timeout(&self) -> Duration {
+        self.greeting_timeout.max(Duration::from_secs(10))
+    }
+
     /// The credentials nodes use among themselves too (MIGRATE needs them).
     pub fn credentials(&self) -> Option<&Credentials> {
         self.credentials.as_ref()
@@ -93,9 +99,11 @@ impl Pool {
         })
     }
 
-    /// Drops the cached connection to `endpoint` (after the node restarted, say).
+    /// Drops the cached connection to `endpoint` (after the node restarted, say), and what the
+    /// connector remembers about it.
     pub fn forget(&self, endpoint: &Endpoint) {
         self.lock_conns().remove(endpoint);
+        self.connector.forget(endpoint);
     }
 
     /// Opens and authenticates a new connection, and checks it answers.

@@ -331,6 +331,10 @@ impl Connector for TlsConnector {
             Ok(Box::new(tls) as BoxedStream)
         })
     }
+
+    fn forget(&self, endpoint: &Endpoint) {
+        self.inner.forget(endpoint);
+    }
 }
 
 #[cfg(test)]
