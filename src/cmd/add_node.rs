@@ -9,7 +9,7 @@ use super::moving::wait_healthy;
 use super::target::{domains, resolve_node};
 use crate::plan::membership::choose_master;
 use crate::redis::connector::resolve;
-use crate::redis::converge::{blocks_membership, blocks_moving, wait_for_cluster};
+use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_membership};
 use crate::redis::membership::{meet, replicate};
 use crate::redis::observe::observe_node;
 use crate::topology::{ClusterView, Endpoint, NodeId};
@@ -114,12 +114,11 @@ impl AddNodeOpts {
         ctx.reporter.step(format!("introduce {new} to {via}"));
         meet(&ctx.pool, &via, new, report.myself().addr.cport).await?;
         let seeds = vec![via, new.clone()];
-        wait_for_cluster(
+        wait_for_membership(
             &ctx.pool,
             &seeds,
             "every node knows the new node",
             ctx.settings.timeout,
-            blocks_membership,
         )
         .await
         .context("the new node did not join")?;

@@ -23,7 +23,7 @@ use crate::k8s::{K8s, Pods};
 use crate::plan::layout::MIN_MASTERS;
 use crate::plan::rebalance::{plan_drain, plan_rebalance};
 use crate::plan::roles::{RoleFacts, assign_roles};
-use crate::redis::converge::{blocks_membership, blocks_moving, wait_for_cluster};
+use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_membership};
 use crate::redis::membership::{failover_and_wait, forget_everywhere, meet, replicate, reset_hard};
 use crate::redis::observe::{observe_cluster, observe_nodes};
 use crate::settings::Access;
@@ -118,8 +118,13 @@ impl ScaleOpts {
         let pods = k8s
             .wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout)
             .await?;
+        self.join_new_pods(ctx, &pods, &pods.endpoints()).await?;
+        // A pod may have been recreated meanwhile, at another IP (a drained Kubernetes node):
+        // roles and moves are planned from the pods as they are now.
+        let pods = k8s
+            .wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout)
+            .await?;
         let seeds = pods.endpoints();
-        self.join_new_pods(ctx, &pods, &seeds).await?;
         self.settle_roles(ctx, &pods, &seeds, replicas).await?;
         let start = start_from(ctx, &seeds).await?;
         let weights: BTreeMap<NodeId, f64> =
@@ -188,12 +193,11 @@ impl ScaleOpts {
             ctx.reporter.step(format!("introduce pod {pod} ({e})"));
             meet(&ctx.pool, &hub, e, report.myself().addr.cport).await?;
         }
-        wait_for_cluster(
+        wait_for_membership(
             &ctx.pool,
             seeds,
             "every node knows the new pods",
             ctx.settings.timeout,
-            blocks_membership,
         )
         .await
         .context("the new pods did not join")?;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::topology::{ClusterView, NodeId};
+use crate::topology::{ClusterView, Endpoint, NodeId};
 
 /// The master a replica in `domain` should follow: among masters with slots (not in
 /// `excluded`), prefer another domain, then the fewest replicas, then the lowest id.
@@ -56,6 +56,47 @@ pub fn repoint_replicas(
         }
     }
     moves
+}
+
+/// A `CLUSTER MEET` telling `via` about a member it does not list yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Introduction {
+    /// The node that lacks the peer.
+    pub via: Endpoint,
+    /// The peer, where it answers.
+    pub peer: Endpoint,
+    /// The peer's bus port.
+    pub cport: u16,
+}
+
+/// For every answering member lacking an answering member in its table, the MEET that fills
+/// the gap. Gossip fills it too, but slowly when the node that first met a newcomer goes away
+/// right after (a pod deleted mid-scale). Only members are introduced to each other: a node
+/// is one when some other node lists it and it lists some other node, so a fresh node that
+/// nobody met is never pulled in.
+pub fn introductions(view: &ClusterView) -> Vec<Introduction> {
+    let lists = |r: &crate::topology::NodeReport, id: &NodeId| r.nodes.iter().any(|l| &l.id == id);
+    let member = |r: &crate::topology::NodeReport| {
+        r.nodes.iter().any(|l| &l.id != r.id())
+            && view
+                .reports
+                .iter()
+                .any(|other| other.id() != r.id() && lists(other, r.id()))
+    };
+    let members: Vec<_> = view.reports.iter().filter(|r| member(r)).collect();
+    let mut out = Vec::new();
+    for via in &members {
+        for peer in &members {
+            if peer.id() != via.id() && !lists(via, peer.id()) {
+                out.push(Introduction {
+                    via: via.endpoint.clone(),
+                    peer: peer.endpoint.clone(),
+                    cport: peer.myself().addr.cport,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Where a node `del-node` is asked to remove stands, from its own report and its peers'.
@@ -128,6 +169,32 @@ mod tests {
         let moves = repoint_replicas(&view, &same_host, &[fixture_id(0)]);
         assert_eq!(moves, vec![(fixture_id(3), fixture_id(1))]);
         assert!(repoint_replicas(&view, &same_host, &[fixture_id(0), fixture_id(3)]).is_empty());
+    }
+
+    #[test]
+    fn members_that_do_not_list_each_other_are_introduced_and_strangers_are_not() {
+        assert!(introductions(&Fixture::healthy(3, 1).view()).is_empty());
+        // Node 6 was met by node 0 only; nodes 1..=5 have not heard of it yet.
+        let mut fixture = Fixture::healthy(3, 1).with_empty_master();
+        for i in 1..6 {
+            fixture = fixture.with(i, |n| n.unknown.push(6));
+        }
+        let view = fixture.with(6, |n| n.unknown = (1..6).collect()).view();
+        let intros = introductions(&view);
+        let pairs: Vec<(u16, u16)> = intros.iter().map(|i| (i.via.port, i.peer.port)).collect();
+        let mut expected: Vec<(u16, u16)> = (1..6).map(|i| (7000 + i, 7006)).collect();
+        expected.extend((1..6).map(|i| (7006, 7000 + i)));
+        let mut got = pairs.clone();
+        got.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(got, expected);
+        assert!(intros.iter().all(|i| i.cport == i.peer.port + 10000));
+
+        // A fresh node nobody met stays out, whoever lacks it.
+        let stranger = Fixture::healthy(3, 1).with_empty_master();
+        let stranger = (0..6).fold(stranger, |f, i| f.with(i, |n| n.unknown.push(6)));
+        let view = stranger.with(6, |n| n.unknown = (0..6).collect()).view();
+        assert!(introductions(&view).is_empty());
     }
 
     #[test]

@@ -4,10 +4,14 @@
 
 use std::time::Duration;
 
+use futures::future::join_all;
+
 use super::error::ApplyError;
+use super::membership::meet;
 use super::observe::{ObserveError, observe_cluster};
 use super::pool::Pool;
 use super::wait::{Poll, WaitTimedOut, wait_until};
+use crate::plan::membership::introductions;
 use crate::topology::health::{Problem, check};
 use crate::topology::{ClusterView, Endpoint};
 
@@ -39,23 +43,60 @@ impl From<ConvergeError> for ApplyError {
 
 /// Problems that must clear before slots may move: membership and state, not slot layout.
 pub fn blocks_moving(p: &Problem) -> bool {
-    matches!(
-        p,
-        Problem::Unreachable { .. }
-            | Problem::StateNotOk { .. }
-            | Problem::PeerFlagged { .. }
-            | Problem::MissingPeers { .. }
-            | Problem::ViewDisagrees { .. }
-    )
+    unreachable_member(p)
+        || matches!(
+            p,
+            Problem::StateNotOk { .. }
+                | Problem::PeerFlagged { .. }
+                | Problem::MissingPeers { .. }
+                | Problem::ViewDisagrees { .. }
+        )
 }
 
 /// Problems that mean some node does not yet know, reach, or trust another: what must clear
 /// after MEETs.
 pub fn blocks_membership(p: &Problem) -> bool {
-    matches!(
-        p,
-        Problem::MissingPeers { .. } | Problem::PeerFlagged { .. } | Problem::Unreachable { .. }
-    )
+    unreachable_member(p)
+        || matches!(
+            p,
+            Problem::MissingPeers { .. } | Problem::PeerFlagged { .. }
+        )
+}
+
+/// Waits until every node knows, reaches and trusts every other, as [`wait_for_cluster`]
+/// with [`blocks_membership`]; on each look, members that do not list each other yet are
+/// introduced with `CLUSTER MEET` ([`introductions`]) instead of waiting for gossip.
+pub async fn wait_for_membership(
+    pool: &Pool,
+    seeds: &[Endpoint],
+    what: &str,
+    timeout: Duration,
+) -> Result<ClusterView, ConvergeError> {
+    wait_until(what, timeout, || async {
+        let view = observe_cluster(pool, seeds).await?;
+        let problems = check(&view, None);
+        Ok::<_, ConvergeError>(match problems.iter().find(|p| blocks_membership(p)) {
+            None => Poll::Ready(view),
+            Some(p) => {
+                // Best effort: a MEET that fails now is tried again on the next look.
+                join_all(
+                    introductions(&view)
+                        .iter()
+                        .map(|i| meet(pool, &i.via, &i.peer, i.cport)),
+                )
+                .await;
+                Poll::NotYet(p.to_string())
+            }
+        })
+    })
+    .await
+}
+
+/// A node that does not answer and that the cluster lists. An address no node lists (its id
+/// unknown) is not a member: typically a seed from before a pod came back at another IP,
+/// where its node now answers; waiting for the old address would never end.
+fn unreachable_member(p: &Problem) -> bool {
+    matches!(p, Problem::Unreachable { node, .. } if node.id.is_some())
 }
 
 /// Waits until no problem satisfying `blocking` remains, and returns that view.
@@ -75,4 +116,34 @@ pub async fn wait_for_cluster(
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::fixtures::{Fixture, fixture_id};
+    use crate::topology::view::Unreachable;
+
+    #[test]
+    fn a_stale_address_nobody_lists_blocks_no_wait_but_a_silent_member_does() {
+        let mut view = Fixture::healthy(3, 1).view();
+        view.unreachable.push(Unreachable {
+            endpoint: Endpoint::new("127.0.0.99", 7000),
+            id: None,
+            error: "Connection refused".into(),
+        });
+        let problems = check(&view, None);
+        assert_eq!(problems.len(), 1, "status still reports it: {problems:?}");
+        assert!(!blocks_moving(&problems[0]) && !blocks_membership(&problems[0]));
+
+        let down = Fixture::healthy(3, 1)
+            .with(4, |n| n.reachable = false)
+            .view();
+        let problems = check(&down, None);
+        let silent = problems
+            .iter()
+            .find(|p| matches!(p, Problem::Unreachable { node, .. } if node.id == Some(fixture_id(4))))
+            .expect("the member that went silent");
+        assert!(blocks_moving(silent) && blocks_membership(silent));
+    }
 }

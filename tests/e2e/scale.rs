@@ -261,7 +261,7 @@ fn fix_heals_the_cluster_after_every_pod_restarts_with_a_new_ip() {
 }
 
 #[test]
-fn a_pod_deleted_during_a_scale_is_recreated_and_a_rerun_converges() {
+fn a_pod_deleted_during_a_scale_is_recreated_and_the_scale_finishes() {
     let ns = initialized("scalepod");
     let seeds = endpoints(&healthy_status(&ns.name));
     write_keys(&seeds, "p", 20_000);
@@ -276,7 +276,7 @@ fn a_pod_deleted_during_a_scale_is_recreated_and_a_rerun_converges() {
             "--batch",
             "20",
             "--timeout",
-            "30",
+            "120",
             "--yes",
         ])
         .stdout(Stdio::null())
@@ -300,14 +300,14 @@ fn a_pod_deleted_during_a_scale_is_recreated_and_a_rerun_converges() {
         &ns.name,
         "--wait=false",
     ]);
+    // The run goes on: its waits drop the connection to the deleted pod and dial the new
+    // one, and members that missed the new pods' introduction are introduced again.
     let first = child.wait_with_output().expect("wait for the plugin");
-    let said = String::from_utf8_lossy(&first.stderr);
-    eprintln!(
-        "the interrupted scale exited with {}; its last words: {}",
-        first.status,
-        said.lines().last().unwrap_or("")
+    assert!(
+        first.status.success(),
+        "the scale stopped: {}",
+        String::from_utf8_lossy(&first.stderr)
     );
-    plugin_ok(&["-n", &ns.name, "scale", "--masters", "4", "--yes"]);
     let status = healthy_status(&ns.name);
     assert_eq!(slot_counts(&status), vec![4096; 4]);
     assert_eq!(
