@@ -70,7 +70,16 @@ impl RebalanceOpts {
             }
             weights.insert(line.id.clone(), w);
         }
-        let moves = plan_rebalance(&start.slots, &weights, self.threshold)
+        // An interrupted run had decided the cluster needed balancing and planned exact
+        // shares; its re-run finishes that job instead of stopping within the threshold.
+        let threshold = if start.resume.is_empty() {
+            self.threshold
+        } else {
+            ctx.reporter
+                .warn("finishing an interrupted move: balancing exactly (--threshold is for new rebalances)");
+            0.0
+        };
+        let moves = plan_rebalance(&start.slots, &weights, threshold)
             .context("cannot plan the rebalance")?;
         let report = execute(
             ctx,
