@@ -329,6 +329,66 @@ fn a_conflicting_key_on_the_target_stops_the_move_until_replace_is_given() {
 /// on the importing target, or every DUMP after the first is redirected and the copies are
 /// wrongly reported as different.
 #[test]
+fn one_identical_key_already_on_the_target_among_others_of_its_slot_is_replaced_not_refused() {
+    let (nodes, new) = three_masters_with_keys(1_000);
+    let seed = nodes.seed();
+    assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
+    // Five keys in one slot; only the third was copied to the target already. The MIGRATE
+    // of the batch then moves four keys and answers BUSYKEY for the third: the source no
+    // longer has the four (it redirects their DUMP with ASK), which is no reason to stop.
+    write_keys(&seed, "{part}", 5);
+    let slot = nodes.nodes[0].cli(&["cluster", "keyslot", "{part}"]);
+    let owner = nodes
+        .nodes
+        .iter()
+        .find(|n| n.cli(&["exists", "{part}:0"]) == "1")
+        .expect("the slot's owner");
+    let in_slot = owner.cli(&["cluster", "countkeysinslot", &slot]);
+    let target = nodes
+        .nodes
+        .iter()
+        .find(|n| n.addr() == new)
+        .expect("the new master");
+    assert_eq!(
+        target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]),
+        "OK"
+    );
+    let port = target.port.to_string();
+    assert_eq!(
+        owner.cli(&[
+            "migrate",
+            &target.host,
+            &port,
+            "",
+            "0",
+            "5000",
+            "COPY",
+            "KEYS",
+            "{part}:2"
+        ]),
+        "OK"
+    );
+
+    let out = plugin(&[
+        "--seed",
+        &seed,
+        "reshard",
+        "--from",
+        &owner.addr(),
+        "--to",
+        &new,
+        "--slots",
+        "1",
+        "--yes",
+    ]);
+    assert_success(&out);
+    assert_eq!(target.cli(&["cluster", "countkeysinslot", &slot]), in_slot);
+    assert_keys_intact(&seed, "{part}", 5);
+    assert_keys_intact(&seed, "k", 1_000);
+    assert_redis_cli_agrees_healthy(&seed);
+}
+
+#[test]
 fn identical_copies_of_several_keys_already_on_the_target_are_replaced_not_refused() {
     let (nodes, new) = three_masters_with_keys(1_000);
     let seed = nodes.seed();
