@@ -179,7 +179,24 @@ struct Draining<'m> {
     mv: &'m SlotMove,
     keys: Vec<Vec<u8>>,
     batch: usize,
-    replace: bool,
+    /// `--replace`: every MIGRATE of the slot overwrites the target's copies.
+    replace_all: bool,
+    /// Keys found byte-identical on both sides after a BUSYKEY: the next MIGRATE moves just
+    /// these, with REPLACE. Every other key is still compared when it meets a copy.
+    replace_only: Vec<Vec<u8>>,
+}
+
+impl Draining<'_> {
+    /// The keys the next MIGRATE of this slot carries: the identical copies to replace, else
+    /// the next batch.
+    fn sending(&self) -> impl Iterator<Item = &Vec<u8>> {
+        let next: &[Vec<u8>] = if self.replace_only.is_empty() {
+            &self.keys[..self.keys.len().min(self.batch)]
+        } else {
+            &self.replace_only
+        };
+        next.iter()
+    }
 }
 
 impl MoverCtx<'_> {
@@ -284,7 +301,8 @@ impl MoverCtx<'_> {
                 mv: m,
                 keys: keys_of(&replies[2 * i + 1], m.slot, &node.endpoint)?,
                 batch: self.options.batch,
-                replace: self.options.replace,
+                replace_all: self.options.replace,
+                replace_only: Vec::new(),
             });
         }
         let epoch = my_epoch(&replies[2 * window.len()], &node.endpoint)?;
@@ -314,7 +332,7 @@ impl MoverCtx<'_> {
                     .arg("")
                     .arg(0)
                     .arg(&timeout_ms);
-                if d.replace {
+                if d.replace_all || !d.replace_only.is_empty() {
                     cmd.arg("REPLACE");
                 }
                 if let Some(c) = auth {
@@ -324,7 +342,7 @@ impl MoverCtx<'_> {
                     };
                 }
                 cmd.arg("KEYS");
-                for k in d.keys.iter().take(d.batch) {
+                for k in d.sending() {
                     cmd.arg(k.as_slice());
                 }
                 pipe.cmd("CLUSTER")
@@ -334,8 +352,9 @@ impl MoverCtx<'_> {
             }
             let replies = source.pipeline(&pipe).await?;
             for (n, &i) in active.iter().enumerate() {
-                let sent = draining[i].keys.len().min(draining[i].batch);
-                self.after_migrate(&replies[2 * n], &mut draining[i], sent, &source.endpoint)
+                let sent: Vec<Vec<u8>> = draining[i].sending().cloned().collect();
+                draining[i].replace_only.clear();
+                self.after_migrate(&replies[2 * n], &mut draining[i], &sent, &source.endpoint)
                     .await?;
                 let slot = draining[i].mv.slot;
                 draining[i].keys = keys_of(&replies[2 * n + 1], slot, &source.endpoint)?;
@@ -349,17 +368,18 @@ impl MoverCtx<'_> {
         &self,
         reply: &Value,
         d: &mut Draining<'_>,
-        sent: usize,
+        sent: &[Vec<u8>],
         source: &Endpoint,
     ) -> Result<(), MoveError> {
         let Some(text) = error_text(reply) else {
-            self.counters.keys.fetch_add(sent as u64, Ordering::Relaxed);
+            self.counters
+                .keys
+                .fetch_add(sent.len() as u64, Ordering::Relaxed);
             return Ok(());
         };
         if text.contains("BUSYKEY") {
-            if !d.replace {
-                self.check_busy_keys(d, source).await?;
-                d.replace = true;
+            if !d.replace_all {
+                d.replace_only = self.check_busy_keys(d, sent, source).await?;
             }
             return Ok(());
         }
@@ -374,11 +394,17 @@ impl MoverCtx<'_> {
         })
     }
 
-    /// A BUSYKEY means some keys already exist on the target (a MIGRATE that timed out after
-    /// the target restored them, or a stray write). REPLACE is safe only when both copies are
-    /// byte-identical, unless the user asked for `--replace`.
-    async fn check_busy_keys(&self, d: &Draining<'_>, source: &Endpoint) -> Result<(), MoveError> {
-        let keys: Vec<&Vec<u8>> = d.keys.iter().take(d.batch).collect();
+    /// A BUSYKEY means some of the `sent` keys already exist on the target (a MIGRATE that
+    /// timed out after the target restored them, or a stray write). REPLACE is safe only when
+    /// both copies are byte-identical, unless the user asked for `--replace`: returns the keys
+    /// that are on both sides and identical, to be moved again with REPLACE.
+    async fn check_busy_keys(
+        &self,
+        d: &Draining<'_>,
+        sent: &[Vec<u8>],
+        source: &Endpoint,
+    ) -> Result<Vec<Vec<u8>>, MoveError> {
+        let keys: Vec<&Vec<u8>> = sent.iter().collect();
         // ASKING holds for the next command only, so every DUMP needs its own: the target
         // serves a slot it imports only after ASKING, and so does a source that does not own
         // the slot (a holder `fix` merges, which has the slot open as importing).
@@ -413,14 +439,19 @@ impl MoverCtx<'_> {
         {
             check_reply(reply, d.mv.slot, endpoint, &[])?;
         }
-        let differing: Vec<&Vec<u8>> = keys
+        let on_both: Vec<(&Vec<u8>, bool)> = keys
             .iter()
             .zip(on_source.into_iter().zip(on_target))
-            .filter(|(_, (s, t))| !matches!(s, Value::Nil) && !matches!(t, Value::Nil) && *s != *t)
+            .filter(|(_, (s, t))| !matches!(s, Value::Nil) && !matches!(t, Value::Nil))
+            .map(|(k, (s, t))| (*k, s == t))
+            .collect();
+        let differing: Vec<&Vec<u8>> = on_both
+            .iter()
+            .filter(|(_, same)| !same)
             .map(|(k, _)| *k)
             .collect();
         match differing.first() {
-            None => Ok(()),
+            None => Ok(on_both.into_iter().map(|(k, _)| k.clone()).collect()),
             Some(example) => Err(MoveError::BusyKeys {
                 slot: d.mv.slot,
                 count: differing.len(),
@@ -456,8 +487,16 @@ impl MoverCtx<'_> {
 
         let mut source = self.node(from).await?;
         for (to, slots) in &per_target {
-            let replies = source.pipeline(&setslot_node(slots, to, false)).await?;
-            for (reply, slot) in replies.iter().zip(slots.iter()) {
+            let mut pipe = setslot_node(slots, to, false);
+            // SETSLOT NODE clears a migrating mark but not an importing one (a holder that
+            // `fix` merges imports from the owner); the source holds none of these keys now,
+            // so STABLE is safe, and a run killed after this leaves no mark to misread.
+            for slot in slots.iter() {
+                pipe.cmd("CLUSTER").arg("SETSLOT").arg(*slot).arg("STABLE");
+            }
+            let replies = source.pipeline(&pipe).await?;
+            let slot_twice = slots.iter().chain(slots.iter());
+            for (reply, slot) in replies.iter().zip(slot_twice) {
                 // A master that just gave away its last slot may already have turned into a
                 // replica of the target (cluster-allow-replica-migration): that is fine.
                 check_reply(

@@ -324,10 +324,103 @@ fn a_conflicting_key_on_the_target_stops_the_move_until_replace_is_given() {
     assert_redis_cli_agrees_healthy(&seed);
 }
 
-/// Regression test (issue 8, found by the fault tests): a MIGRATE whose reply was lost
-/// leaves identical copies on both sides; comparing them must send ASKING before every DUMP
-/// on the importing target, or every DUMP after the first is redirected and the copies are
-/// wrongly reported as different.
+#[test]
+fn identical_copies_do_not_license_overwriting_a_different_key_later_in_the_slot() {
+    let (nodes, new) = three_masters_with_keys(1_000);
+    let seed = nodes.seed();
+    assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
+    // Thirty keys in one slot: twenty already copied to the target (identical), and one
+    // more planted there with another value. Moved two at a time, the identical ones are
+    // replaced as they come, but the different one must still stop the move.
+    write_keys(&seed, "{sticky}", 30);
+    let slot = nodes.nodes[0].cli(&["cluster", "keyslot", "{sticky}"]);
+    let owner = nodes
+        .nodes
+        .iter()
+        .find(|n| n.cli(&["exists", "{sticky}:0"]) == "1")
+        .expect("the slot's owner");
+    let target = nodes
+        .nodes
+        .iter()
+        .find(|n| n.addr() == new)
+        .expect("the new master");
+    assert_eq!(
+        target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]),
+        "OK"
+    );
+    let port = target.port.to_string();
+    let mut copy = vec![
+        "migrate",
+        &target.host,
+        &port,
+        "",
+        "0",
+        "5000",
+        "COPY",
+        "KEYS",
+    ];
+    // The source lists a slot's newest keys first: the identical copies (the last twenty
+    // written) are met before the different one (written early).
+    let identical: Vec<String> = (10..30).map(|i| format!("{{sticky}}:{i}")).collect();
+    copy.extend(identical.iter().map(String::as_str));
+    assert_eq!(owner.cli(&copy), "OK");
+    let planted = Command::new("redis-cli")
+        .args(["-h", &target.host, "-p", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(b"ASKING\nSET {sticky}:2 stale\n")?;
+            c.wait_with_output()
+        })
+        .expect("run redis-cli");
+    assert_eq!(String::from_utf8_lossy(&planted.stdout).trim(), "OK\nOK");
+
+    let stopped = plugin(&[
+        "--seed",
+        &seed,
+        "reshard",
+        "--from",
+        &owner.addr(),
+        "--to",
+        &new,
+        "--slots",
+        "1",
+        "--batch",
+        "2",
+        "--yes",
+    ]);
+    assert_exit(&stopped, 2);
+    assert!(
+        stderr(&stopped).contains("with different values (e.g. {sticky}:2)"),
+        "{}",
+        stderr(&stopped)
+    );
+    let kept = Command::new("redis-cli")
+        .args(["-h", &target.host, "-p", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(b"ASKING\nGET {sticky}:2\n")?;
+            c.wait_with_output()
+        })
+        .expect("run redis-cli");
+    assert_eq!(
+        String::from_utf8_lossy(&kept.stdout).trim(),
+        "OK\nstale",
+        "the target's different copy was overwritten"
+    );
+}
+
 #[test]
 fn one_identical_key_already_on_the_target_among_others_of_its_slot_is_replaced_not_refused() {
     let (nodes, new) = three_masters_with_keys(1_000);
@@ -388,6 +481,10 @@ fn one_identical_key_already_on_the_target_among_others_of_its_slot_is_replaced_
     assert_redis_cli_agrees_healthy(&seed);
 }
 
+/// Regression test (issue 8, found by the fault tests): a MIGRATE whose reply was lost
+/// leaves identical copies on both sides; comparing them must send ASKING before every DUMP
+/// on the importing target, or every DUMP after the first is redirected and the copies are
+/// wrongly reported as different.
 #[test]
 fn identical_copies_of_several_keys_already_on_the_target_are_replaced_not_refused() {
     let (nodes, new) = three_masters_with_keys(1_000);
