@@ -64,6 +64,10 @@ impl DelNodeOpts {
                     ));
                     return Ok(Outcome::Success);
                 }
+                Leaving::Stranger => bail!(
+                    "{} lists none of this cluster's nodes: it belongs to another cluster; not touching it",
+                    self.node
+                ),
             }
         }
         if reachable && !victim.flags.replica {

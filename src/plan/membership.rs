@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::topology::{ClusterView, Endpoint, NodeId};
+use crate::topology::{ClusterView, Endpoint, NodeId, NodeReport};
 
 /// The master a replica in `domain` should follow: among masters with slots (not in
 /// `excluded`), prefer another domain, then the fewest replicas, then the lowest id.
@@ -102,29 +102,41 @@ pub fn introductions(view: &ClusterView) -> Vec<Introduction> {
 /// Where a node `del-node` is asked to remove stands, from its own report and its peers'.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Leaving {
-    /// Some other node still lists it: remove it the normal way.
+    /// Some other node still lists it, or a member did not answer (and may list it): remove
+    /// it the normal way, which waits for every other node.
     Member,
-    /// No other node lists it, but it still lists peers: an earlier removal stopped between
-    /// FORGET and RESET; only the reset is left.
+    /// No other node lists it, every member answered, and it still lists some of them: an
+    /// earlier removal stopped between FORGET and RESET; only the reset is left.
     Forgotten,
     /// No other node lists it and it knows no peer: already removed and reset.
     Removed,
+    /// It lists peers, but none of this cluster's nodes: it belongs to another cluster.
+    Stranger,
 }
 
 /// Where `id` stands (it must have answered: its report is in `view`).
 pub fn leaving_state(view: &ClusterView, id: &NodeId) -> Leaving {
-    let listed_by_others = view
-        .reports
+    let others: Vec<&NodeReport> = view.reports.iter().filter(|r| r.id() != id).collect();
+    let listed_by_others = others
         .iter()
-        .filter(|r| r.id() != id)
         .any(|r| r.nodes.iter().any(|line| &line.id == id));
-    let knows_peers = view
+    let member_silent = view
+        .unreachable
+        .iter()
+        .any(|u| u.id.as_ref().is_some_and(|u| u != id));
+    let peers: Vec<&NodeId> = view
         .report(id)
-        .is_some_and(|r| r.nodes.iter().any(|line| &line.id != id));
-    match (listed_by_others, knows_peers) {
-        (true, _) => Leaving::Member,
-        (false, true) => Leaving::Forgotten,
-        (false, false) => Leaving::Removed,
+        .map(|r| r.nodes.iter().map(|l| &l.id).filter(|p| *p != id).collect())
+        .unwrap_or_default();
+    let knows_this_cluster = peers.iter().any(|p| others.iter().any(|r| r.id() == *p));
+    if listed_by_others || member_silent {
+        Leaving::Member
+    } else if peers.is_empty() {
+        Leaving::Removed
+    } else if knows_this_cluster {
+        Leaving::Forgotten
+    } else {
+        Leaving::Stranger
     }
 }
 
@@ -220,5 +232,30 @@ mod tests {
             Leaving::Member,
             "FORGET must reach every node before the reset"
         );
+        let forgotten_but_a_peer_is_down = (0..5)
+            .fold(Fixture::healthy(3, 1), |f, i| {
+                f.with(i, |n| n.unknown.push(5))
+            })
+            .with(1, |n| n.reachable = false);
+        assert_eq!(
+            leaving_state(&forgotten_but_a_peer_is_down.view(), &fixture_id(5)),
+            Leaving::Member,
+            "a member that did not answer may still list it"
+        );
+    }
+
+    #[test]
+    fn a_node_of_another_cluster_is_a_stranger_not_a_node_to_reset() {
+        // Nodes 0-5 form this cluster and know neither 6 nor 7; node 6 knows only node 7, a
+        // peer of its own cluster that this view never reached.
+        let mut fixture = Fixture::healthy(3, 1)
+            .with_empty_master()
+            .with_empty_master();
+        for i in 0..6 {
+            fixture = fixture.with(i, |n| n.unknown.extend([6, 7]));
+        }
+        let mut view = fixture.with(6, |n| n.unknown = (0..6).collect()).view();
+        view.reports.retain(|r| r.id() != &fixture_id(7));
+        assert_eq!(leaving_state(&view, &fixture_id(6)), Leaving::Stranger);
     }
 }
