@@ -85,10 +85,12 @@ impl NodeError {
         }
     }
 
-    /// The connection itself failed (timed out, dropped, I/O), as opposed to a node that
-    /// answered with an error: a connection that did this is not worth reusing.
+    /// The connection itself failed (could not open, timed out, dropped, I/O), as opposed to
+    /// a node that answered with an error: what the pool and connector remember about the
+    /// node is not worth reusing.
     pub fn is_transport(&self) -> bool {
         match self {
+            Self::Connect { .. } => true,
             Self::Command { source, .. } => {
                 source.is_timeout() || source.is_connection_dropped() || source.is_io_error()
             }

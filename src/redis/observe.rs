@@ -14,15 +14,7 @@ use crate::topology::{ClusterView, Endpoint, InfoFields, NodeReport, Unreachable
 
 /// Reads one node.
 pub async fn observe_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeError> {
-    let waited = pool.observe_timeout();
-    let report = tokio::time::timeout(waited, read_node(pool, endpoint))
-        .await
-        .unwrap_or_else(|_| {
-            Err(NodeError::Silent {
-                endpoint: endpoint.clone(),
-                waited,
-            })
-        });
+    let report = read_node(pool, endpoint).await;
     if let Err(e) = &report
         && e.is_transport()
     {
@@ -45,7 +37,14 @@ async fn read_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeE
         .arg("keyspace");
     pipe.cmd("CLUSTER").arg("INFO");
     pipe.cmd("CLUSTER").arg("NODES");
-    let replies = node.pipeline(&pipe).await?;
+    // Bounded: opening the connection has its own bounds (and advice); this is the look.
+    let waited = pool.observe_timeout();
+    let replies = tokio::time::timeout(waited, node.pipeline(&pipe))
+        .await
+        .map_err(|_| NodeError::Silent {
+            endpoint: endpoint.clone(),
+            waited,
+        })??;
     let text = |i: usize, command: &str| -> Result<String, NodeError> {
         match &replies[i] {
             Value::BulkString(b) => Ok(String::from_utf8_lossy(b).into_owned()),
