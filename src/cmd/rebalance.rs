@@ -12,6 +12,9 @@ use super::target::resolve_node;
 use crate::plan::rebalance::plan_rebalance;
 use crate::topology::NodeId;
 
+/// `--threshold` when not given: redis-cli's default.
+const DEFAULT_THRESHOLD: f64 = 2.0;
+
 /// Options of `rebalance`.
 #[derive(Debug, Args)]
 #[command(
@@ -22,9 +25,10 @@ pub struct RebalanceOpts {
     #[arg(long = "weight", value_name = "NODE=W")]
     pub weights: Vec<String>,
 
-    /// Leave the cluster alone when every master is within this percentage of its share.
-    #[arg(long, default_value_t = 2.0, value_name = "PCT")]
-    pub threshold: f64,
+    /// Leave the cluster alone when every master is within this percentage of its share
+    /// (default 2; 0 when finishing an interrupted move, unless given).
+    #[arg(long, value_name = "PCT")]
+    pub threshold: Option<f64>,
 
     /// Give slots to masters that have none (otherwise they keep none).
     #[arg(long)]
@@ -71,13 +75,17 @@ impl RebalanceOpts {
             weights.insert(line.id.clone(), w);
         }
         // An interrupted run had decided the cluster needed balancing and planned exact
-        // shares; its re-run finishes that job instead of stopping within the threshold.
-        let threshold = if start.resume.is_empty() {
-            self.threshold
-        } else {
-            ctx.reporter
-                .warn("finishing an interrupted move: balancing exactly (--threshold is for new rebalances)");
-            0.0
+        // shares; its re-run finishes that job instead of stopping within the default
+        // threshold (an explicit --threshold is kept).
+        let threshold = match (self.threshold, start.resume.is_empty()) {
+            (Some(given), _) => given,
+            (None, true) => DEFAULT_THRESHOLD,
+            (None, false) => {
+                ctx.reporter.warn(
+                    "finishing an interrupted move: balancing exactly (the default threshold is for new rebalances)",
+                );
+                0.0
+            }
         };
         let moves = plan_rebalance(&start.slots, &weights, threshold)
             .context("cannot plan the rebalance")?;
