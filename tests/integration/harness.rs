@@ -138,23 +138,23 @@ impl Drop for RedisNode {
     }
 }
 
+/// The number of slots a `CLUSTER NODES` line says its node serves (open-slot marks aside).
+pub fn slots_in_line(line: &str) -> usize {
+    let slot = |s: &str| s.parse::<usize>().expect("a slot number in CLUSTER NODES");
+    line.split(' ')
+        .skip(8)
+        .filter(|f| !f.starts_with('['))
+        .map(|r| r.split_once('-').map_or(1, |(a, b)| slot(b) - slot(a) + 1))
+        .sum()
+}
+
 /// Slot count per master as `node` sees it, sorted: `[4096, 4096, 4096, 4096]`.
 pub fn slot_counts(node: &RedisNode) -> Vec<usize> {
     let mut counts: Vec<usize> = node
         .cli(&["cluster", "nodes"])
         .lines()
         .filter(|l| l.contains("master"))
-        .map(|l| {
-            l.split(' ')
-                .skip(8)
-                .filter(|f| !f.starts_with('['))
-                .map(|r| {
-                    let slot =
-                        |s: &str| s.parse::<usize>().expect("a slot number in CLUSTER NODES");
-                    r.split_once('-').map_or(1, |(a, b)| slot(b) - slot(a) + 1)
-                })
-                .sum()
-        })
+        .map(slots_in_line)
         .collect();
     counts.sort_unstable();
     counts

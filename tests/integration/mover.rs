@@ -16,6 +16,69 @@ fn three_masters_with_keys(keys: usize) -> (Nodes, String) {
     (nodes, new)
 }
 
+/// The slot of `key`, its owner among `nodes`, and the new master `new`, which is set to
+/// import that slot from the owner (as an interrupted move leaves it).
+fn importing_on_new<'a>(
+    nodes: &'a Nodes,
+    new: &str,
+    key: &str,
+) -> (&'a RedisNode, &'a RedisNode, String) {
+    let slot = nodes.nodes[0].cli(&["cluster", "keyslot", key]);
+    let owner = nodes
+        .nodes
+        .iter()
+        .find(|n| n.cli(&["exists", key]) == "1")
+        .expect("the slot's owner");
+    let target = nodes
+        .nodes
+        .iter()
+        .find(|n| n.addr() == new)
+        .expect("the new master");
+    assert_eq!(
+        target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]),
+        "OK"
+    );
+    (owner, target, slot)
+}
+
+/// Copies `keys` from `owner` to `target` (MIGRATE ... COPY), as a MIGRATE whose reply was
+/// lost leaves them: on both sides.
+fn copy_keys(owner: &RedisNode, target: &RedisNode, keys: &[String]) {
+    let port = target.port.to_string();
+    let mut copy = vec![
+        "migrate",
+        &target.host,
+        &port,
+        "",
+        "0",
+        "5000",
+        "COPY",
+        "KEYS",
+    ];
+    copy.extend(keys.iter().map(String::as_str));
+    assert_eq!(owner.cli(&copy), "OK");
+}
+
+/// Runs `command` on `node` right after ASKING (one connection), as a client redirected to
+/// an importing node does; returns both replies, one per line.
+fn asking(node: &RedisNode, command: &str) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-h", &node.host, "-p", &node.port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(format!("ASKING\n{command}\n").as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("run redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 #[test]
 fn rebalance_gives_an_added_master_its_share_and_every_key_survives() {
     let (nodes, new) = three_masters_with_keys(20_000);
@@ -247,34 +310,10 @@ fn a_conflicting_key_on_the_target_stops_the_move_until_replace_is_given() {
     let (nodes, new) = three_masters_with_keys(2_000);
     let seed = nodes.seed();
     assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
-    let target = nodes.nodes.iter().find(|n| n.addr() == new).unwrap();
-    let slot = nodes.nodes[0].cli(&["cluster", "keyslot", "k:0"]);
-    let owner = nodes
-        .nodes
-        .iter()
-        .find(|n| n.cli(&["cluster", "countkeysinslot", &slot]) != "0")
-        .unwrap();
     // A stale, different copy of k:0 on the new master, as an interrupted migration or a
     // stray write could leave it: the new master imports the slot and takes one write.
-    assert_eq!(
-        target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]),
-        "OK"
-    );
-    let planted = Command::new("redis-cli")
-        .args(["-h", &target.host, "-p", &target.port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(b"ASKING\nSET k:0 stale\n")?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&planted.stdout).trim(), "OK\nOK");
+    let (owner, target, _) = importing_on_new(&nodes, &new, "k:0");
+    assert_eq!(asking(target, "SET k:0 stale"), "OK\nOK");
 
     // The open slot is resumed (owner -> new master) and its move hits the conflict.
     let stopped = plugin(&[
@@ -333,52 +372,12 @@ fn identical_copies_do_not_license_overwriting_a_different_key_later_in_the_slot
     // more planted there with another value. Moved two at a time, the identical ones are
     // replaced as they come, but the different one must still stop the move.
     write_keys(&seed, "{sticky}", 30);
-    let slot = nodes.nodes[0].cli(&["cluster", "keyslot", "{sticky}"]);
-    let owner = nodes
-        .nodes
-        .iter()
-        .find(|n| n.cli(&["exists", "{sticky}:0"]) == "1")
-        .expect("the slot's owner");
-    let target = nodes
-        .nodes
-        .iter()
-        .find(|n| n.addr() == new)
-        .expect("the new master");
-    assert_eq!(
-        target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]),
-        "OK"
-    );
-    let port = target.port.to_string();
-    let mut copy = vec![
-        "migrate",
-        &target.host,
-        &port,
-        "",
-        "0",
-        "5000",
-        "COPY",
-        "KEYS",
-    ];
+    let (owner, target, _) = importing_on_new(&nodes, &new, "{sticky}:0");
     // The source lists a slot's newest keys first: the identical copies (the last twenty
     // written) are met before the different one (written early).
     let identical: Vec<String> = (10..30).map(|i| format!("{{sticky}}:{i}")).collect();
-    copy.extend(identical.iter().map(String::as_str));
-    assert_eq!(owner.cli(&copy), "OK");
-    let planted = Command::new("redis-cli")
-        .args(["-h", &target.host, "-p", &port])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin
-                .take()
-                .expect("stdin")
-                .write_all(b"ASKING\nSET {sticky}:2 stale\n")?;
-            c.wait_with_output()
-        })
-        .expect("run redis-cli");
-    assert_eq!(String::from_utf8_lossy(&planted.stdout).trim(), "OK\nOK");
+    copy_keys(owner, target, &identical);
+    assert_eq!(asking(target, "SET {sticky}:2 stale"), "OK\nOK");
 
     let stopped = plugin(&[
         "--seed",
@@ -400,22 +399,8 @@ fn identical_copies_do_not_license_overwriting_a_different_key_later_in_the_slot
         "{}",
         stderr(&stopped)
     );
-    let kept = Command::new("redis-cli")
-        .args(["-h", &target.host, "-p", &port])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin
-                .take()
-                .expect("stdin")
-                .write_all(b"ASKING\nGET {sticky}:2\n")?;
-            c.wait_with_output()
-        })
-        .expect("run redis-cli");
     assert_eq!(
-        String::from_utf8_lossy(&kept.stdout).trim(),
+        asking(target, "GET {sticky}:2"),
         "OK\nstale",
         "the target's different copy was overwritten"
     );
@@ -430,37 +415,9 @@ fn one_identical_key_already_on_the_target_among_others_of_its_slot_is_replaced_
     // of the batch then moves four keys and answers BUSYKEY for the third: the source no
     // longer has the four (it redirects their DUMP with ASK), which is no reason to stop.
     write_keys(&seed, "{part}", 5);
-    let slot = nodes.nodes[0].cli(&["cluster", "keyslot", "{part}"]);
-    let owner = nodes
-        .nodes
-        .iter()
-        .find(|n| n.cli(&["exists", "{part}:0"]) == "1")
-        .expect("the slot's owner");
+    let (owner, target, slot) = importing_on_new(&nodes, &new, "{part}:0");
     let in_slot = owner.cli(&["cluster", "countkeysinslot", &slot]);
-    let target = nodes
-        .nodes
-        .iter()
-        .find(|n| n.addr() == new)
-        .expect("the new master");
-    assert_eq!(
-        target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]),
-        "OK"
-    );
-    let port = target.port.to_string();
-    assert_eq!(
-        owner.cli(&[
-            "migrate",
-            &target.host,
-            &port,
-            "",
-            "0",
-            "5000",
-            "COPY",
-            "KEYS",
-            "{part}:2"
-        ]),
-        "OK"
-    );
+    copy_keys(owner, target, &["{part}:2".to_string()]);
 
     let out = plugin(&[
         "--seed",
@@ -493,40 +450,9 @@ fn identical_copies_of_several_keys_already_on_the_target_are_replaced_not_refus
     // Five keys in one slot, then copied to the new master as an interrupted MIGRATE would
     // leave them: restored on the target, still on the source.
     write_keys(&seed, "{busy}", 5);
-    let slot = nodes.nodes[0].cli(&["cluster", "keyslot", "{busy}"]);
-    let owner = nodes
-        .nodes
-        .iter()
-        .find(|n| n.cli(&["cluster", "countkeysinslot", &slot]) == "5")
-        .expect("the slot's owner");
-    let target = nodes
-        .nodes
-        .iter()
-        .find(|n| n.addr() == new)
-        .expect("the new master");
-    assert_eq!(
-        target.cli(&["cluster", "setslot", &slot, "importing", &owner.id()]),
-        "OK"
-    );
+    let (owner, target, slot) = importing_on_new(&nodes, &new, "{busy}:0");
     let keys: Vec<String> = (0..5).map(|i| format!("{{busy}}:{i}")).collect();
-    let mut migrate = vec![
-        "migrate",
-        &target.host,
-        &target.port.to_string(),
-        "",
-        "0",
-        "5000",
-        "COPY",
-        "KEYS",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect::<Vec<_>>();
-    migrate.extend(keys.iter().cloned());
-    assert_eq!(
-        owner.cli(&migrate.iter().map(String::as_str).collect::<Vec<_>>()),
-        "OK"
-    );
+    copy_keys(owner, target, &keys);
 
     let out = plugin(&[
         "--seed",
@@ -550,20 +476,12 @@ fn identical_copies_of_several_keys_already_on_the_target_are_replaced_not_refus
 /// The slots `node` serves, by its own `CLUSTER NODES` line.
 fn own_slot_count(node: &RedisNode) -> usize {
     let nodes = node.cli(&["cluster", "nodes"]);
-    let me = nodes
-        .lines()
-        .find(|l| l.contains("myself"))
-        .expect("a myself line");
-    me.split(' ')
-        .skip(8)
-        .filter(|r| !r.starts_with('['))
-        .map(|r| match r.split_once('-') {
-            Some((a, b)) => {
-                b.parse::<usize>().expect("slot") - a.parse::<usize>().expect("slot") + 1
-            }
-            None => 1,
-        })
-        .sum()
+    slots_in_line(
+        nodes
+            .lines()
+            .find(|l| l.contains("myself"))
+            .expect("a myself line"),
+    )
 }
 
 #[test]
