@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::client::K8s;
 use super::error::K8sError;
 use super::pods::Pods;
+use crate::redis::Pool;
 use crate::redis::wait::{Poll, WaitTimedOut, wait_until};
-use crate::redis::{NodeError, Pool};
 
 /// Why waiting for pods failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,15 +62,8 @@ async fn unanswered(pods: &Pods, pool: &Pool) -> Vec<String> {
         Some(async move {
             let answer = async {
                 let mut node = pool.node(&endpoint).await?;
-                // Bounded like any look: a cached connection to a pod deleted under it would
-                // otherwise hang for the whole reply timeout.
-                let waited = pool.observe_timeout();
-                tokio::time::timeout(waited, node.call::<String>(::redis::cmd("PING")))
+                pool.bounded_look(&endpoint, node.call::<String>(::redis::cmd("PING")))
                     .await
-                    .map_err(|_| NodeError::Silent {
-                        endpoint: endpoint.clone(),
-                        waited,
-                    })?
             }
             .await;
             answer.err().map(|e| {

@@ -37,14 +37,7 @@ async fn read_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeE
         .arg("keyspace");
     pipe.cmd("CLUSTER").arg("INFO");
     pipe.cmd("CLUSTER").arg("NODES");
-    // Bounded: opening the connection has its own bounds (and advice); this is the look.
-    let waited = pool.observe_timeout();
-    let replies = tokio::time::timeout(waited, node.pipeline(&pipe))
-        .await
-        .map_err(|_| NodeError::Silent {
-            endpoint: endpoint.clone(),
-            waited,
-        })??;
+    let replies = pool.bounded_look(endpoint, node.pipeline(&pipe)).await?;
     let text = |i: usize, command: &str| -> Result<String, NodeError> {
         match &replies[i] {
             Value::BulkString(b) => Ok(String::from_utf8_lossy(b).into_owned()),

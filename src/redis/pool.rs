@@ -70,10 +70,23 @@ impl Pool {
         }
     }
 
-    /// How long a look at a node (INFO, CLUSTER NODES) may take: a node that says nothing for
-    /// that long is not answering now (its connection may lead to a pod that was deleted).
-    pub fn observe_timeout(&self) -> Duration {
-        self.greeting_timeout.max(Duration::from_secs(10))
+    /// Awaits `look`, a quick command on `endpoint` (INFO, CLUSTER NODES, PING), for at most
+    /// max(--connect-timeout, 10 s): a node that says nothing for that long is not answering
+    /// now (its cached connection may lead to a pod deleted under it), and the caller tries
+    /// again instead of hanging for the whole reply timeout. Opening the connection is bounded
+    /// on its own, with its own advice, so `look` should start after [`Pool::node`].
+    pub async fn bounded_look<T>(
+        &self,
+        endpoint: &Endpoint,
+        look: impl std::future::Future<Output = Result<T, NodeError>>,
+    ) -> Result<T, NodeError> {
+        let waited = self.greeting_timeout.max(Duration::from_secs(10));
+        tokio::time::timeout(waited, look)
+            .await
+            .map_err(|_| NodeError::Silent {
+                endpoint: endpoint.clone(),
+                waited,
+            })?
     }
 
     /// The credentials nodes use among themselves too (MIGRATE needs them).
