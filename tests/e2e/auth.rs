@@ -19,14 +19,7 @@ fn the_password_is_read_from_the_statefulsets_secret_and_never_printed() {
         &ns.name,
         &format!("--from-literal=password={PASSWORD}"),
     ]);
-    let overlay = repo().join("manifests/overlays/auth");
-    kubectl_ok(&[
-        "apply",
-        "-k",
-        overlay.to_str().expect("utf-8 path"),
-        "-n",
-        &ns.name,
-    ]);
+    apply_overlay("auth", &ns.name);
 
     let mut outputs = Vec::new();
     let init = plugin(&["-n", &ns.name, "init", "--yes"]);

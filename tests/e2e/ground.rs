@@ -79,6 +79,12 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `kubectl apply -k manifests/overlays/<overlay> -n <ns>`.
+pub fn apply_overlay(overlay: &str, ns: &str) {
+    let dir = repo().join("manifests/overlays").join(overlay);
+    kubectl_ok(&["apply", "-k", dir.to_str().expect("utf-8 path"), "-n", ns]);
+}
+
 /// What a plugin run printed and how it exited.
 #[derive(Debug)]
 pub struct Run {

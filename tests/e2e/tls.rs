@@ -71,14 +71,7 @@ fn a_tls_only_cluster_is_run_from_the_certificate_in_its_secret() {
         &file("tls.crt"),
         &file("tls.key"),
     ]);
-    let overlay = repo().join("manifests/overlays/tls");
-    kubectl_ok(&[
-        "apply",
-        "-k",
-        overlay.to_str().expect("utf-8 path"),
-        "-n",
-        &ns.name,
-    ]);
+    apply_overlay("tls", &ns.name);
     let server_name = format!(
         "redis-cluster-0.redis-cluster-headless.{}.svc.cluster.local",
         ns.name
