@@ -27,9 +27,12 @@ pub enum BalanceError {
 }
 
 /// The slot count each master should end with: `16384 × w / Σw`, floors first, then the
-/// remaining slots to the largest fractions (ties by node id).
+/// remaining slots to the largest fractions. Among equal fractions the masters that already
+/// hold more slots (`held`) get the extra ones, then the lowest ids: so any split whose shares
+/// differ by at most one, `init`'s among them, is already the target and nothing moves.
 pub fn target_counts(
     weights: &BTreeMap<NodeId, f64>,
+    held: &BTreeMap<NodeId, SlotSet>,
 ) -> Result<BTreeMap<NodeId, usize>, BalanceError> {
     let total: f64 = weights.values().filter(|w| **w > 0.0).sum();
     if total <= 0.0 {
@@ -45,9 +48,14 @@ pub fn target_counts(
         .map(|(id, e)| ((*id).clone(), e.floor() as usize))
         .collect();
     let assigned: usize = counts.values().sum();
+    let holds = |id: &NodeId| held.get(id).map_or(0, SlotSet::len);
     let mut by_fraction: Vec<(&NodeId, f64)> =
         exact.iter().map(|(id, e)| (*id, e - e.floor())).collect();
-    by_fraction.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    by_fraction.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| holds(b.0).cmp(&holds(a.0)))
+            .then_with(|| a.0.cmp(b.0))
+    });
     for (id, _) in by_fraction
         .into_iter()
         .take(usize::from(SLOT_COUNT) - assigned)
@@ -87,7 +95,7 @@ pub fn plan_rebalance(
     weights: &BTreeMap<NodeId, f64>,
     threshold_pct: f64,
 ) -> Result<Vec<SlotMove>, BalanceError> {
-    let targets = target_counts(weights)?;
+    let targets = target_counts(weights, slots)?;
     let total_weight: f64 = weights.values().filter(|w| **w > 0.0).sum();
     let within = slots.iter().all(|(id, set)| {
         let w = weights.get(id).copied().unwrap_or(0.0);
@@ -198,6 +206,7 @@ pub fn plan_reshard(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::layout::{Candidate, plan_layout};
     use crate::topology::SlotRange;
     use crate::topology::fixtures::fixture_id;
     use proptest::prelude::*;
@@ -328,6 +337,31 @@ mod tests {
     }
 
     proptest! {
+        /// `init` and every balancing planner share one rule for even shares: a cluster fresh
+        /// from `init` is balanced, whichever master got the extra slots and whatever the ids.
+        #[test]
+        fn a_cluster_fresh_from_init_is_already_balanced(
+            n in 3usize..=64,
+            order in proptest::collection::vec(any::<u32>(), 64),
+        ) {
+            let candidates: Vec<Candidate> = (0..n)
+                .map(|i| Candidate { name: format!("n{i}"), domain: "h".into() })
+                .collect();
+            let layout = plan_layout(&candidates, 0).unwrap();
+            // Node ids are random, so the order of ids says nothing about the order of ranges.
+            let mut by_id: Vec<usize> = (0..n).collect();
+            by_id.sort_by_key(|i| (order[*i], *i));
+            let slots: BTreeMap<NodeId, SlotSet> = layout
+                .masters
+                .iter()
+                .map(|(idx, range)| (fixture_id(by_id[*idx]), SlotSet::from_range(*range)))
+                .collect();
+            let moves = plan_rebalance(&slots, &equal_weights(n), 0.0).unwrap();
+            prop_assert!(moves.is_empty(), "{} master(s): {} move(s)", n, moves.len());
+        }
+    }
+
+    proptest! {
         #[test]
         fn rebalance_ends_every_master_at_its_share_moving_each_slot_once(
             raw in proptest::collection::vec(0usize..6000, 3..8),
@@ -350,7 +384,7 @@ mod tests {
                 prop_assert_ne!(&m.from, &m.to);
             }
             let after = apply(&slots, &moves);
-            let targets = target_counts(&w).unwrap();
+            let targets = target_counts(&w, &slots).unwrap();
             for (id, set) in &after {
                 prop_assert_eq!(set.len(), targets[id]);
             }
