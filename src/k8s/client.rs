@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+use kube::config::{Config, KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use super::error::{K8sError, Scope};
 
@@ -48,7 +48,7 @@ impl K8s {
                 };
                 let config = Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
-                    .map_err(|e| K8sError::LoadKubeconfig(Box::new(e)))?;
+                    .map_err(|e| K8sError::load_kubeconfig(paths(source), &e))?;
                 (config, context, false)
             }
             None => (
@@ -121,13 +121,22 @@ fn load_kubeconfig(source: &ConfigSource) -> Result<Option<Kubeconfig>, K8sError
     }
     let mut merged = Kubeconfig::default();
     for path in existing {
-        let next =
-            Kubeconfig::read_from(path).map_err(|e| K8sError::LoadKubeconfig(Box::new(e)))?;
-        merged = merged
-            .merge(next)
-            .map_err(|e| K8sError::LoadKubeconfig(Box::new(e)))?;
+        let failed = |e: KubeconfigError| K8sError::load_kubeconfig(path.display().to_string(), &e);
+        let next = Kubeconfig::read_from(path).map_err(failed)?;
+        merged = merged.merge(next).map_err(failed)?;
     }
     Ok(Some(merged))
+}
+
+/// The kubeconfig files read, for messages.
+fn paths(source: &ConfigSource) -> String {
+    let paths: Vec<String> = source
+        .kubeconfigs
+        .iter()
+        .filter(|p| source.explicit || p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    paths.join(", ")
 }
 
 /// The context to use: `--context` if it exists, else `current-context`.
@@ -270,6 +279,12 @@ contexts:
             namespace: None,
         };
         let err = K8s::connect(&src).await.err().unwrap();
-        assert!(matches!(err, K8sError::LoadKubeconfig(_)), "{err}");
+        assert!(matches!(err, K8sError::LoadKubeconfig { .. }), "{err}");
+        // The path and the cause, each said once, and what to do, as `main` prints it.
+        let chain = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(
+            chain,
+            "cannot load the kubeconfig /nonexistent/kc: No such file or directory (os error 2); pass --kubeconfig with a file that exists, or set KUBECONFIG"
+        );
     }
 }

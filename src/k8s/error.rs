@@ -47,8 +47,15 @@ impl<'a> Op<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {
     /// A kubeconfig file could not be read or used.
-    #[error("cannot load the kubeconfig")]
-    LoadKubeconfig(#[source] Box<KubeconfigError>),
+    #[error("cannot load the kubeconfig {path}: {cause}; {advice}")]
+    LoadKubeconfig {
+        /// The file (or files, merged) it was read from.
+        path: String,
+        /// The first-hand cause, said once.
+        cause: String,
+        /// What to do about it.
+        advice: &'static str,
+    },
     /// Nothing to configure the client from.
     #[error(
         "no kubeconfig found (looked for {looked}) and not running inside a Kubernetes cluster: pass --kubeconfig PATH or set KUBECONFIG"
@@ -225,6 +232,28 @@ impl Scope {
                 context,
                 source: Box::new(source),
             },
+        }
+    }
+}
+
+impl K8sError {
+    /// A kubeconfig that could not be read or used, naming `path` and the cause once:
+    /// `KubeconfigError` already prints its path and repeats its source, so only the innermost
+    /// cause is kept.
+    pub fn load_kubeconfig(path: impl Into<String>, e: &KubeconfigError) -> Self {
+        let mut root: &dyn std::error::Error = e;
+        while let Some(next) = root.source() {
+            root = next;
+        }
+        let advice = if matches!(e, KubeconfigError::ReadConfig(..)) {
+            "pass --kubeconfig with a file that exists, or set KUBECONFIG"
+        } else {
+            "check the file with `kubectl config view`"
+        };
+        Self::LoadKubeconfig {
+            path: path.into(),
+            cause: root.to_string(),
+            advice,
         }
     }
 }
