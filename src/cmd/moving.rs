@@ -86,6 +86,13 @@ pub struct MoveReport {
     pub seconds: f64,
 }
 
+impl MoveReport {
+    /// Whether [`execute`] already waited until the cluster converged (it did when it moved).
+    pub fn waited_for_convergence(&self) -> bool {
+        self.result == "moved"
+    }
+}
+
 /// Prints the plan, asks, moves, and waits until healthy. Returns what was done.
 pub async fn execute(
     ctx: &Ctx,

@@ -37,8 +37,8 @@ use crate::topology::{ClusterView, Endpoint, NodeId};
     after_help = "Examples:\n  kubectl redis-cluster scale --masters 4\n  kubectl redis-cluster scale --masters 3 --delete-pvcs --yes\n\nReplaces: kubectl scale statefulset + redis-trib add-node/add-node --slave/rebalance, or reshard + del-node + kubectl scale"
 )]
 pub struct ScaleOpts {
-    /// Masters wanted.
-    #[arg(long, value_name = "N")]
+    /// Masters wanted (at least 3).
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = master_count)]
     pub masters: usize,
 
     /// Replicas per master wanted (default: what the cluster has now, else 1).
@@ -54,6 +54,17 @@ pub struct ScaleOpts {
     pub moves: MoveArgs,
 }
 
+/// `--masters N`: a whole number of at least [`MIN_MASTERS`], checked before anything is read
+/// (`-1` included, which clap would otherwise take for a flag).
+fn master_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= MIN_MASTERS => Ok(n),
+        _ => Err(format!(
+            "N must be a whole number of at least {MIN_MASTERS}: a cluster needs at least {MIN_MASTERS} masters"
+        )),
+    }
+}
+
 impl ScaleOpts {
     /// Runs `scale`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
@@ -62,12 +73,6 @@ impl ScaleOpts {
                 "scale works on a StatefulSet; without Kubernetes use add-node, rebalance and del-node"
             );
         };
-        if self.masters < MIN_MASTERS {
-            bail!(
-                "--masters {}: a cluster needs at least {MIN_MASTERS} masters",
-                self.masters
-            );
-        }
         let sts = &target.statefulset;
         let view = observe_cluster(&ctx.pool, &ctx.seeds)
             .await
@@ -131,7 +136,7 @@ impl ScaleOpts {
             start.slots.keys().map(|id| (id.clone(), 1.0)).collect();
         let moves =
             plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the rebalance")?;
-        execute(
+        let report = execute(
             ctx,
             &start,
             moves,
@@ -139,7 +144,10 @@ impl ScaleOpts {
             "Move slots onto the new masters?",
         )
         .await?;
-        wait_healthy_from(ctx, &seeds).await?;
+        // One convergence wait, one `cluster converged` line: `execute` waits after moving.
+        if !report.waited_for_convergence() {
+            wait_healthy_from(ctx, &seeds).await?;
+        }
         ctx.reporter.done(format!(
             "{sts}: {} masters with {replicas} replica(s) each",
             self.masters
@@ -196,6 +204,7 @@ impl ScaleOpts {
         wait_for_membership(
             &ctx.pool,
             seeds,
+            ctx.addresses().as_ref(),
             "every node knows the new pods",
             ctx.settings.timeout,
         )

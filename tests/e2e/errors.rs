@@ -165,7 +165,7 @@ fn mistakes_on_a_deployed_statefulset_are_refused_and_change_nothing() {
     let rows: &[(&[&str], String)] = &[
         (
             &["-n", n, "scale", "--masters", "2", "--yes"],
-            "--masters 2: a cluster needs at least 3 masters".into(),
+            "invalid value '2' for '--masters <N>': N must be a whole number of at least 3: a cluster needs at least 3 masters".into(),
         ),
         (
             &["-n", n, "init", "--replicas-per-master", "3", "--yes"],

@@ -69,6 +69,8 @@ fn mistakes_get_a_clear_message_and_exit_code_and_change_nothing() {
         ("reshard to an unknown node", vec!["--seed", &seed, "reshard", "--from", "all", "--to", "10.9.9.9:1", "--slots", "1", "--yes"], 2, "cannot find node `10.9.9.9:1`"),
         ("a weight that is not NODE=W", vec!["--seed", &seed, "rebalance", "--weight", &a, "--yes"], 2, "is not NODE=WEIGHT"),
         ("a slot move without --yes and no terminal", vec!["--seed", &seed, "reshard", "--from", &a, "--to", &b, "--slots", "10"], 2, "pass --yes"),
+        ("scale to a negative master count", vec!["--seed", &seed, "scale", "--masters", "-1", "--yes"], 2, "invalid value '-1' for '--masters <N>': N must be a whole number of at least 3"),
+        ("scale to too few masters", vec!["--seed", &seed, "scale", "--masters", "2", "--yes"], 2, "invalid value '2' for '--masters <N>': N must be a whole number of at least 3: a cluster needs at least 3 masters"),
         ("scale without Kubernetes", vec!["--seed", &seed, "scale", "--masters", "4", "--yes"], 2, "without Kubernetes use add-node, rebalance and del-node"),
         ("failover of a master", vec!["--seed", &seed, "failover", &a, "--yes"], 0, "already a master; nothing to do"),
         ("an unknown subcommand", vec!["frobnicate"], 2, "unrecognized subcommand"),
