@@ -117,6 +117,7 @@ impl AddNodeOpts {
         wait_for_membership(
             &ctx.pool,
             &seeds,
+            ctx.addresses().as_ref(),
             "every node knows the new node",
             ctx.settings.timeout,
         )

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::k8s::discover::PodAddresses;
 use crate::k8s::secret::{SecretKey, password_ref};
 use crate::k8s::{K8s, Pods, PortForwardConnector};
 use crate::output::Reporter;
 use crate::output::prompt::{NotConfirmed, confirm};
+use crate::redis::converge::{Addresses, AnyAddress};
 use crate::redis::{Connector, Credentials, DirectConnector, Pool, TlsConfig, TlsConnector};
 use crate::settings::{Access, KubeTarget, Settings, TlsSecret};
 use crate::topology::Endpoint;
@@ -40,6 +42,18 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The addresses a MEET may name now: the pods' in Kubernetes mode, any elsewhere.
+    pub fn addresses(&self) -> Box<dyn Addresses> {
+        match (&self.k8s, &self.settings.access) {
+            (Some(k8s), Access::Kubernetes(target)) => Box::new(PodAddresses {
+                k8s: k8s.clone(),
+                statefulset: target.statefulset.clone(),
+                port: target.port,
+            }),
+            _ => Box::new(AnyAddress),
+        }
+    }
+
     /// Builds the context for the settings' access mode: with `--seed`, that node; in
     /// Kubernetes mode, every pod of the StatefulSet, reached by port-forward unless `--direct`
     /// or running inside the cluster.

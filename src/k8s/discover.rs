@@ -11,6 +11,7 @@ use kube::core::Selector;
 use super::client::K8s;
 use super::error::{K8sError, Op};
 use super::pods::{Pods, ZONE_LABEL};
+use crate::topology::Endpoint;
 
 impl K8s {
     /// The StatefulSet; a 404 says whether the namespace or the StatefulSet is missing.
@@ -93,6 +94,30 @@ impl K8s {
             }
         }
         zones
+    }
+}
+
+/// The addresses a MEET may name in Kubernetes mode: those the StatefulSet's pods hold now,
+/// read from the API each time (pod IPs are reused, and a MEET to an IP another cluster's
+/// pod now holds merges the clusters).
+pub struct PodAddresses {
+    /// The client.
+    pub k8s: K8s,
+    /// The StatefulSet.
+    pub statefulset: String,
+    /// The client port.
+    pub port: u16,
+}
+
+impl crate::redis::converge::Addresses for PodAddresses {
+    fn current(
+        &self,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<Option<std::collections::BTreeSet<Endpoint>>>>
+    {
+        Box::pin(async move {
+            let pods = self.k8s.members(&self.statefulset, self.port).await?;
+            Ok(Some(pods.endpoints().into_iter().collect()))
+        })
     }
 }
 

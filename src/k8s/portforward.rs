@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use super::client::K8s;
 use super::error::Op;
 use super::pods::Pods;
-use crate::redis::connector::{BoxedStream, ConnectError, Connector};
+use crate::redis::connector::{BoxedStream, ConnectError, Connector, Opened};
 use crate::topology::Endpoint;
 
 /// Opens streams to pods through the API server.
@@ -99,11 +99,21 @@ impl Connector for PortForwardConnector {
     fn connect<'a>(
         &'a self,
         endpoint: &'a Endpoint,
-    ) -> BoxFuture<'a, Result<BoxedStream, ConnectError>> {
+    ) -> BoxFuture<'a, Result<Opened, ConnectError>> {
         Box::pin(async move {
             let pod = self.pod_for(&endpoint.host).await?;
-            self.forward(&pod, endpoint.port).await
+            let stream = self.forward(&pod, endpoint.port).await?;
+            Ok(Opened {
+                stream,
+                route: format!("port-forward to pod {pod}"),
+            })
         })
+    }
+
+    /// The IP → pod map can be stale for a moment (a pod recreated at another IP answers
+    /// through a forward opened for its old IP): answers are checked against the address.
+    fn maps_addresses(&self) -> bool {
+        true
     }
 
     /// The pod at this IP may be gone (deleted, back elsewhere with another IP): the next

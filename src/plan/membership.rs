@@ -73,8 +73,13 @@ pub struct Introduction {
 /// the gap. Gossip fills it too, but slowly when the node that first met a newcomer goes away
 /// right after (a pod deleted mid-scale). Only members are introduced to each other: a node
 /// is one when some other node lists it and it lists some other node, so a fresh node that
-/// nobody met is never pulled in.
-pub fn introductions(view: &ClusterView) -> Vec<Introduction> {
+/// nobody met is never pulled in. A peer is named only at an address `may_meet` allows (the
+/// addresses the StatefulSet's pods hold now): pod IPs are reused, and a MEET to an address
+/// another cluster's node now holds merges the two clusters.
+pub fn introductions(
+    view: &ClusterView,
+    may_meet: &dyn Fn(&Endpoint) -> bool,
+) -> Vec<Introduction> {
     let lists = |r: &crate::topology::NodeReport, id: &NodeId| r.nodes.iter().any(|l| &l.id == id);
     let member = |r: &crate::topology::NodeReport| {
         r.nodes.iter().any(|l| &l.id != r.id())
@@ -86,7 +91,7 @@ pub fn introductions(view: &ClusterView) -> Vec<Introduction> {
     let members: Vec<_> = view.reports.iter().filter(|r| member(r)).collect();
     let mut out = Vec::new();
     for via in &members {
-        for peer in &members {
+        for peer in members.iter().filter(|p| may_meet(&p.endpoint)) {
             if peer.id() != via.id() && !lists(via, peer.id()) {
                 out.push(Introduction {
                     via: via.endpoint.clone(),
@@ -185,14 +190,14 @@ mod tests {
 
     #[test]
     fn members_that_do_not_list_each_other_are_introduced_and_strangers_are_not() {
-        assert!(introductions(&Fixture::healthy(3, 1).view()).is_empty());
+        assert!(introductions(&Fixture::healthy(3, 1).view(), &any).is_empty());
         // Node 6 was met by node 0 only; nodes 1..=5 have not heard of it yet.
         let mut fixture = Fixture::healthy(3, 1).with_empty_master();
         for i in 1..6 {
             fixture = fixture.with(i, |n| n.unknown.push(6));
         }
         let view = fixture.with(6, |n| n.unknown = (1..6).collect()).view();
-        let intros = introductions(&view);
+        let intros = introductions(&view, &any);
         let pairs: Vec<(u16, u16)> = intros.iter().map(|i| (i.via.port, i.peer.port)).collect();
         let mut expected: Vec<(u16, u16)> = (1..6).map(|i| (7000 + i, 7006)).collect();
         expected.extend((1..6).map(|i| (7006, 7000 + i)));
@@ -206,7 +211,26 @@ mod tests {
         let stranger = Fixture::healthy(3, 1).with_empty_master();
         let stranger = (0..6).fold(stranger, |f, i| f.with(i, |n| n.unknown.push(6)));
         let view = stranger.with(6, |n| n.unknown = (0..6).collect()).view();
-        assert!(introductions(&view).is_empty());
+        assert!(introductions(&view, &any).is_empty());
+    }
+
+    fn any(_: &Endpoint) -> bool {
+        true
+    }
+
+    #[test]
+    fn a_peer_is_introduced_only_at_an_address_a_pod_holds_now() {
+        // Node 6 was met by node 0 only; the address it answered at is no pod's any more.
+        let mut fixture = Fixture::healthy(3, 1).with_empty_master();
+        for i in 1..6 {
+            fixture = fixture.with(i, |n| n.unknown.push(6));
+        }
+        let view = fixture.with(6, |n| n.unknown = (1..6).collect()).view();
+        let gone = view.reports[6].endpoint.clone();
+        let intros = introductions(&view, &|e| e != &gone);
+        assert!(!intros.is_empty(), "node 6 still learns of the others");
+        assert!(intros.iter().all(|i| i.peer != gone), "{intros:?}");
+        assert!(intros.iter().all(|i| i.via == gone));
     }
 
     #[test]

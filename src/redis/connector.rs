@@ -19,6 +19,15 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> NodeStream for T {}
 /// A boxed [`NodeStream`].
 pub type BoxedStream = Box<dyn NodeStream>;
 
+/// A stream opened to a node, and how it gets there (`direct`, `port-forward to pod
+/// redis-cluster-1`), so that what a node said can be traced to the route that carried it.
+pub struct Opened {
+    /// The stream.
+    pub stream: BoxedStream,
+    /// The route, for messages.
+    pub route: String,
+}
+
 /// Why a stream could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -62,10 +71,15 @@ fn alert_advice(alert: AlertDescription) -> String {
 /// Opens byte streams to nodes by their cluster-internal endpoint.
 pub trait Connector: Send + Sync {
     /// Opens a new stream to `endpoint`.
-    fn connect<'a>(
-        &'a self,
-        endpoint: &'a Endpoint,
-    ) -> BoxFuture<'a, Result<BoxedStream, ConnectError>>;
+    fn connect<'a>(&'a self, endpoint: &'a Endpoint)
+    -> BoxFuture<'a, Result<Opened, ConnectError>>;
+
+    /// Whether an address is reached through a lookup that can go stale (port-forward: pod
+    /// IP → pod name), so that an answer must be checked against the address dialled. A
+    /// direct dial reaches whatever holds the address now. False by default.
+    fn maps_addresses(&self) -> bool {
+        false
+    }
 
     /// Drops what the connector remembers about `endpoint` (its connection broke; the next
     /// [`Connector::connect`] looks it up afresh). Nothing by default.
@@ -84,14 +98,17 @@ impl Connector for DirectConnector {
     fn connect<'a>(
         &'a self,
         endpoint: &'a Endpoint,
-    ) -> BoxFuture<'a, Result<BoxedStream, ConnectError>> {
+    ) -> BoxFuture<'a, Result<Opened, ConnectError>> {
         Box::pin(async move {
             let addr = (endpoint.host.as_str(), endpoint.port);
             let stream = tokio::time::timeout(self.timeout, TcpStream::connect(addr))
                 .await
                 .map_err(|_| ConnectError::Timeout(self.timeout))??;
             stream.set_nodelay(true)?;
-            Ok(Box::new(stream) as BoxedStream)
+            Ok(Opened {
+                stream: Box::new(stream),
+                route: "direct TCP".into(),
+            })
         })
     }
 }

@@ -2,9 +2,10 @@
 //! node, nobody is flagged, `cluster_state:ok` everywhere — where `redis-cli --cluster` fails
 //! with `I don't know about node` or `CLUSTERDOWN`), and after a change (fully healthy).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use futures::future::join_all;
+use futures::future::{BoxFuture, join_all};
 
 use super::error::ApplyError;
 use super::membership::meet;
@@ -12,7 +13,7 @@ use super::observe::{ObserveError, observe_cluster};
 use super::pool::Pool;
 use super::wait::{Poll, WaitTimedOut, wait_until};
 use crate::plan::membership::introductions;
-use crate::topology::health::{Problem, check};
+use crate::topology::health::{Problem, check, explain};
 use crate::topology::{ClusterView, Endpoint};
 
 /// Why a convergence wait failed.
@@ -63,31 +64,59 @@ pub fn blocks_membership(p: &Problem) -> bool {
         )
 }
 
+/// The addresses a MEET may name: in Kubernetes the addresses the StatefulSet's pods hold
+/// now, read afresh before each round of introductions; `None` allows any answering member
+/// (nodes given by address, where nothing else can hold them).
+pub trait Addresses: Sync {
+    /// The allowed addresses now, or `None` for any.
+    fn current(&self) -> BoxFuture<'_, anyhow::Result<Option<BTreeSet<Endpoint>>>>;
+}
+
+/// Any address: for clusters given by address (`--seed`, `--nodes`).
+pub struct AnyAddress;
+
+impl Addresses for AnyAddress {
+    fn current(&self) -> BoxFuture<'_, anyhow::Result<Option<BTreeSet<Endpoint>>>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
 /// Waits until every node knows, reaches and trusts every other, as [`wait_for_cluster`]
 /// with [`blocks_membership`]; on each look, members that do not list each other yet are
-/// introduced with `CLUSTER MEET` ([`introductions`]) instead of waiting for gossip.
+/// introduced with `CLUSTER MEET` ([`introductions`]) instead of waiting for gossip, naming
+/// only addresses that `addresses` allows now. Each MEET is a bounded quick command, so a
+/// node that went silent under it (a pod deleted mid-wait) costs one bounded look, and the
+/// next look dials it afresh.
 pub async fn wait_for_membership(
     pool: &Pool,
     seeds: &[Endpoint],
+    addresses: &dyn Addresses,
     what: &str,
     timeout: Duration,
 ) -> Result<ClusterView, ConvergeError> {
     wait_until(what, timeout, || async {
         let view = observe_cluster(pool, seeds).await?;
         let problems = check(&view, None);
-        Ok::<_, ConvergeError>(match problems.iter().find(|p| blocks_membership(p)) {
-            None => Poll::Ready(view),
-            Some(p) => {
-                // Best effort: a MEET that fails now is tried again on the next look.
+        let Some(p) = problems.iter().find(|p| blocks_membership(p)) else {
+            return Ok(Poll::Ready(view));
+        };
+        let reason = explain(&view, p);
+        let wanted = introductions(&view, &|_| true);
+        if !wanted.is_empty() {
+            // Best effort: a MEET that fails now (or a pod list that fails) is tried again on
+            // the next look.
+            if let Ok(allowed) = addresses.current().await {
+                let may_meet = |e: &Endpoint| allowed.as_ref().is_none_or(|a| a.contains(e));
                 join_all(
-                    introductions(&view)
+                    wanted
                         .iter()
+                        .filter(|i| may_meet(&i.peer))
                         .map(|i| meet(pool, &i.via, &i.peer, i.cport)),
                 )
                 .await;
-                Poll::NotYet(p.to_string())
             }
-        })
+        }
+        Ok::<_, ConvergeError>(Poll::NotYet(reason))
     })
     .await
 }
@@ -112,7 +141,7 @@ pub async fn wait_for_cluster(
         let problems = check(&view, None);
         Ok::<_, ConvergeError>(match problems.iter().find(|p| blocking(p)) {
             None => Poll::Ready(view),
-            Some(p) => Poll::NotYet(p.to_string()),
+            Some(p) => Poll::NotYet(explain(&view, p)),
         })
     })
     .await

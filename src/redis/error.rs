@@ -54,6 +54,20 @@ pub enum NodeError {
         /// The node.
         endpoint: Endpoint,
     },
+    /// The node that answered at this address says it is at another one: the connection
+    /// reached a node that has moved (a pod recreated at another IP, reached through a
+    /// port-forward opened for its old address), so its answer is not about this address.
+    #[error("{endpoint} was answered by node {id} ({route}), which says it is at {says}")]
+    Elsewhere {
+        /// The address dialled.
+        endpoint: Endpoint,
+        /// How the connection got there.
+        route: String,
+        /// The node that answered.
+        id: String,
+        /// Where it says it is.
+        says: String,
+    },
     /// A look at the node (INFO, CLUSTER NODES) got no answer in time.
     #[error("{endpoint} did not answer within {waited:?}")]
     Silent {
@@ -73,6 +87,7 @@ impl NodeError {
             | Self::Command { endpoint, .. }
             | Self::Reply { endpoint, .. }
             | Self::NotClusterEnabled { endpoint }
+            | Self::Elsewhere { endpoint, .. }
             | Self::Silent { endpoint, .. } => endpoint,
         }
     }
@@ -94,7 +109,7 @@ impl NodeError {
             Self::Command { source, .. } => {
                 source.is_timeout() || source.is_connection_dropped() || source.is_io_error()
             }
-            Self::Silent { .. } => true,
+            Self::Silent { .. } | Self::Elsewhere { .. } => true,
             _ => false,
         }
     }

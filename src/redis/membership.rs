@@ -18,39 +18,37 @@ pub async fn meet(
     new: &Endpoint,
     cport: u16,
 ) -> Result<(), NodeError> {
-    pool.node(via)
-        .await?
-        .call::<()>(
-            ::redis::cmd("CLUSTER")
-                .arg("MEET")
-                .arg(&new.host)
-                .arg(new.port)
-                .arg(cport)
-                .to_owned(),
-        )
-        .await
+    pool.quick(
+        via,
+        ::redis::cmd("CLUSTER")
+            .arg("MEET")
+            .arg(&new.host)
+            .arg(new.port)
+            .arg(cport)
+            .to_owned(),
+    )
+    .await
 }
 
 /// `CLUSTER REPLICATE master` on `replica`.
 pub async fn replicate(pool: &Pool, replica: &Endpoint, master: &NodeId) -> Result<(), NodeError> {
-    pool.node(replica)
-        .await?
-        .call::<()>(
-            ::redis::cmd("CLUSTER")
-                .arg("REPLICATE")
-                .arg(master.to_string())
-                .to_owned(),
-        )
-        .await
+    pool.quick(
+        replica,
+        ::redis::cmd("CLUSTER")
+            .arg("REPLICATE")
+            .arg(master.to_string())
+            .to_owned(),
+    )
+    .await
 }
 
 /// `CLUSTER FORGET id` on every node in `on`, all at once (they must all forget it within
 /// the 60 s ban window, or gossip brings it back). `Unknown node` means already forgotten.
 pub async fn forget_everywhere(pool: &Pool, on: &[Endpoint], id: &NodeId) -> Result<(), NodeError> {
     try_join_all(on.iter().map(|e| async move {
-        let mut node = pool.node(e).await?;
-        match node
-            .call::<()>(
+        match pool
+            .quick::<()>(
+                e,
                 ::redis::cmd("CLUSTER")
                     .arg("FORGET")
                     .arg(id.to_string())
@@ -70,10 +68,11 @@ pub async fn forget_everywhere(pool: &Pool, on: &[Endpoint], id: &NodeId) -> Res
 /// membership survives in its nodes.conf. Redis itself refuses it on a master that still
 /// holds keys, which is the last guard against dropping data; a replica's copy is flushed.
 pub async fn reset_hard(pool: &Pool, node: &Endpoint) -> Result<(), NodeError> {
-    pool.node(node)
-        .await?
-        .call::<()>(::redis::cmd("CLUSTER").arg("RESET").arg("HARD").to_owned())
-        .await
+    pool.quick(
+        node,
+        ::redis::cmd("CLUSTER").arg("RESET").arg("HARD").to_owned(),
+    )
+    .await
 }
 
 /// `CLUSTER FAILOVER [FORCE|TAKEOVER]` on a replica.
@@ -87,7 +86,7 @@ pub async fn failover(
     if let Some(m) = mode {
         cmd.arg(m);
     }
-    pool.node(replica).await?.call::<()>(cmd).await
+    pool.quick(replica, cmd).await
 }
 
 /// [`failover`], then waits until the replica reports itself a master serving slots.

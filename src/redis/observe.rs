@@ -14,15 +14,9 @@ use crate::topology::{ClusterView, Endpoint, InfoFields, NodeReport, Unreachable
 
 /// Reads one node.
 pub async fn observe_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeError> {
-    let report = read_node(pool, endpoint).await;
-    if let Err(e) = &report
-        && e.is_transport()
-    {
-        // A connection that timed out or broke (to a pod deleted under it, say) would fail
-        // every later poll the same way: dial afresh next time.
-        pool.forget(endpoint);
-    }
-    report
+    // A connection that timed out or broke (to a pod deleted under it, say) would fail every
+    // later poll the same way: dial afresh next time.
+    pool.forget_if_broken(endpoint, read_node(pool, endpoint).await)
 }
 
 /// [`observe_node`] without the clean-up.
@@ -74,12 +68,26 @@ async fn read_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeE
             detail: "no line is flagged `myself`".into(),
         });
     }
-    Ok(NodeReport {
+    let report = NodeReport {
         endpoint: endpoint.clone(),
+        route: node.route.clone(),
         nodes,
         cluster_info,
         info,
-    })
+    };
+    // Through a port-forward, a report is about the address dialled only if the node says it
+    // is there (a fresh node that has met nobody does not know its IP yet): the IP → pod map
+    // may have sent the address to a pod that now has another IP.
+    let me = &report.myself().addr;
+    if pool.maps_addresses() && me.is_known() && me.ip != endpoint.host {
+        return Err(NodeError::Elsewhere {
+            endpoint: endpoint.clone(),
+            route: report.route.clone(),
+            id: report.id().short().to_string(),
+            says: me.endpoint(),
+        });
+    }
+    Ok(report)
 }
 
 /// Reads exactly the given nodes, concurrently; failures are kept per node.

@@ -12,7 +12,7 @@ use ::redis::{AsyncConnectionConfig, Cmd, FromRedisValue, Pipeline, RedisConnect
 use tokio::task::JoinHandle;
 use tokio_rustls::rustls::{self, AlertDescription};
 
-use super::connector::{ConnectError, Connector};
+use super::connector::{ConnectError, Connector, Opened};
 use super::error::NodeError;
 use crate::topology::Endpoint;
 
@@ -44,7 +44,8 @@ pub struct Pool {
     credentials: Option<Credentials>,
     greeting_timeout: Duration,
     response_timeout: Duration,
-    conns: Mutex<HashMap<Endpoint, MultiplexedConnection>>,
+    /// Each node's connection, with the route that carries it.
+    conns: Mutex<HashMap<Endpoint, (MultiplexedConnection, String)>>,
     drivers: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -89,6 +90,44 @@ impl Pool {
             })?
     }
 
+    /// Runs one quick command on `endpoint` (MEET, REPLICATE, FORGET, RESET, FAILOVER: anything
+    /// the node answers at once), bounded like [`Pool::bounded_look`]. A connection that timed
+    /// out or broke is dropped, with what the connector remembers of the address: through a
+    /// port-forward, the tunnel to a pod deleted under it may stay open and silent, and without
+    /// the bound the command would wait the whole reply timeout (`--timeout`) on it.
+    pub async fn quick<T: FromRedisValue>(
+        &self,
+        endpoint: &Endpoint,
+        cmd: Cmd,
+    ) -> Result<T, NodeError> {
+        let result = async {
+            let mut node = self.node(endpoint).await?;
+            self.bounded_look(endpoint, node.call(cmd)).await
+        }
+        .await;
+        self.forget_if_broken(endpoint, result)
+    }
+
+    /// Drops the connection to `endpoint` when `result` says it timed out or broke, so the
+    /// next call dials the node as it is now.
+    pub fn forget_if_broken<T>(
+        &self,
+        endpoint: &Endpoint,
+        result: Result<T, NodeError>,
+    ) -> Result<T, NodeError> {
+        if let Err(e) = &result
+            && e.is_transport()
+        {
+            self.forget(endpoint);
+        }
+        result
+    }
+
+    /// Whether answers must be checked against the address dialled ([`Connector::maps_addresses`]).
+    pub fn maps_addresses(&self) -> bool {
+        self.connector.maps_addresses()
+    }
+
     /// The credentials nodes use among themselves too (MIGRATE needs them).
     pub fn credentials(&self) -> Option<&Credentials> {
         self.credentials.as_ref()
@@ -97,16 +136,17 @@ impl Pool {
     /// A connection to `endpoint`, opened on first use.
     pub async fn node(&self, endpoint: &Endpoint) -> Result<Node, NodeError> {
         let cached = self.lock_conns().get(endpoint).cloned();
-        let conn = match cached {
-            Some(conn) => conn,
+        let (conn, route) = match cached {
+            Some(cached) => cached,
             None => {
-                let conn = self.open(endpoint).await?;
-                self.lock_conns().insert(endpoint.clone(), conn.clone());
-                conn
+                let opened = self.open(endpoint).await?;
+                self.lock_conns().insert(endpoint.clone(), opened.clone());
+                opened
             }
         };
         Ok(Node {
             endpoint: endpoint.clone(),
+            route,
             conn,
             auth_origin: self.auth_origin(),
         })
@@ -119,9 +159,12 @@ impl Pool {
         self.connector.forget(endpoint);
     }
 
-    /// Opens and authenticates a new connection, and checks it answers.
-    async fn open(&self, endpoint: &Endpoint) -> Result<MultiplexedConnection, NodeError> {
-        let stream =
+    /// Opens and authenticates a new connection, and checks it answers; with its route.
+    async fn open(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<(MultiplexedConnection, String), NodeError> {
+        let Opened { stream, route } =
             self.connector
                 .connect(endpoint)
                 .await
@@ -163,7 +206,7 @@ impl Pool {
                 endpoint: endpoint.clone(),
                 source: ConnectError::Silent(self.greeting_timeout),
             })??;
-        Ok(conn)
+        Ok((conn, route))
     }
 
     /// Describes where the password came from, for auth errors.
@@ -183,7 +226,9 @@ impl Pool {
     }
 
     /// The connection map, surviving a panicked holder (the map itself stays consistent).
-    fn lock_conns(&self) -> std::sync::MutexGuard<'_, HashMap<Endpoint, MultiplexedConnection>> {
+    fn lock_conns(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Endpoint, (MultiplexedConnection, String)>> {
         self.conns.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -269,6 +314,8 @@ fn classify(endpoint: &Endpoint, command: &str, origin: &str, e: ::redis::RedisE
 pub struct Node {
     /// The node's endpoint.
     pub endpoint: Endpoint,
+    /// How the connection reaches it (`direct`, `port-forward to pod …`).
+    pub route: String,
     conn: MultiplexedConnection,
     auth_origin: String,
 }

@@ -22,7 +22,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::connector::{BoxedStream, ConnectError, Connector};
+use super::connector::{ConnectError, Connector, Opened};
 use crate::topology::Endpoint;
 
 /// PEM text and where it came from (`--cacert /etc/redis/ca.crt`, or a Secret's key), so an
@@ -312,7 +312,7 @@ impl Connector for TlsConnector {
     fn connect<'a>(
         &'a self,
         endpoint: &'a Endpoint,
-    ) -> BoxFuture<'a, Result<BoxedStream, ConnectError>> {
+    ) -> BoxFuture<'a, Result<Opened, ConnectError>> {
         Box::pin(async move {
             let name = match &self.server_name {
                 Some(name) => name.clone(),
@@ -323,13 +323,20 @@ impl Connector for TlsConnector {
                     ))
                 })?,
             };
-            let stream = self.inner.connect(endpoint).await?;
+            let Opened { stream, route } = self.inner.connect(endpoint).await?;
             let tls = tokio::time::timeout(self.timeout, self.tls.connect(name, stream))
                 .await
                 .map_err(|_| ConnectError::Timeout(self.timeout))?
                 .map_err(ConnectError::Tls)?;
-            Ok(Box::new(tls) as BoxedStream)
+            Ok(Opened {
+                stream: Box::new(tls),
+                route: format!("{route}, TLS"),
+            })
         })
+    }
+
+    fn maps_addresses(&self) -> bool {
+        self.inner.maps_addresses()
     }
 
     fn forget(&self, endpoint: &Endpoint) {

@@ -156,6 +156,7 @@ impl Fixture {
             }
             view.reports.push(NodeReport {
                 endpoint,
+                route: "direct TCP".into(),
                 nodes,
                 cluster_info: InfoFields::parse(&format!("cluster_state:{}\r\n", me.state)),
                 info: InfoFields::parse(&info),

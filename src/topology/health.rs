@@ -297,7 +297,7 @@ fn open_slots(me: &super::node_line::NodeLine, node: &NodeRef) -> Vec<Problem> {
 /// Peers seen as failing, and nodes that do not know every other node.
 fn membership_problems(view: &ClusterView, node_ref: &dyn Fn(&NodeId) -> NodeRef) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let all_ids: Vec<NodeId> = view.known_nodes().into_keys().collect();
+    let all_ids = view.member_ids();
     for r in &view.reports {
         for line in r.nodes.iter().filter(|l| !l.flags.myself) {
             if let Some(flag) = line.is_flagged() {
@@ -321,6 +321,47 @@ fn membership_problems(view: &ClusterView, node_ref: &dyn Fn(&NodeId) -> NodeRef
         }
     }
     problems
+}
+
+/// A problem with its evidence, for the message of a wait that times out: for each id a node
+/// is missing, every report that lists it — the reporter, the address dialled, the route
+/// (direct or which port-forward), what the reporter says of itself when that is another
+/// address, and the line's address and flags. Other problems as they print.
+pub fn explain(view: &ClusterView, problem: &Problem) -> String {
+    let Problem::MissingPeers { missing, .. } = problem else {
+        return problem.to_string();
+    };
+    let mut text = problem.to_string();
+    for id in missing {
+        let listings: Vec<String> = view
+            .reports
+            .iter()
+            .flat_map(|r| r.nodes.iter().filter(|l| &l.id == id).map(move |l| (r, l)))
+            .map(|(r, line)| {
+                let me = r.myself();
+                let claims = if me.addr.is_known() && me.addr.ip != r.endpoint.host {
+                    format!(", which says it is at {}", me.addr.endpoint())
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} ({}, dialled by {}{claims}) as {}@{} {}",
+                    r.endpoint,
+                    r.id().short(),
+                    r.route,
+                    line.addr.endpoint(),
+                    line.addr.cport,
+                    line.flags
+                )
+            })
+            .collect();
+        text.push_str(&format!(
+            "; {} is listed by {}",
+            id.short(),
+            listings.join(", ")
+        ));
+    }
+    text
 }
 
 /// Replicas out of sync, and masters with fewer replicas than expected.
@@ -361,6 +402,7 @@ fn replica_problems(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::topology::Endpoint;
     use crate::topology::fixtures::{Fixture, fixture_id};
 
     fn kinds(problems: &[Problem]) -> Vec<String> {
@@ -470,6 +512,62 @@ mod tests {
                 "127.0.0.1:7005 (05aaaaaa) does not know node(s) 00aaaaaa",
                 "replica 127.0.0.1:7004 (04aaaaaa) is not in sync with its master 01aaaaaa",
             ]
+        );
+    }
+
+    /// A `CLUSTER NODES` line as a node shows a MEET still in progress.
+    fn handshake_line(id: &str, ip: &str) -> crate::topology::NodeLine {
+        crate::topology::NodeLine::parse(&format!(
+            "{id} {ip}:6379@16379 handshake - 1700000000000 0 0 disconnected"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_handshake_entry_is_not_a_member_the_others_must_know() {
+        // Our own MEET left node 1 a handshake entry for a moment: only node 1 lists its
+        // throw-away id, and that id must never be asked of the others.
+        let mut view = Fixture::healthy(3, 1).view();
+        let phantom = "1029540d".repeat(5);
+        view.reports[1]
+            .nodes
+            .push(handshake_line(&phantom, "127.0.0.9"));
+        let text = kinds(&check(&view, Some(1)));
+        assert_eq!(
+            text,
+            vec!["127.0.0.1:7001 (01aaaaaa) sees 127.0.0.9:6379 (1029540d) as handshake"]
+        );
+        assert!(!view.member_ids().contains(&NodeId(phantom)));
+    }
+
+    #[test]
+    fn a_missing_peer_is_explained_by_the_reports_that_list_it() {
+        // Node 5 lacks node 0; every other node lists it.
+        let mut view = Fixture::healthy(3, 1)
+            .with(5, |n| n.unknown = vec![0])
+            .view();
+        view.reports[3].route = "port-forward to pod redis-cluster-3".into();
+        view.reports[4].nodes.retain(|l| l.id != fixture_id(0));
+        view.reports[4].route = "port-forward to pod redis-cluster-4".into();
+        let problem = check(&view, Some(1))
+            .into_iter()
+            .find(|p| matches!(p, Problem::MissingPeers { .. }))
+            .unwrap();
+        let text = explain(&view, &problem);
+        assert!(
+            text.starts_with("127.0.0.1:7004 (04aaaaaa) does not know node(s) 00aaaaaa; 00aaaaaa is listed by 127.0.0.1:7000 (00aaaaaa, dialled by direct TCP) as 127.0.0.1:7000@17000 myself,master"),
+            "{text}"
+        );
+        assert!(
+            text.contains("127.0.0.1:7003 (03aaaaaa, dialled by port-forward to pod redis-cluster-3) as 127.0.0.1:7000@17000 master"),
+            "{text}"
+        );
+        // A reporter that says it is elsewhere is named with where it says it is.
+        view.reports[3].endpoint = Endpoint::new("127.0.0.2", 7003);
+        let text = explain(&view, &problem);
+        assert!(
+            text.contains("127.0.0.2:7003 (03aaaaaa, dialled by port-forward to pod redis-cluster-3, which says it is at 127.0.0.1:7003)"),
+            "{text}"
         );
     }
 

@@ -68,6 +68,30 @@ pub struct Flags {
     pub nofailover: bool,
 }
 
+impl fmt::Display for Flags {
+    /// Comma-separated, the way `CLUSTER NODES` prints them (`myself,master`, `handshake`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = [
+            (self.myself, "myself"),
+            (self.master, "master"),
+            (self.replica, "slave"),
+            (self.pfail, "fail?"),
+            (self.fail, "fail"),
+            (self.handshake, "handshake"),
+            (self.noaddr, "noaddr"),
+            (self.nofailover, "nofailover"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+        if names.is_empty() {
+            f.write_str("noflags")
+        } else {
+            f.write_str(&names.join(","))
+        }
+    }
+}
+
 /// State of the reporter's cluster-bus link to the node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -40,6 +40,8 @@ impl InfoFields {
 pub struct NodeReport {
     /// The address we reached it at (cluster-internal).
     pub endpoint: Endpoint,
+    /// How the connection got there (`direct`, `port-forward to pod redis-cluster-1`).
+    pub route: String,
     /// Its `CLUSTER NODES`, its own line included.
     pub nodes: Vec<NodeLine>,
     /// Its `CLUSTER INFO`.
@@ -161,6 +163,21 @@ impl ClusterView {
             .fold(SlotSet::new(), |acc, r| acc.union(&r.myself().slots))
     }
 
+    /// The ids every node should know: the nodes that answered, and every node some report
+    /// lists with an address and out of handshake. A handshake entry exists only until its
+    /// MEET is answered (it then takes the real id, or is dropped) and a `noaddr` entry is a
+    /// node nobody can reach: neither is a member the others must know.
+    pub fn member_ids(&self) -> std::collections::BTreeSet<NodeId> {
+        let answered = self.reports.iter().map(|r| r.id().clone());
+        let listed = self
+            .reports
+            .iter()
+            .flat_map(|r| r.nodes.iter())
+            .filter(|l| !l.flags.handshake && !l.flags.noaddr)
+            .map(|l| l.id.clone());
+        answered.chain(listed).collect()
+    }
+
     /// Every node id known to any reachable node, with the line that describes it best: its
     /// own `myself` line when we reached it, else the first peer's line.
     pub fn known_nodes(&self) -> BTreeMap<NodeId, &NodeLine> {
@@ -189,6 +206,7 @@ mod tests {
         assert_eq!(info.get("redis_version"), Some("7.0.15"));
         let report = NodeReport {
             endpoint: Endpoint::new("127.0.0.1", 7000),
+            route: "direct TCP".into(),
             nodes: vec![],
             cluster_info: InfoFields::default(),
             info,

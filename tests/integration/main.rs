@@ -14,3 +14,4 @@ mod init;
 mod mover;
 mod status;
 mod tls;
+mod tunnels;
