@@ -2,6 +2,7 @@
 //! ground (kube-apiserver, controller-manager, scheduler, etcd, kwok) with one real
 //! redis-server per pod. Run through `make e2e`, which starts and stops the test ground.
 
+mod adopt;
 mod auth;
 #[path = "../support/certs.rs"]
 mod certs;

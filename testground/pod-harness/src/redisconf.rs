@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 /// sets a non-zero `tls-port`, TLS only.)
 const HOST_BOUND: &[&str] = &[
     "bind",
+    "bind-source-addr",
     "port",
     "tls-port",
     "dir",
@@ -209,7 +210,16 @@ pub fn launch(input: &LaunchInput<'_>) -> Launch {
             }
         }
     }
-    let mut args: Vec<String> = vec!["--bind".into(), input.ip.into()];
+    // Pods on the ground share the host's loopback; a pod in its own network namespace sends
+    // from its pod IP. `bind-source-addr` makes the bus and replication connections do the same,
+    // so a manifest without `cluster-announce-ip` is seen by its peers at its pod IP, as on
+    // real pods (not at 127.0.0.1).
+    let mut args: Vec<String> = vec![
+        "--bind".into(),
+        input.ip.into(),
+        "--bind-source-addr".into(),
+        input.ip.into(),
+    ];
     if tls {
         args.extend([
             "--port".into(),
@@ -338,8 +348,9 @@ mod tests {
         let args = l.args.join(" ");
         assert!(
             args.starts_with(
-                "--bind 127.1.0.4 --port 6379 --dir /d/rc/data-redis-0 --daemonize no"
-            )
+                "--bind 127.1.0.4 --bind-source-addr 127.1.0.4 --port 6379 --dir /d/rc/data-redis-0 --daemonize no"
+            ),
+            "{args}"
         );
         assert!(args.contains("--cluster-config-file nodes.conf"));
         assert!(!l.tls, "no tls-port: plain text");
@@ -353,7 +364,9 @@ mod tests {
         assert!(l.tls);
         let args = l.args.join(" ");
         assert!(
-            args.starts_with("--bind 127.1.0.4 --port 0 --tls-port 6379 --dir "),
+            args.starts_with(
+                "--bind 127.1.0.4 --bind-source-addr 127.1.0.4 --port 0 --tls-port 6379 --dir "
+            ),
             "{args}"
         );
         assert!(
