@@ -56,7 +56,23 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
     let seeds = endpoints(&before);
     write_keys(&seeds, "s", 100_000);
 
-    plugin_ok(&["-n", &ns.name, "scale", "--masters", "4", "--yes"]);
+    // A cluster fresh from init is already balanced: the same size moves nothing.
+    let same = plugin(&["-n", &ns.name, "scale", "--masters", "3", "--yes"]);
+    assert_eq!(same.code, 0, "{same:?}");
+    assert!(
+        same.stderr.contains("nothing to move") && !same.stderr.contains("Plan: move"),
+        "{}",
+        same.stderr
+    );
+
+    let up = plugin(&["-n", &ns.name, "scale", "--masters", "4", "--yes"]);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert_eq!(
+        up.stderr.matches("cluster converged").count(),
+        1,
+        "one convergence wait, one line:\n{}",
+        up.stderr
+    );
     let up = healthy_status(&ns.name);
     assert_eq!(slot_counts(&up), vec![4096; 4]);
     assert_eq!(up["nodes"].as_array().unwrap().len(), 8);
