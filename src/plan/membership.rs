@@ -71,9 +71,11 @@ pub struct Introduction {
 
 /// For every answering member lacking an answering member in its table, the MEET that fills
 /// the gap. Gossip fills it too, but slowly when the node that first met a newcomer goes away
-/// right after (a pod deleted mid-scale). Only members are introduced to each other: a node
-/// is one when some other node lists it and it lists some other node, so a fresh node that
-/// nobody met is never pulled in. A peer is named only at an address `may_meet` allows (the
+/// right after (a pod deleted mid-scale), and never when one side lists the other but not the
+/// reverse: a node ignores pings from a node it does not know. Only members are introduced to
+/// each other: a node is one when some other node lists it (out of handshake), so a fresh
+/// node that nobody met is never pulled in, while a node its peers list but that lost its
+/// own table (or never completed the handshake) is. A peer is named only at an address `may_meet` allows (the
 /// addresses the StatefulSet's pods hold now): pod IPs are reused, and a MEET to an address
 /// another cluster's node now holds merges the two clusters.
 pub fn introductions(
@@ -82,11 +84,13 @@ pub fn introductions(
 ) -> Vec<Introduction> {
     let lists = |r: &crate::topology::NodeReport, id: &NodeId| r.nodes.iter().any(|l| &l.id == id);
     let member = |r: &crate::topology::NodeReport| {
-        r.nodes.iter().any(|l| &l.id != r.id())
-            && view
-                .reports
-                .iter()
-                .any(|other| other.id() != r.id() && lists(other, r.id()))
+        view.reports.iter().any(|other| {
+            other.id() != r.id()
+                && other
+                    .nodes
+                    .iter()
+                    .any(|l| &l.id == r.id() && !l.flags.handshake)
+        })
     };
     let members: Vec<_> = view.reports.iter().filter(|r| member(r)).collect();
     let mut out = Vec::new();
@@ -231,6 +235,20 @@ mod tests {
         assert!(!intros.is_empty(), "node 6 still learns of the others");
         assert!(intros.iter().all(|i| i.peer != gone), "{intros:?}");
         assert!(intros.iter().all(|i| i.via == gone));
+    }
+
+    #[test]
+    fn a_node_its_peers_list_but_that_lists_none_of_them_is_introduced_to_each() {
+        // Node 5 lost its table: every other node lists it, it lists only itself.
+        let view = Fixture::healthy(3, 1)
+            .with(5, |n| n.unknown = (0..5).collect())
+            .view();
+        let mut intros: Vec<(u16, u16)> = introductions(&view, &any)
+            .iter()
+            .map(|i| (i.via.port, i.peer.port))
+            .collect();
+        intros.sort_unstable();
+        assert_eq!(intros, (0..5).map(|i| (7005, 7000 + i)).collect::<Vec<_>>());
     }
 
     #[test]

@@ -1,19 +1,22 @@
 //! Executes an `init` plan: slots and epochs on every master at once, MEETs from one hub,
-//! a wait until every node knows every node, REPLICATE, and a wait until the cluster is
+//! a wait until every node knows every node (introducing again a node its peers list but that
+//! does not list them), REPLICATE, and a wait until the cluster is
 //! healthy. Every step is idempotent, so a re-run after a kill only redoes what is missing.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 use super::error::{ApplyError, NodeError};
+use super::membership::meet;
 use super::observe::observe_nodes;
 use super::pool::Pool;
 use super::wait::{Poll, wait_until};
 use crate::output::Reporter;
 use crate::plan::init::{InitStep, StepDisplay};
 use crate::plan::layout::{Candidate, CandidateIdx};
+use crate::plan::membership::introductions;
 use crate::topology::health::check;
 use crate::topology::{ClusterView, Endpoint, NodeId};
 
@@ -86,10 +89,20 @@ pub async fn apply_init(
     let ids: Vec<NodeId> = targets.iter().map(|t| t.id.clone()).collect();
     wait_until("every node knows every other node", timeout, || async {
         let view = read_view(pool, &endpoints).await?;
-        Ok::<_, ApplyError>(match strangers(&view, &ids) {
-            None => Poll::Ready(()),
-            Some(reason) => Poll::NotYet(reason),
-        })
+        let Some(reason) = strangers(&view, &ids) else {
+            return Ok(Poll::Ready(()));
+        };
+        // A node that others list but that does not list them (its handshake never finished,
+        // or it lost its table) is never healed by gossip: introduce it again, as the other
+        // membership waits do. Only the nodes being initialized answer here, at the addresses
+        // they were given. Best effort: a MEET that fails is tried on the next look.
+        join_all(
+            introductions(&view, &|_| true)
+                .iter()
+                .map(|i| meet(pool, &i.via, &i.peer, i.cport)),
+        )
+        .await;
+        Ok::<_, ApplyError>(Poll::NotYet(reason))
     })
     .await?;
     reporter.done("all nodes have met");

@@ -191,3 +191,43 @@ fn init_killed_at_any_moment_finishes_when_run_again() {
         assert_redis_cli_agrees_healthy(&nodes.seed());
     }
 }
+
+#[test]
+fn init_heals_a_node_that_its_peers_list_but_that_lists_none_of_them() {
+    // Node 0 met every node, then node 5 lost its table (CLUSTER RESET SOFT keeps its id):
+    // the others still list it and it answers their pings, but it lists only itself and
+    // ignores pings from nodes it does not know, so gossip never heals it. The plan MEETs
+    // nobody (node 0 knows everyone); init's wait must introduce node 5 again.
+    let nodes = Nodes::start(6);
+    let first = &nodes.nodes[0];
+    for n in &nodes.nodes[1..] {
+        assert_eq!(
+            first.cli(&["cluster", "meet", &n.host, &n.port.to_string()]),
+            "OK"
+        );
+    }
+    wait_for("every node to know all six", || {
+        nodes
+            .nodes
+            .iter()
+            .all(|n| n.cli(&["cluster", "nodes"]).lines().count() == 6)
+    });
+    let lone = &nodes.nodes[5];
+    assert_eq!(lone.cli(&["cluster", "reset", "soft"]), "OK");
+    assert_eq!(lone.cli(&["cluster", "nodes"]).lines().count(), 1);
+    assert!(first.cli(&["cluster", "nodes"]).contains(&lone.id()));
+
+    let out = plugin(&[
+        "--timeout",
+        "30",
+        "init",
+        "--nodes",
+        &nodes.list(),
+        "--replicas-per-master",
+        "1",
+        "--yes",
+    ]);
+    assert_success(&out);
+    assert_eq!(lone.cli(&["cluster", "nodes"]).lines().count(), 6);
+    assert_redis_cli_agrees_healthy(&nodes.seed());
+}
