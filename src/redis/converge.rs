@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use futures::future::{BoxFuture, join_all};
+use futures::future::BoxFuture;
 
 use super::error::ApplyError;
-use super::membership::meet;
+use super::membership::introduce;
 use super::observe::{ObserveError, observe_cluster};
 use super::pool::Pool;
 use super::wait::{Poll, WaitTimedOut, wait_until};
@@ -100,23 +100,15 @@ pub async fn wait_for_membership(
         let Some(p) = problems.iter().find(|p| blocks_membership(p)) else {
             return Ok(Poll::Ready(view));
         };
-        let reason = explain(&view, p);
-        let wanted = introductions(&view, &|_| true);
-        if !wanted.is_empty() {
-            // Best effort: a MEET that fails now (or a pod list that fails) is tried again on
-            // the next look.
-            if let Ok(allowed) = addresses.current().await {
-                let may_meet = |e: &Endpoint| allowed.as_ref().is_none_or(|a| a.contains(e));
-                join_all(
-                    wanted
-                        .iter()
-                        .filter(|i| may_meet(&i.peer))
-                        .map(|i| meet(pool, &i.via, &i.peer, i.cport)),
-                )
-                .await;
-            }
+        // The pods are read only when someone needs an introduction; a pod list that fails
+        // now is read again on the next look.
+        if !introductions(&view, &|_| true).is_empty()
+            && let Ok(allowed) = addresses.current().await
+        {
+            let may_meet = |e: &Endpoint| allowed.as_ref().is_none_or(|a| a.contains(e));
+            introduce(pool, &introductions(&view, &may_meet)).await;
         }
-        Ok::<_, ConvergeError>(Poll::NotYet(reason))
+        Ok::<_, ConvergeError>(Poll::NotYet(explain(&view, p)))
     })
     .await
 }

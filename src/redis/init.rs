@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::future::{join_all, try_join_all};
+use futures::future::try_join_all;
 
 use super::error::{ApplyError, NodeError};
-use super::membership::meet;
+use super::membership::introduce;
 use super::observe::observe_nodes;
 use super::pool::Pool;
 use super::wait::{Poll, wait_until};
@@ -96,12 +96,7 @@ pub async fn apply_init(
         // or it lost its table) is never healed by gossip: introduce it again, as the other
         // membership waits do. Only the nodes being initialized answer here, at the addresses
         // they were given. Best effort: a MEET that fails is tried on the next look.
-        join_all(
-            introductions(&view, &|_| true)
-                .iter()
-                .map(|i| meet(pool, &i.via, &i.peer, i.cport)),
-        )
-        .await;
+        introduce(pool, &introductions(&view, &|_| true)).await;
         Ok::<_, ApplyError>(Poll::NotYet(reason))
     })
     .await?;

@@ -1,7 +1,7 @@
 //! Effects on membership: MEET a node, make a node a replica, FORGET a node everywhere, reset
 //! a removed node so its nodes.conf can never rejoin, and manual failover.
 
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use super::error::{ApplyError, NodeError};
 use super::observe::observe_node;
 use super::pool::Pool;
 use super::wait::{Poll, wait_until};
+use crate::plan::membership::Introduction;
 use crate::topology::{Endpoint, NodeId};
 
 /// `CLUSTER MEET` sent to `via`, introducing `new` (an IP, its client and bus ports).
@@ -28,6 +29,17 @@ pub async fn meet(
             .to_owned(),
     )
     .await
+}
+
+/// Sends every introduction's `CLUSTER MEET`, all at once, best effort: a MEET that fails
+/// (each is bounded, and drops a broken connection) is planned again on the next look.
+pub async fn introduce(pool: &Pool, introductions: &[Introduction]) {
+    join_all(
+        introductions
+            .iter()
+            .map(|i| meet(pool, &i.via, &i.peer, i.cport)),
+    )
+    .await;
 }
 
 /// `CLUSTER REPLICATE master` on `replica`.
