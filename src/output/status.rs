@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::styles::Styles;
 use super::table::Table;
 use crate::topology::health::Problem;
-use crate::topology::{ClusterView, NodeId, NodeLine, SlotSet};
+use crate::topology::{ClusterView, Engine, NodeId, NodeLine, SlotSet};
 
 /// `-o json` output of `status`. Stable: scripts read it.
 #[derive(Debug, Serialize)]
@@ -21,6 +21,26 @@ pub struct StatusReport {
     pub nodes: Vec<NodeRow>,
     /// What is wrong, each naming its node.
     pub problems: Vec<Problem>,
+    /// Each release the reachable nodes run, with how many run it; more than one while a
+    /// rolling upgrade is under way (a warning, not a problem).
+    pub engines: Vec<EngineCount>,
+}
+
+/// A release and how many nodes run it.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct EngineCount {
+    /// Redis or Valkey, and the version.
+    #[serde(flatten)]
+    pub engine: Engine,
+    /// Nodes running it.
+    pub nodes: usize,
+}
+
+impl StatusReport {
+    /// Whether the nodes run more than one release.
+    pub fn mixed_versions(&self) -> bool {
+        self.engines.len() > 1
+    }
 }
 
 /// One node in the report.
@@ -46,6 +66,8 @@ pub struct NodeRow {
     pub keys: Option<u64>,
     /// `used_memory` in bytes (absent when unreachable).
     pub used_memory: Option<u64>,
+    /// The server and its release (absent when unreachable).
+    pub engine: Option<Engine>,
     /// `ok`/`fail` from the node itself, or `unreachable`.
     pub state: String,
     /// `fail`, `fail?`, `handshake` or `noaddr` when any node flags it so.
@@ -60,10 +82,18 @@ pub fn build(view: &ClusterView, problems: Vec<Problem>, pods: &PodNames) -> Sta
     let known = view.known_nodes();
     let mut rows: Vec<NodeRow> = known.values().map(|line| row(view, line, pods)).collect();
     order_rows(&mut rows);
+    let mut counts: BTreeMap<Engine, usize> = BTreeMap::new();
+    for engine in view.reports.iter().filter_map(|r| r.engine()) {
+        *counts.entry(engine).or_default() += 1;
+    }
     StatusReport {
         healthy: problems.is_empty(),
         nodes: rows,
         problems,
+        engines: counts
+            .into_iter()
+            .map(|(engine, nodes)| EngineCount { engine, nodes })
+            .collect(),
     }
 }
 
@@ -97,6 +127,7 @@ fn row(view: &ClusterView, line: &NodeLine, pods: &PodNames) -> NodeRow {
         slots: line.slots.clone(),
         keys: report.map(|r| r.keys()),
         used_memory: report.map(|r| r.used_memory()),
+        engine: report.and_then(|r| r.engine()),
         state: report.map_or_else(|| "unreachable".into(), |r| r.cluster_state().to_string()),
         flagged,
     }
@@ -180,6 +211,25 @@ pub fn write_table(report: &StatusReport, styles: &Styles, out: &mut dyn Write) 
     }
     table.write(out, styles.bold)?;
     writeln!(out)?;
+    match report.engines.as_slice() {
+        [] => {}
+        [one] => writeln!(out, "{} node(s) run {}", one.nodes, one.engine)?,
+        several => {
+            let list = several
+                .iter()
+                .map(|e| format!("{} on {} node(s)", e.engine, e.nodes))
+                .collect::<Vec<_>>()
+                .join(", ");
+            writeln!(
+                out,
+                "{}",
+                format!(
+                    "warning: mixed releases ({list}); finish the upgrade before changing the cluster"
+                )
+                .style(styles.warn)
+            )?;
+        }
+    }
     if report.healthy {
         writeln!(out, "{}", "cluster is healthy".style(styles.ok))?;
     } else {
@@ -245,6 +295,43 @@ mod tests {
         assert!(lines[2].contains("127.0.0.1:7003") && lines[2].contains("replica"));
         assert!(lines[3].contains("127.0.0.1:7001"));
         assert_eq!(lines.last(), Some(&"cluster is healthy"));
+        assert!(text.contains("6 node(s) run redis 7.0.15"), "{text}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["nodes"][0]["engine"],
+            serde_json::json!({"kind": "redis", "version": "7.0.15"})
+        );
+    }
+
+    #[test]
+    fn nodes_on_different_releases_get_a_warning_not_a_problem() {
+        let view = Fixture::healthy(3, 1)
+            .with(4, |n| {
+                n.server = "server_name:valkey\r\nvalkey_version:8.1.8"
+            })
+            .with(5, |n| {
+                n.server = "server_name:valkey\r\nvalkey_version:8.1.8"
+            })
+            .view();
+        let report = build(&view, check(&view, Some(1)), &PodNames::new());
+        assert!(report.healthy && report.mixed_versions());
+        let mut out = Vec::new();
+        write_table(&report, &Styles::default(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(
+                "warning: mixed releases (redis 7.0.15 on 4 node(s), valkey 8.1.8 on 2 node(s))"
+            ),
+            "{text}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["engines"],
+            serde_json::json!([
+                {"kind": "redis", "version": "7.0.15", "nodes": 4},
+                {"kind": "valkey", "version": "8.1.8", "nodes": 2},
+            ])
+        );
     }
 
     #[test]

@@ -54,6 +54,18 @@ pub enum NodeError {
         /// The node.
         endpoint: Endpoint,
     },
+    /// The server is older than the oldest release the plugin supports.
+    #[error(
+        "{endpoint} runs {engine}, older than the oldest release this plugin supports ({oldest}): upgrade its image (for example to redis:7.2 or valkey/valkey:8), then run the command again"
+    )]
+    Unsupported {
+        /// The node.
+        endpoint: Endpoint,
+        /// What it runs.
+        engine: crate::topology::Engine,
+        /// The oldest supported release of that engine.
+        oldest: crate::topology::Engine,
+    },
     /// The node that answered at this address says it is at another one: the connection
     /// reached a node that has moved (a pod recreated at another IP, reached through a
     /// port-forward opened for its old address), so its answer is not about this address.
@@ -87,6 +99,7 @@ impl NodeError {
             | Self::Command { endpoint, .. }
             | Self::Reply { endpoint, .. }
             | Self::NotClusterEnabled { endpoint }
+            | Self::Unsupported { endpoint, .. }
             | Self::Elsewhere { endpoint, .. }
             | Self::Silent { endpoint, .. } => endpoint,
         }

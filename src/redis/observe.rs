@@ -10,7 +10,7 @@ use futures::future::join_all;
 use super::error::NodeError;
 use super::pool::Pool;
 use crate::topology::node_line::parse_cluster_nodes;
-use crate::topology::{ClusterView, Endpoint, InfoFields, NodeReport, Unreachable};
+use crate::topology::{ClusterView, Endpoint, Engine, InfoFields, NodeReport, Unreachable};
 
 /// Reads one node.
 pub async fn observe_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeError> {
@@ -52,6 +52,13 @@ async fn read_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeE
     if info.get("cluster_enabled") != Some("1") {
         return Err(NodeError::NotClusterEnabled {
             endpoint: endpoint.clone(),
+        });
+    }
+    if let Some(engine) = Engine::from_info(&info).filter(|e| !e.is_supported()) {
+        return Err(NodeError::Unsupported {
+            endpoint: endpoint.clone(),
+            engine,
+            oldest: engine.oldest_supported(),
         });
     }
     let cluster_info = InfoFields::parse(&text(1, "CLUSTER INFO")?);
@@ -110,7 +117,9 @@ pub async fn observe_cluster(pool: &Pool, seeds: &[Endpoint]) -> Result<ClusterV
         for (endpoint, result) in wave.iter().zip(observe_nodes(pool, &wave).await) {
             match result {
                 Ok(report) => view.reports.push(report),
-                Err(e @ NodeError::NotClusterEnabled { .. }) => return Err(ObserveError::Node(e)),
+                Err(e @ (NodeError::NotClusterEnabled { .. } | NodeError::Unsupported { .. })) => {
+                    return Err(ObserveError::Node(e));
+                }
                 Err(e @ NodeError::Auth { .. }) => return Err(ObserveError::Node(e)),
                 Err(e) => {
                     view.unreachable.push(Unreachable {

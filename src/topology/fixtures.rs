@@ -37,6 +37,8 @@ pub struct FixtureNode {
     pub unknown: Vec<usize>,
     /// Peers it flags as failing (by index).
     pub sees_failed: Vec<usize>,
+    /// The `INFO server` fields naming its release.
+    pub server: &'static str,
 }
 
 /// A cluster description that renders into a [`ClusterView`].
@@ -100,6 +102,7 @@ impl Fixture {
             reachable: true,
             unknown: vec![],
             sees_failed: vec![],
+            server: "redis_version:7.0.15",
         }
     }
 
@@ -145,8 +148,8 @@ impl Fixture {
                 .map(|(j, n)| self.line(n, i == j, me.sees_failed.contains(&j)))
                 .collect();
             let mut info = format!(
-                "cluster_enabled:1\r\nused_memory:1000000\r\ndb0:keys={},expires=0\r\n",
-                me.keys
+                "{}\r\ncluster_enabled:1\r\nused_memory:1000000\r\ndb0:keys={},expires=0\r\n",
+                me.server, me.keys
             );
             if me.master.is_some() {
                 let link = if me.in_sync { "up" } else { "down" };

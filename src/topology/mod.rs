@@ -2,6 +2,7 @@
 //! node, and the health check. No I/O here.
 
 pub mod endpoint;
+pub mod engine;
 pub mod health;
 pub mod lookup;
 pub mod node_line;
@@ -12,6 +13,7 @@ pub mod view;
 pub mod fixtures;
 
 pub use endpoint::Endpoint;
+pub use engine::{Engine, EngineKind, Version};
 pub use node_line::{NodeAddr, NodeId, NodeLine};
 pub use slots::{SLOT_COUNT, SlotRange, SlotSet};
 pub use view::{ClusterView, InfoFields, NodeReport, Unreachable};

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::endpoint::Endpoint;
+use super::engine::Engine;
 use super::node_line::{NodeId, NodeLine};
 use super::slots::SlotSet;
 
@@ -75,13 +76,24 @@ impl NodeReport {
         self.cluster_info.get("cluster_state").unwrap_or("unknown")
     }
 
-    /// Keys in db0 (cluster mode has only db0).
+    /// Keys in every database: Redis has only db0 in cluster mode, Valkey ≥ 9.0 has
+    /// `cluster-databases` of them.
     pub fn keys(&self) -> u64 {
         self.info
-            .get("db0")
-            .and_then(|v| v.split(',').find_map(|kv| kv.strip_prefix("keys=")))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+            .0
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix("db")
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .filter_map(|(_, v)| v.split(',').find_map(|kv| kv.strip_prefix("keys=")))
+            .filter_map(|n| n.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// The server and its release, from `INFO server`.
+    pub fn engine(&self) -> Option<Engine> {
+        Engine::from_info(&self.info)
     }
 
     /// `used_memory` in bytes.
@@ -213,5 +225,20 @@ mod tests {
         };
         assert_eq!(report.keys(), 42);
         assert_eq!(report.cluster_state(), "unknown");
+    }
+
+    #[test]
+    fn keys_count_every_database_a_valkey_node_has() {
+        let info = InfoFields::parse(
+            "# Keyspace\r\ndb0:keys=10,expires=0,avg_ttl=0\r\ndb3:keys=5,expires=1,avg_ttl=0\r\ndbx:keys=99\r\n",
+        );
+        let report = NodeReport {
+            endpoint: Endpoint::new("127.0.0.1", 7000),
+            route: "direct TCP".into(),
+            nodes: vec![],
+            cluster_info: InfoFields::default(),
+            info,
+        };
+        assert_eq!(report.keys(), 15);
     }
 }
