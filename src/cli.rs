@@ -58,18 +58,14 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Name of the Redis StatefulSet.
-    #[arg(
-        long,
-        global = true,
-        default_value = "redis-cluster",
-        value_name = "NAME"
-    )]
-    pub statefulset: String,
+    /// Name of the Redis StatefulSet [default: redis-cluster, else the only StatefulSet of the
+    /// namespace that runs redis or valkey].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub statefulset: Option<String>,
 
-    /// Redis client port in the pods.
-    #[arg(long, global = true, default_value_t = 6379)]
-    pub port: u16,
+    /// Client port in the pods [default: the port the redis container declares, else 6379].
+    #[arg(long, global = true, value_name = "PORT")]
+    pub port: Option<u16>,
 
     /// Dial pod IPs directly instead of port-forwarding through the API server (default when
     /// running inside the cluster).

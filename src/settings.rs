@@ -70,12 +70,27 @@ pub enum Access {
 pub struct KubeTarget {
     /// Kubeconfig files, `--context` and `-n`.
     pub source: ConfigSource,
-    /// `--statefulset`.
-    pub statefulset: String,
-    /// `--port`.
-    pub port: u16,
+    /// `--statefulset`; `None` lets discovery find it ([`crate::k8s::locate`]).
+    pub statefulset: Option<String>,
+    /// `--port`; `None` lets discovery read it from the pod spec.
+    pub port: Option<u16>,
     /// `--direct`.
     pub direct: bool,
+}
+
+impl KubeTarget {
+    /// The StatefulSet's name: as given, or as discovery found it once the command connected,
+    /// else the plugin's own (`deploy`, `destroy`).
+    pub fn statefulset_name(&self) -> &str {
+        self.statefulset
+            .as_deref()
+            .unwrap_or(crate::k8s::locate::DEFAULT_STATEFULSET)
+    }
+
+    /// The client port: as given or found, else 6379.
+    pub fn client_port(&self) -> u16 {
+        self.port.unwrap_or(crate::k8s::locate::DEFAULT_PORT)
+    }
 }
 
 /// Everything a command needs to know about how it was invoked.

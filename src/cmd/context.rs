@@ -13,6 +13,8 @@ use crate::output::Reporter;
 use crate::output::prompt::{NotConfirmed, confirm};
 use crate::redis::converge::{Addresses, AnyAddress};
 use crate::redis::{Connector, Credentials, DirectConnector, Pool, TlsConfig, TlsConnector};
+use k8s_openapi::api::apps::v1::StatefulSet;
+
 use crate::settings::{Access, KubeTarget, Settings, TlsSecret};
 use crate::topology::Endpoint;
 
@@ -47,8 +49,8 @@ impl Ctx {
         match (&self.k8s, &self.settings.access) {
             (Some(k8s), Access::Kubernetes(target)) => Box::new(PodAddresses {
                 k8s: k8s.clone(),
-                statefulset: target.statefulset.clone(),
-                port: target.port,
+                statefulset: target.statefulset_name().to_string(),
+                port: target.client_port(),
             }),
             _ => Box::new(AnyAddress),
         }
@@ -66,17 +68,26 @@ impl Ctx {
             Access::Kubernetes(target) => target.clone(),
         };
         let k8s = K8s::connect(&target.source).await?;
-        let members = k8s.members(&target.statefulset, target.port).await?;
-        if members.members.is_empty() && k8s.replicas(&target.statefulset).await?.desired == 0 {
+        let (sts, located) = k8s
+            .locate(target.statefulset.as_deref(), target.port)
+            .await?;
+        let members = k8s.members_of(&sts, located.port).await?;
+        if members.members.is_empty() && k8s.replicas(&located.statefulset).await?.desired == 0 {
             anyhow::bail!(
                 "statefulset {sts} in namespace {ns} has no pods (replicas: 0); give it some with `kubectl scale statefulset {sts} --replicas=6`, then run `init`",
-                sts = target.statefulset,
+                sts = located.statefulset,
                 ns = k8s.scope.namespace
             );
         }
         let mut settings = settings;
+        // From here on, the target names what was found.
+        settings.access = Access::Kubernetes(KubeTarget {
+            statefulset: Some(located.statefulset.clone()),
+            port: Some(located.port),
+            ..target
+        });
         if settings.credentials.is_none() {
-            settings.credentials = secret_credentials(&k8s, &settings, &target.statefulset).await?;
+            settings.credentials = secret_credentials(&k8s, &settings, &sts).await?;
         }
         if let Some(wanted) = &settings.tls_secret {
             settings.tls = Some(secret_tls(&k8s, wanted).await?);
@@ -93,6 +104,9 @@ impl Ctx {
             ))
         };
         let mut ctx = Self::with_connector(settings, connector, members.endpoints());
+        for found in &located.inferred {
+            ctx.reporter.line(&format!("Found {found}"));
+        }
         ctx.k8s = Some(k8s);
         ctx.members = Some(members);
         Ok(ctx)
@@ -205,11 +219,11 @@ async fn secret_tls(k8s: &K8s, wanted: &TlsSecret) -> anyhow::Result<TlsConfig> 
 async fn secret_credentials(
     k8s: &K8s,
     settings: &Settings,
-    statefulset: &str,
+    statefulset: &StatefulSet,
 ) -> anyhow::Result<Option<Credentials>> {
     let (wanted, how) = match &settings.password_secret {
         Some(text) => (SecretKey::parse(text), "--password-secret"),
-        None => match password_ref(&k8s.statefulset(statefulset).await?) {
+        None => match password_ref(statefulset) {
             Some(found) => (found, "the StatefulSet's env"),
             None => return Ok(None),
         },

@@ -58,10 +58,9 @@ impl DeployOpts {
         let (ctx, target) = Ctx::kubernetes(settings).await?;
         let k8s = ctx.k8s.as_ref().context("deploy needs Kubernetes")?;
         let sts = statefulset_name(&objects);
-        if target.statefulset != sts {
+        if let Some(given) = target.statefulset.as_deref().filter(|given| *given != sts) {
             bail!(
-                "deploy creates statefulset {sts}; --statefulset {} is for clusters deployed otherwise (use -n to deploy a second cluster)",
-                target.statefulset
+                "deploy creates statefulset {sts}; --statefulset {given} is for clusters deployed otherwise (use -n to deploy a second cluster)"
             );
         }
         let pods = self.masters * (1 + self.replicas_per_master);

@@ -34,10 +34,13 @@ impl DestroyOpts {
         let k8s = ctx.k8s.as_ref().context("destroy needs Kubernetes")?;
         let objects = base();
         let sts_name = statefulset_name(&objects).to_string();
-        if target.statefulset != sts_name {
+        if let Some(given) = target
+            .statefulset
+            .as_deref()
+            .filter(|given| *given != sts_name)
+        {
             bail!(
-                "destroy deletes what deploy creates (statefulset {sts_name}); --statefulset {} is not supported",
-                target.statefulset
+                "destroy deletes what deploy creates (statefulset {sts_name}); --statefulset {given} is not supported"
             );
         }
         let mut present = Vec::new();

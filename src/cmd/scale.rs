@@ -73,7 +73,7 @@ impl ScaleOpts {
                 "scale works on a StatefulSet; without Kubernetes use add-node, rebalance and del-node"
             );
         };
-        let sts = &target.statefulset;
+        let sts = target.statefulset_name();
         let view = observe_cluster(&ctx.pool, &ctx.seeds)
             .await
             .context("cannot read the cluster")?;
@@ -87,9 +87,10 @@ impl ScaleOpts {
             self.masters
         ));
         if want >= have {
-            self.up(ctx, k8s, sts, target.port, want, replicas).await?;
+            self.up(ctx, k8s, sts, target.client_port(), want, replicas)
+                .await?;
         } else {
-            self.down(ctx, k8s, sts, target.port, want, replicas)
+            self.down(ctx, k8s, sts, target.client_port(), want, replicas)
                 .await?;
         }
         Ok(Outcome::Success)

@@ -61,7 +61,13 @@ impl K8s {
     /// Every pod of the StatefulSet `name`, with node and zone.
     pub async fn members(&self, name: &str, port: u16) -> Result<Pods, K8sError> {
         let sts = self.statefulset(name).await?;
-        let pods = self.pods(&self.pod_selector(&sts)?).await?;
+        self.members_of(&sts, port).await
+    }
+
+    /// Every pod of `sts`, with node and zone.
+    pub async fn members_of(&self, sts: &StatefulSet, port: u16) -> Result<Pods, K8sError> {
+        let name = sts.metadata.name.as_deref().unwrap_or_default();
+        let pods = self.pods(&self.pod_selector(sts)?).await?;
         let zones = self.zones(&pods).await;
         Ok(Pods::from_objects(name, port, &pods, &zones))
     }

@@ -121,6 +121,26 @@ pub enum K8sError {
         /// The context.
         context: String,
     },
+    /// No `--statefulset`, no `redis-cluster`, and no other StatefulSet runs Redis or Valkey.
+    #[error(
+        "no StatefulSet in namespace {namespace} (context {context}) runs redis or valkey: deploy one with `kubectl redis-cluster deploy`, pick the namespace with -n, or name the StatefulSet with --statefulset NAME"
+    )]
+    NoRedisStatefulSet {
+        /// The namespace.
+        namespace: String,
+        /// The context.
+        context: String,
+    },
+    /// No `--statefulset`, no `redis-cluster`, and more than one StatefulSet could be meant.
+    #[error(
+        "namespace {namespace} has several StatefulSets running redis or valkey ({names}): name one with --statefulset NAME"
+    )]
+    SeveralRedisStatefulSets {
+        /// The namespace.
+        namespace: String,
+        /// Their names, comma-separated.
+        names: String,
+    },
     /// 404 on a named object.
     #[error("{kind} {name} not found in namespace {namespace} (context {context})")]
     NotFound {

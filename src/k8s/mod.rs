@@ -1,5 +1,6 @@
 //! Kubernetes effects and the pure models they fill: the client ([`client`]), discovery of a
-//! StatefulSet's pods ([`discover`] into [`pods`]), the port-forward connector, readiness
+//! StatefulSet's pods ([`discover`] into [`pods`]) and of a StatefulSet the plugin did not
+//! deploy ([`locate`]), the port-forward connector, readiness
 //! waits, the scale subresource, PVCs, server-side apply of the base manifests, and the join
 //! of pods with cluster nodes ([`membership`]). Named `k8s` so it does not shadow the `kube`
 //! crate.
@@ -8,6 +9,7 @@ pub mod apply;
 pub mod client;
 pub mod discover;
 pub mod error;
+pub mod locate;
 pub mod manifests;
 pub mod membership;
 #[cfg(test)]
