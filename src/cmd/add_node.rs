@@ -36,11 +36,13 @@ pub struct AddNodeOpts {
 impl AddNodeOpts {
     /// Runs `add-node`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
-        let view = ready(ctx).await?;
         let typed: Endpoint = self.node.parse()?;
         let new = resolve(&typed)
             .await
             .with_context(|| format!("cannot resolve {typed}"))?;
+        // In Kubernetes mode the new node's pod is one of the seeds; until it joins, its own
+        // cluster_state:fail is not the cluster's.
+        let view = ready(ctx, Some(&new)).await?;
         let member = view.report_at(&new).map(|r| r.id().clone());
         let new_id = match member {
             Some(id) => {
@@ -129,7 +131,7 @@ impl AddNodeOpts {
 
     /// Picks the master and sends REPLICATE (a no-op when it already replicates it).
     async fn make_replica(&self, ctx: &Ctx, new: &Endpoint, id: &NodeId) -> anyhow::Result<()> {
-        let view = ready(ctx).await?;
+        let view = ready(ctx, None).await?;
         let me = view
             .report(id)
             .context("the new node vanished from the cluster")?;
@@ -163,11 +165,18 @@ impl AddNodeOpts {
     }
 }
 
-/// Waits until the cluster may be changed.
-async fn ready(ctx: &Ctx) -> anyhow::Result<ClusterView> {
+/// Waits until the cluster may be changed, observing it from every seed but `outside` (the
+/// node about to join).
+async fn ready(ctx: &Ctx, outside: Option<&Endpoint>) -> anyhow::Result<ClusterView> {
+    let seeds: Vec<Endpoint> = ctx
+        .seeds
+        .iter()
+        .filter(|seed| Some(*seed) != outside)
+        .cloned()
+        .collect();
     wait_for_cluster(
         &ctx.pool,
-        &ctx.seeds,
+        &seeds,
         "every node knows every node and reports cluster_state:ok",
         ctx.settings.timeout,
         blocks_moving,
