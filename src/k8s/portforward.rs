@@ -48,6 +48,16 @@ impl PortForwardConnector {
         if let Some(pod) = self.lock().get(ip) {
             return Ok(pod.clone());
         }
+        self.refresh(ip).await?.ok_or_else(|| {
+            ConnectError::Other(format!(
+                "no pod of statefulset {} in namespace {} has IP {ip}",
+                self.statefulset, self.k8s.scope.namespace
+            ))
+        })
+    }
+
+    /// Reads the pods afresh into the IP map; the pod with `ip` now, if any.
+    async fn refresh(&self, ip: &str) -> Result<Option<String>, ConnectError> {
         let pods = self
             .k8s
             .members(&self.statefulset, self.port)
@@ -56,12 +66,7 @@ impl PortForwardConnector {
         let map = ip_map(&pods);
         let found = map.get(ip).cloned();
         *self.lock() = map;
-        found.ok_or_else(|| {
-            ConnectError::Other(format!(
-                "no pod of statefulset {} in namespace {} has IP {ip}",
-                self.statefulset, self.k8s.scope.namespace
-            ))
-        })
+        Ok(found)
     }
 
     /// The IP map, surviving a panicked holder.
@@ -105,7 +110,7 @@ impl Connector for PortForwardConnector {
             let stream = self.forward(&pod, endpoint.port).await?;
             Ok(Opened {
                 stream,
-                route: format!("port-forward to pod {pod}"),
+                route: route_to(&pod),
             })
         })
     }
@@ -121,6 +126,18 @@ impl Connector for PortForwardConnector {
     fn forget(&self, endpoint: &Endpoint) {
         self.lock().remove(&endpoint.host);
     }
+
+    fn route_now<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let pod = self.refresh(&endpoint.host).await.ok()??;
+            Some(route_to(&pod))
+        })
+    }
+}
+
+/// How a connection through a forward to `pod` is described.
+fn route_to(pod: &str) -> String {
+    format!("port-forward to pod {pod}")
 }
 
 /// Pod IP → pod name.

@@ -84,6 +84,14 @@ pub trait Connector: Send + Sync {
     /// Drops what the connector remembers about `endpoint` (its connection broke; the next
     /// [`Connector::connect`] looks it up afresh). Nothing by default.
     fn forget(&self, _endpoint: &Endpoint) {}
+
+    /// For a connector that [maps addresses](Connector::maps_addresses): the route a
+    /// connection to `endpoint` takes by a fresh lookup made now, `None` when nothing holds
+    /// the address. An answer whose route is still this one came from the node that holds the
+    /// address, whatever the node says its address is. `None` by default.
+    fn route_now<'a>(&'a self, _endpoint: &'a Endpoint) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async { None })
+    }
 }
 
 /// Dials the endpoint itself over TCP: for clusters on VMs (`--seed`) and from inside

@@ -83,10 +83,16 @@ async fn read_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeE
         info,
     };
     // Through a port-forward, a report is about the address dialled only if the node says it
-    // is there (a fresh node that has met nobody does not know its IP yet): the IP → pod map
-    // may have sent the address to a pod that now has another IP.
+    // is there (a fresh node that has met nobody does not know its IP yet), or if the pod the
+    // forward reached still holds the address by a fresh look: the IP → pod map may have sent
+    // the address to a pod that now has another IP, while a node that announces no IP keeps
+    // the one its nodes.conf names after its pod came back elsewhere, until a MEET tells it.
     let me = &report.myself().addr;
-    if pool.maps_addresses() && me.is_known() && me.ip != endpoint.host {
+    if pool.maps_addresses()
+        && me.is_known()
+        && me.ip != endpoint.host
+        && pool.route_now(endpoint).await.as_deref() != Some(report.route.as_str())
+    {
         return Err(NodeError::Elsewhere {
             endpoint: endpoint.clone(),
             route: report.route.clone(),

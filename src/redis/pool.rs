@@ -128,6 +128,11 @@ impl Pool {
         self.connector.maps_addresses()
     }
 
+    /// The route a connection to `endpoint` takes by a lookup made now ([`Connector::route_now`]).
+    pub async fn route_now(&self, endpoint: &Endpoint) -> Option<String> {
+        self.connector.route_now(endpoint).await
+    }
+
     /// The credentials nodes use among themselves too (MIGRATE needs them).
     pub fn credentials(&self) -> Option<&Credentials> {
         self.credentials.as_ref()

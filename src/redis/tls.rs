@@ -342,6 +342,13 @@ impl Connector for TlsConnector {
     fn forget(&self, endpoint: &Endpoint) {
         self.inner.forget(endpoint);
     }
+
+    fn route_now<'a>(&'a self, endpoint: &'a Endpoint) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let route = self.inner.route_now(endpoint).await?;
+            Some(format!("{route}, TLS"))
+        })
+    }
 }
 
 #[cfg(test)]
