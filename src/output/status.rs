@@ -24,6 +24,23 @@ pub struct StatusReport {
     /// Each release the reachable nodes run, with how many run it; more than one while a
     /// rolling upgrade is under way (a warning, not a problem).
     pub engines: Vec<EngineCount>,
+    /// What the plugin found and relies on, beyond the releases.
+    pub setup: Setup,
+}
+
+/// What the plugin found about how the nodes are set up (the pre-flight of a cluster it did
+/// not deploy).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Setup {
+    /// Reachable nodes.
+    pub nodes: usize,
+    /// Of them, those writing an append-only file (the others keep at most RDB snapshots).
+    pub aof_nodes: usize,
+    /// The distinct cluster bus ports, each as its offset from the node's client port
+    /// (10000 by default; another when `cluster-port` is set).
+    pub bus_port_offsets: Vec<i64>,
+    /// Where the password came from, `None` without one.
+    pub password: Option<String>,
 }
 
 /// A release and how many nodes run it.
@@ -77,8 +94,14 @@ pub struct NodeRow {
 /// Extra names for nodes, from Kubernetes discovery: node id → (pod, k8s node).
 pub type PodNames = BTreeMap<NodeId, (String, Option<String>)>;
 
-/// Builds the report from a view and its problems.
-pub fn build(view: &ClusterView, problems: Vec<Problem>, pods: &PodNames) -> StatusReport {
+/// Builds the report from a view and its problems; `password` says where the password came
+/// from, if any.
+pub fn build(
+    view: &ClusterView,
+    problems: Vec<Problem>,
+    pods: &PodNames,
+    password: Option<String>,
+) -> StatusReport {
     let known = view.known_nodes();
     let mut rows: Vec<NodeRow> = known.values().map(|line| row(view, line, pods)).collect();
     order_rows(&mut rows);
@@ -94,6 +117,22 @@ pub fn build(view: &ClusterView, problems: Vec<Problem>, pods: &PodNames) -> Sta
             .into_iter()
             .map(|(engine, nodes)| EngineCount { engine, nodes })
             .collect(),
+        setup: Setup {
+            nodes: view.reports.len(),
+            aof_nodes: view.reports.iter().filter(|r| r.aof_enabled()).count(),
+            bus_port_offsets: view
+                .reports
+                .iter()
+                .map(|r| {
+                    let me = &r.myself().addr;
+                    i64::from(me.cport) - i64::from(me.port)
+                })
+                .filter(|offset| *offset > 0)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            password,
+        },
     }
 }
 
@@ -211,6 +250,7 @@ pub fn write_table(report: &StatusReport, styles: &Styles, out: &mut dyn Write) 
     }
     table.write(out, styles.bold)?;
     writeln!(out)?;
+    write_setup(&report.setup, out)?;
     match report.engines.as_slice() {
         [] => {}
         [one] => writeln!(out, "{} node(s) run {}", one.nodes, one.engine)?,
@@ -243,6 +283,35 @@ pub fn write_table(report: &StatusReport, styles: &Styles, out: &mut dyn Write) 
         }
     }
     Ok(())
+}
+
+/// One line on persistence, the bus port and the password.
+fn write_setup(setup: &Setup, out: &mut dyn Write) -> io::Result<()> {
+    if setup.nodes == 0 {
+        return Ok(());
+    }
+    let aof = match setup.aof_nodes {
+        0 => "AOF off (RDB snapshots at most)".to_string(),
+        n if n == setup.nodes => "AOF on".to_string(),
+        n => format!("AOF on {n} of {} node(s)", setup.nodes),
+    };
+    let bus = match setup.bus_port_offsets.as_slice() {
+        [offset] => format!("bus port = client port + {offset}"),
+        [] => "bus port unknown".to_string(),
+        several => format!(
+            "bus ports at client port + {}",
+            several
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", +")
+        ),
+    };
+    let password = setup.password.as_deref().map_or_else(
+        || "no password".to_string(),
+        |p| format!("password from {p}"),
+    );
+    writeln!(out, "{aof}; {bus}; {password}")
 }
 
 /// `5461 (0-5460)`; long range lists are cut after three ranges.
@@ -285,7 +354,7 @@ mod tests {
     #[test]
     fn a_healthy_cluster_renders_masters_then_their_replicas() {
         let view = Fixture::healthy(3, 1).view();
-        let report = build(&view, check(&view, Some(1)), &PodNames::new());
+        let report = build(&view, check(&view, Some(1)), &PodNames::new(), None);
         let mut out = Vec::new();
         write_table(&report, &Styles::default(), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -296,6 +365,12 @@ mod tests {
         assert!(lines[3].contains("127.0.0.1:7001"));
         assert_eq!(lines.last(), Some(&"cluster is healthy"));
         assert!(text.contains("6 node(s) run redis 7.0.15"), "{text}");
+        assert!(
+            text.contains(
+                "AOF off (RDB snapshots at most); bus port = client port + 10000; no password"
+            ),
+            "{text}"
+        );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(
             json["nodes"][0]["engine"],
@@ -313,7 +388,7 @@ mod tests {
                 n.server = "server_name:valkey\r\nvalkey_version:8.1.8"
             })
             .view();
-        let report = build(&view, check(&view, Some(1)), &PodNames::new());
+        let report = build(&view, check(&view, Some(1)), &PodNames::new(), None);
         assert!(report.healthy && report.mixed_versions());
         let mut out = Vec::new();
         write_table(&report, &Styles::default(), &mut out).unwrap();
@@ -340,7 +415,7 @@ mod tests {
             .with(2, |n| n.reachable = false)
             .with(0, |n| n.sees_failed = vec![2])
             .view();
-        let report = build(&view, check(&view, Some(1)), &PodNames::new());
+        let report = build(&view, check(&view, Some(1)), &PodNames::new(), None);
         assert!(!report.healthy);
         let row = report
             .nodes

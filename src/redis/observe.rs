@@ -27,6 +27,7 @@ async fn read_node(pool: &Pool, endpoint: &Endpoint) -> Result<NodeReport, NodeE
         .arg("server")
         .arg("memory")
         .arg("replication")
+        .arg("persistence")
         .arg("cluster")
         .arg("keyspace");
     pipe.cmd("CLUSTER").arg("INFO");

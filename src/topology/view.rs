@@ -91,6 +91,11 @@ impl NodeReport {
             .sum()
     }
 
+    /// Whether the node writes an append-only file (`INFO persistence`).
+    pub fn aof_enabled(&self) -> bool {
+        self.info.get("aof_enabled") == Some("1")
+    }
+
     /// The server and its release, from `INFO server`.
     pub fn engine(&self) -> Option<Engine> {
         Engine::from_info(&self.info)
