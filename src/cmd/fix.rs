@@ -20,6 +20,7 @@ use crate::plan::heal::{SlotFix, StaleAddress, plan_slot_fixes, stale_addresses}
 use crate::plan::moves::{SlotMove, open_slots};
 use crate::redis::connector::resolve;
 use crate::redis::converge::{blocks_membership, wait_for_cluster};
+use crate::redis::databases::cluster_databases;
 use crate::redis::membership::meet;
 use crate::redis::mover::{MoveCounters, MoveError, move_slots};
 use crate::redis::observe::observe_cluster;
@@ -105,7 +106,8 @@ impl FixOpts {
             .chain(open.resume.iter().map(|m| m.slot))
             .collect::<SlotSet>()
             .union(&uncovered);
-        let keys = count_keys(&ctx.pool, &masters, &questioned).await?;
+        let databases = cluster_databases(&ctx.pool, &view).await?;
+        let keys = count_keys(&ctx.pool, &masters, &questioned, databases).await?;
         let fixes = plan_slot_fixes(&view, &open, &uncovered, &keys);
         for f in &fixes {
             ctx.reporter.line(&f.to_string());

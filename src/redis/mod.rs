@@ -3,6 +3,7 @@
 
 pub mod connector;
 pub mod converge;
+pub mod databases;
 pub mod error;
 pub mod init;
 pub mod membership;

@@ -9,7 +9,10 @@
 //!   source is told only after the target's config epoch is above the source's, so no node
 //!   ever drops keys for a slot it lost (the "dirty slot" trap);
 //! - every step is idempotent and tolerant of its own earlier half-run, so a run killed at any
-//!   point is finished by observing again and running the resumed moves.
+//!   point is finished by observing again and running the resumed moves;
+//! - on a cluster with several databases (Valkey ≥ 9.0 `cluster-databases`), a slot is drained
+//!   database by database, each MIGRATE into the same database on the target
+//!   ([`super::databases`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,6 +21,7 @@ use std::time::Duration;
 use ::redis::{Pipeline, Value};
 use futures::future::try_join_all;
 
+use super::databases::{cluster_databases, select};
 use super::error::NodeError;
 use super::pool::{Node, Pool};
 use crate::plan::moves::SlotMove;
@@ -116,6 +120,11 @@ pub async fn move_slots(
 ) -> Result<MoveStats, MoveError> {
     let endpoints = endpoints(view, moves)?;
     let masters: Vec<NodeId> = view.masters().map(|r| r.id().clone()).collect();
+    let databases = if moves.is_empty() {
+        1
+    } else {
+        cluster_databases(pool, view).await?
+    };
     let mut by_source: BTreeMap<&NodeId, Vec<&SlotMove>> = BTreeMap::new();
     for m in moves {
         by_source.entry(&m.from).or_default().push(m);
@@ -126,6 +135,7 @@ pub async fn move_slots(
         masters,
         options,
         counters,
+        databases,
         stop: AtomicBool::new(false),
     };
     let before = (
@@ -170,6 +180,8 @@ struct MoverCtx<'a> {
     masters: Vec<NodeId>,
     options: &'a MoveOptions,
     counters: &'a MoveCounters,
+    /// Databases every slot is drained in (1 but on Valkey ≥ 9.0 with `cluster-databases`).
+    databases: u32,
     /// Set when any source fails, so the others stop at their next window.
     stop: AtomicBool,
 }
@@ -177,6 +189,10 @@ struct MoverCtx<'a> {
 /// A slot being drained.
 struct Draining<'m> {
     mv: &'m SlotMove,
+    /// The database `keys` are in; the slot is drained from 0 up.
+    db: u32,
+    /// Whether `keys` were listed in `db` (false right after moving on to the next one).
+    listed: bool,
     keys: Vec<Vec<u8>>,
     batch: usize,
     /// `--replace`: every MIGRATE of the slot overwrites the target's copies.
@@ -299,6 +315,8 @@ impl MoverCtx<'_> {
             check_reply(&replies[2 * i], m.slot, &node.endpoint, tolerated)?;
             draining.push(Draining {
                 mv: m,
+                db: 0,
+                listed: true,
                 keys: keys_of(&replies[2 * i + 1], m.slot, &node.endpoint)?,
                 batch: self.options.batch,
                 replace_all: self.options.replace,
@@ -309,55 +327,80 @@ impl MoverCtx<'_> {
         Ok((draining, epoch))
     }
 
-    /// Migrates keys until every slot of the window is empty on the source.
+    /// Migrates keys until every slot of the window is empty on the source, in every database.
     async fn drain(&self, from: &NodeId, draining: &mut [Draining<'_>]) -> Result<(), MoveError> {
         let mut source = self.node(from).await?;
         let auth = self.pool.credentials();
         let timeout_ms = self.options.migrate_timeout.as_millis().to_string();
+        let dbs = self.databases;
         loop {
+            // A slot whose database is empty goes on to the next one, if any.
+            for d in draining.iter_mut() {
+                if d.listed && d.keys.is_empty() && d.db + 1 < dbs {
+                    d.db += 1;
+                    d.listed = false;
+                }
+            }
             let active: Vec<usize> = (0..draining.len())
-                .filter(|i| !draining[*i].keys.is_empty())
+                .filter(|i| !draining[*i].keys.is_empty() || !draining[*i].listed)
                 .collect();
             if active.is_empty() {
                 return Ok(());
             }
             let mut pipe = ::redis::pipe();
+            // For each active slot: where its MIGRATE reply is (if it sends keys) and where
+            // its GETKEYSINSLOT reply is.
+            let mut at: Vec<(Option<usize>, usize)> = Vec::new();
+            let mut n = 0;
             for &i in &active {
                 let d = &draining[i];
-                let target = &self.endpoints[&d.mv.to];
-                let cmd = pipe
-                    .cmd("MIGRATE")
-                    .arg(&target.host)
-                    .arg(target.port)
-                    .arg("")
-                    .arg(0)
-                    .arg(&timeout_ms);
-                if d.replace_all || !d.replace_only.is_empty() {
-                    cmd.arg("REPLACE");
-                }
-                if let Some(c) = auth {
-                    match &c.username {
-                        Some(user) => cmd.arg("AUTH2").arg(user).arg(&c.password),
-                        None => cmd.arg("AUTH").arg(&c.password),
-                    };
-                }
-                cmd.arg("KEYS");
-                for k in d.sending() {
-                    cmd.arg(k.as_slice());
-                }
+                n += select(&mut pipe, dbs, d.db);
+                let migrate_at = if d.keys.is_empty() {
+                    None
+                } else {
+                    let target = &self.endpoints[&d.mv.to];
+                    let cmd = pipe
+                        .cmd("MIGRATE")
+                        .arg(&target.host)
+                        .arg(target.port)
+                        .arg("")
+                        .arg(d.db)
+                        .arg(&timeout_ms);
+                    if d.replace_all || !d.replace_only.is_empty() {
+                        cmd.arg("REPLACE");
+                    }
+                    if let Some(c) = auth {
+                        match &c.username {
+                            Some(user) => cmd.arg("AUTH2").arg(user).arg(&c.password),
+                            None => cmd.arg("AUTH").arg(&c.password),
+                        };
+                    }
+                    cmd.arg("KEYS");
+                    for k in d.sending() {
+                        cmd.arg(k.as_slice());
+                    }
+                    n += 1;
+                    Some(n - 1)
+                };
                 pipe.cmd("CLUSTER")
                     .arg("GETKEYSINSLOT")
                     .arg(d.mv.slot)
                     .arg(d.batch);
+                n += 1;
+                at.push((migrate_at, n - 1));
             }
+            select(&mut pipe, dbs, 0);
             let replies = source.pipeline(&pipe).await?;
-            for (n, &i) in active.iter().enumerate() {
-                let sent: Vec<Vec<u8>> = draining[i].sending().cloned().collect();
-                draining[i].replace_only.clear();
-                self.after_migrate(&replies[2 * n], &mut draining[i], &sent, &source.endpoint)
-                    .await?;
+            for (&i, &(migrate_at, keys_at)) in active.iter().zip(&at) {
                 let slot = draining[i].mv.slot;
-                draining[i].keys = keys_of(&replies[2 * n + 1], slot, &source.endpoint)?;
+                if let Some(m) = migrate_at {
+                    let sent: Vec<Vec<u8>> = draining[i].sending().cloned().collect();
+                    draining[i].replace_only.clear();
+                    self.after_migrate(&replies[m], &mut draining[i], &sent, &source.endpoint)
+                        .await?;
+                }
+                draining[i].keys = keys_of(&replies[keys_at], slot, &source.endpoint)?;
+                draining[i].listed = true;
             }
         }
     }
@@ -409,10 +452,12 @@ impl MoverCtx<'_> {
         // serves a slot it imports only after ASKING, and so does a source that does not own
         // the slot (a holder `fix` merges, which has the slot open as importing).
         let mut dumps = ::redis::pipe();
+        let skip = select(&mut dumps, self.databases, d.db);
         for k in &keys {
             dumps.cmd("ASKING");
             dumps.cmd("DUMP").arg(k.as_slice());
         }
+        select(&mut dumps, self.databases, 0);
         let mut src = self.node(&d.mv.from).await?;
         let mut dst = self.node(&d.mv.to).await?;
         let on_source = src.pipeline(&dumps).await?;
@@ -421,7 +466,7 @@ impl MoverCtx<'_> {
         // longer has: the same MIGRATE moved it before another key of the batch was refused,
         // so there is no second copy to compare.
         let gone = Value::Nil;
-        let on_source: Vec<&Value> = on_source
+        let on_source: Vec<&Value> = on_source[skip..skip + 2 * keys.len()]
             .iter()
             .skip(1)
             .step_by(2)
@@ -430,7 +475,11 @@ impl MoverCtx<'_> {
                 _ => v,
             })
             .collect();
-        let on_target: Vec<&Value> = on_target.iter().skip(1).step_by(2).collect();
+        let on_target: Vec<&Value> = on_target[skip..skip + 2 * keys.len()]
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .collect();
         // A refused DUMP (a redirect, say) says nothing about the values: stop, never guess.
         for (reply, endpoint) in on_source
             .iter()

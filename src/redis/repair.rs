@@ -7,40 +7,46 @@ use std::collections::BTreeMap;
 use ::redis::Value;
 use futures::future::try_join_all;
 
+use super::databases::select;
 use super::error::NodeError;
 use super::pool::Pool;
 use crate::plan::heal::KeyCounts;
 use crate::topology::{Endpoint, NodeId, SlotSet};
 
-/// `COUNTKEYSINSLOT` for each slot on each master, one pipeline per master.
+/// `COUNTKEYSINSLOT` for each slot on each master, summed over the cluster's `databases`,
+/// one pipeline per master.
 pub async fn count_keys(
     pool: &Pool,
     masters: &[(NodeId, Endpoint)],
     slots: &SlotSet,
+    databases: u32,
 ) -> Result<KeyCounts, NodeError> {
     if slots.is_empty() {
         return Ok(KeyCounts::new());
     }
     let per_master = try_join_all(masters.iter().map(|(id, e)| async move {
         let mut pipe = ::redis::pipe();
-        for slot in slots.iter() {
-            pipe.cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(slot);
+        let mut at = Vec::new();
+        let mut n = 0;
+        for db in 0..databases.max(1) {
+            n += select(&mut pipe, databases, db);
+            for slot in slots.iter() {
+                pipe.cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(slot);
+                at.push((slot, n));
+                n += 1;
+            }
         }
+        select(&mut pipe, databases, 0);
         let replies = pool.node(e).await?.pipeline_ok(&pipe).await?;
-        let counts: Vec<(u16, u64)> = slots
-            .iter()
-            .zip(replies)
-            .map(|(slot, v)| {
-                (
-                    slot,
-                    if let Value::Int(n) = v {
-                        n.max(0) as u64
-                    } else {
-                        0
-                    },
-                )
-            })
-            .collect();
+        let mut counts: BTreeMap<u16, u64> = BTreeMap::new();
+        for (slot, i) in at {
+            let n = if let Value::Int(n) = replies[i] {
+                n.max(0) as u64
+            } else {
+                0
+            };
+            *counts.entry(slot).or_default() += n;
+        }
         Ok::<_, NodeError>((id.clone(), counts))
     }))
     .await?;

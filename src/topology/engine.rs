@@ -127,6 +127,12 @@ impl Engine {
         self.version >= self.oldest_supported().version
     }
 
+    /// Whether the server has several databases in cluster mode (`cluster-databases`,
+    /// Valkey ≥ 9.0).
+    pub fn has_cluster_databases(self) -> bool {
+        self.kind == EngineKind::Valkey && self.version >= Version::new(9, 0, 0)
+    }
+
     /// Whether `CLUSTER SETSLOT` on a master is replicated to its replicas (Valkey ≥ 8.0), so
     /// a replica's slot states follow its master's.
     pub fn replicates_setslot(self) -> bool {

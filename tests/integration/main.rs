@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 #[path = "../support/certs.rs"]
 mod certs;
+mod databases;
 mod engine;
 mod faults;
 mod fix;
