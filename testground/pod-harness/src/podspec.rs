@@ -203,6 +203,8 @@ pub struct RedisPod {
     pub extra_args: Vec<String>,
     /// Container environment, in order.
     pub env: Vec<EnvVar>,
+    /// The container runs Valkey (`valkey-server`, or a valkey image), not Redis.
+    pub valkey: bool,
 }
 
 impl RedisPod {
@@ -355,6 +357,7 @@ pub fn redis_pod(pod: &Pod) -> Result<RedisPod, Skip> {
         config_path,
         extra_args,
         env: container_env(container),
+        valkey: runs_valkey(container),
     })
 }
 
@@ -364,11 +367,25 @@ fn pick_container(containers: &[Container]) -> Option<&Container> {
         .iter()
         .find(|c| c.name == "redis")
         .or_else(|| {
-            containers
-                .iter()
-                .find(|c| c.image.as_deref().is_some_and(|i| i.contains("redis")))
+            containers.iter().find(|c| {
+                c.image
+                    .as_deref()
+                    .is_some_and(|i| i.contains("redis") || i.contains("valkey"))
+            })
         })
         .or_else(|| containers.first())
+}
+
+/// Whether the container runs Valkey: its command starts `valkey-server`, or its image is a
+/// valkey one.
+fn runs_valkey(c: &Container) -> bool {
+    let command = c
+        .command
+        .iter()
+        .chain(c.args.iter())
+        .flatten()
+        .any(|t| t.rsplit('/').next() == Some("valkey-server"));
+    command || c.image.as_deref().is_some_and(|i| i.contains("valkey"))
 }
 
 /// Client port: 6379 if declared, else a port named `client`/`redis`, else the first, else 6379.
@@ -412,7 +429,7 @@ fn split_redis_args(c: &Container) -> (Option<String>, Vec<String>) {
         .collect();
     let start = tokens
         .iter()
-        .position(|t| t.rsplit('/').next() == Some("redis-server"));
+        .position(|t| matches!(t.rsplit('/').next(), Some("redis-server" | "valkey-server")));
     let rest: Vec<String> = match start {
         Some(i) => tokens[i + 1..].to_vec(),
         // An image default entrypoint with only args: `args: [/conf/redis.conf, --x, y]`.
@@ -548,6 +565,19 @@ mod tests {
                     name: "redis-auth".into(),
                     key: "password".into()
                 }));
+    }
+
+    #[test]
+    fn a_valkey_container_is_run_with_valkey_server_and_its_config() {
+        assert!(!redis_pod(&sts_pod()).expect("runnable").valkey);
+        let mut p = sts_pod();
+        let c = &mut p.spec.as_mut().expect("spec").containers[0];
+        c.image = Some("valkey/valkey:9.1".into());
+        c.command = Some(vec!["valkey-server".into()]);
+        let rp = redis_pod(&p).expect("runnable");
+        assert!(rp.valkey);
+        assert_eq!(rp.config_path.as_deref(), Some("/etc/redis/redis.conf"));
+        assert_eq!(rp.extra_args, vec!["--cluster-announce-ip", "$(POD_IP)"]);
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct Ctx {
     pub dirs: Arc<DataDirs>,
     /// `redis-server` binary.
     pub redis_server: PathBuf,
+    /// `valkey-server` binary, for Valkey pods.
+    pub valkey_server: Option<PathBuf>,
     /// Harness state dir (configs, logs, pid files).
     pub state: PathBuf,
 }
@@ -290,8 +292,15 @@ async fn start(
     ]);
     kwok::apply_debug_objects(&ctx.client, rp, &exec_env, &data_dir).await?;
 
+    let program = if rp.valkey {
+        ctx.valkey_server
+            .as_ref()
+            .context("the pod runs valkey, but the harness was started without --valkey-server")?
+    } else {
+        &ctx.redis_server
+    };
     let mut proc = process::spawn(&Spawn {
-        program: &ctx.redis_server,
+        program,
         conf_file: &conf_file,
         args: &l.args,
         log_file: &log_file,
