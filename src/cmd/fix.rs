@@ -17,7 +17,7 @@ use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::wait_healthy;
 use crate::plan::heal::{SlotFix, StaleAddress, plan_slot_fixes, stale_addresses};
-use crate::plan::moves::{SlotMove, open_slots};
+use crate::plan::moves::{SlotMove, open_slots, replica_marks};
 use crate::redis::connector::resolve;
 use crate::redis::converge::{blocks_membership, wait_for_cluster};
 use crate::redis::databases::cluster_databases;
@@ -112,16 +112,35 @@ impl FixOpts {
         for f in &fixes {
             ctx.reporter.line(&f.to_string());
         }
+        // Cleared by the wait below, on every look (a resumed move can leave one too).
+        let replica_only: Vec<String> = replica_marks(&view)
+            .iter()
+            .map(|m| {
+                format!(
+                    "slots {}: replica {} kept marks its master {} cleared; clear them through the master (SETSLOT STABLE replicates)",
+                    m.slots,
+                    m.replica.short(),
+                    m.master.short()
+                )
+            })
+            .collect();
+        for line in &replica_only {
+            ctx.reporter.line(line);
+        }
         let refused = fixes
             .iter()
             .filter(|f| matches!(f, SlotFix::Refuse { .. }))
             .count();
         let report = FixReport {
             readdressed: stale.iter().map(|s| s.current.to_string()).collect(),
-            decisions: fixes.iter().map(ToString::to_string).collect(),
+            decisions: fixes
+                .iter()
+                .map(ToString::to_string)
+                .chain(replica_only.iter().cloned())
+                .collect(),
             refused,
         };
-        if fixes.is_empty() && stale.is_empty() {
+        if fixes.is_empty() && stale.is_empty() && replica_only.is_empty() {
             ctx.reporter.done("nothing to fix");
         }
         if !ctx.settings.dry_run && fixes.len() > refused {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::context::Ctx;
 use crate::output::progress::MoveProgress;
 use crate::plan::moves::{MoveLine, OpenSlots, SlotMove, open_slots, projected_slots, summarize};
-use crate::redis::converge::{blocks_moving, wait_for_cluster};
+use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_slots};
 use crate::redis::mover::{MoveCounters, MoveOptions, MoveStats, move_slots};
 use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
@@ -149,14 +149,15 @@ pub async fn execute(
 }
 
 /// Waits until every node agrees, no slot is open, every slot is covered and replicas are
-/// in sync.
+/// in sync; marks a replica kept after its master cleared them are cleared through the
+/// master while waiting ([`wait_for_slots`]).
 pub async fn wait_healthy(ctx: &Ctx) -> anyhow::Result<ClusterView> {
     wait_healthy_from(ctx, &ctx.seeds).await
 }
 
 /// [`wait_healthy`], observing from `seeds`.
 pub async fn wait_healthy_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<ClusterView> {
-    let view = wait_for_cluster(
+    let view = wait_for_slots(
         &ctx.pool,
         seeds,
         "the cluster agrees on the new slot map",

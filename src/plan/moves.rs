@@ -144,6 +144,47 @@ pub fn open_slots(view: &ClusterView) -> OpenSlots {
     out
 }
 
+/// A replica that kept migrating/importing marks its master no longer has. Valkey ≥ 8.0
+/// replicates `CLUSTER SETSLOT` to replicas and refuses it on them, so such a mark can only be
+/// cleared through the master: a `SETSLOT s STABLE` there (a no-op on the master, which has
+/// no mark) replicates and clears it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaMark {
+    /// The replica.
+    pub replica: NodeId,
+    /// Its master, where `STABLE` is sent.
+    pub master: NodeId,
+    /// The slots marked on the replica only.
+    pub slots: SlotSet,
+}
+
+/// Every replica's marks that its master does not have.
+pub fn replica_marks(view: &ClusterView) -> Vec<ReplicaMark> {
+    view.replicas()
+        .filter_map(|r| {
+            let me = r.myself();
+            let master = me.master_id.as_ref()?;
+            let master_line = view.report(master)?.myself();
+            let marked = |line: &crate::topology::NodeLine| -> SlotSet {
+                line.migrating
+                    .iter()
+                    .map(|(s, _)| *s)
+                    .chain(line.importing.iter().map(|(s, _)| *s))
+                    .collect()
+            };
+            let slots: SlotSet = marked(me)
+                .iter()
+                .filter(|s| !marked(master_line).contains(*s))
+                .collect();
+            (!slots.is_empty()).then(|| ReplicaMark {
+                replica: r.id().clone(),
+                master: master.clone(),
+                slots,
+            })
+        })
+        .collect()
+}
+
 /// `a migrates it to b, c imports it from a, ...`: every mark on a slot open on several masters.
 fn several_marks(migrating: &[(&NodeId, &NodeId)], importing: &[(&NodeId, &NodeId)]) -> String {
     let marks: Vec<String> = migrating
@@ -221,6 +262,26 @@ mod tests {
                 (12, fixture_id(0), fixture_id(2))
             ]
         );
+    }
+
+    #[test]
+    fn a_mark_only_a_replica_kept_is_found_with_its_master_and_a_mirrored_one_is_not() {
+        // Replica 4 (of master 1) kept slot 11 importing after its master cleared it; replica 3
+        // mirrors its master 0's migrating mark, which is an ordinary open slot.
+        let view = Fixture::healthy(3, 1)
+            .with(4, |n| n.importing = vec![(11, 0)])
+            .with(0, |n| n.migrating = vec![(12, 1)])
+            .with(3, |n| n.migrating = vec![(12, 1)])
+            .view();
+        assert_eq!(
+            replica_marks(&view),
+            vec![ReplicaMark {
+                replica: fixture_id(4),
+                master: fixture_id(1),
+                slots: [11].into_iter().collect(),
+            }]
+        );
+        assert!(replica_marks(&Fixture::healthy(3, 1).view()).is_empty());
     }
 
     #[test]

@@ -11,8 +11,10 @@ use super::error::ApplyError;
 use super::membership::introduce;
 use super::observe::{ObserveError, observe_cluster};
 use super::pool::Pool;
+use super::repair::clear_replica_marks;
 use super::wait::{Poll, WaitTimedOut, wait_until};
 use crate::plan::membership::introductions;
+use crate::plan::moves::replica_marks;
 use crate::topology::health::{Problem, check, explain};
 use crate::topology::{ClusterView, Endpoint};
 
@@ -118,6 +120,29 @@ pub async fn wait_for_membership(
 /// where its node now answers; waiting for the old address would never end.
 fn unreachable_member(p: &Problem) -> bool {
     matches!(p, Problem::Unreachable { node, .. } if node.id.is_some())
+}
+
+/// Waits like [`wait_for_cluster`]; on each look, marks that replicas kept after their
+/// masters cleared them ([`replica_marks`]) are cleared through the masters, since replicas
+/// refuse `SETSLOT`: a killed move on Valkey can leave a target's replica importing after
+/// `fix` has cleared the target.
+pub async fn wait_for_slots(
+    pool: &Pool,
+    seeds: &[Endpoint],
+    what: &str,
+    timeout: Duration,
+    blocking: impl Fn(&Problem) -> bool,
+) -> Result<ClusterView, ConvergeError> {
+    wait_until(what, timeout, || async {
+        let view = observe_cluster(pool, seeds).await?;
+        let problems = check(&view, None);
+        let Some(p) = problems.iter().find(|p| blocking(p)) else {
+            return Ok(Poll::Ready(view));
+        };
+        clear_replica_marks(pool, &view, &replica_marks(&view)).await;
+        Ok::<_, ConvergeError>(Poll::NotYet(explain(&view, p)))
+    })
+    .await
 }
 
 /// Waits until no problem satisfying `blocking` remains, and returns that view.

@@ -5,12 +5,15 @@
 use std::collections::BTreeMap;
 
 use ::redis::Value;
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 use super::databases::select;
 use super::error::NodeError;
 use super::pool::Pool;
 use crate::plan::heal::KeyCounts;
+use crate::plan::moves::ReplicaMark;
+use crate::topology::ClusterView;
+use crate::topology::lookup::endpoint_of;
 use crate::topology::{Endpoint, NodeId, SlotSet};
 
 /// `COUNTKEYSINSLOT` for each slot on each master, summed over the cluster's `databases`,
@@ -83,6 +86,32 @@ pub async fn stabilize(pool: &Pool, node: &Endpoint, slot: u16) -> Result<(), No
                 .to_owned(),
         )
         .await
+}
+
+/// Clears marks replicas kept after their masters cleared them, through the masters: a
+/// `SETSLOT s STABLE` on the master (which has no mark for `s`) replicates to its replicas
+/// (Valkey ≥ 8.0), which refuse SETSLOT themselves. Best effort, each a bounded quick
+/// command: a wait calls it on every look, and the next look sees what is left.
+pub async fn clear_replica_marks(pool: &Pool, view: &ClusterView, marks: &[ReplicaMark]) {
+    join_all(marks.iter().flat_map(|mark| {
+        let master = endpoint_of(view, &mark.master);
+        mark.slots.iter().filter_map(move |slot| {
+            let master = master.clone()?;
+            Some(async move {
+                let _ = pool
+                    .quick::<()>(
+                        &master,
+                        ::redis::cmd("CLUSTER")
+                            .arg("SETSLOT")
+                            .arg(slot)
+                            .arg("STABLE")
+                            .to_owned(),
+                    )
+                    .await;
+            })
+        })
+    }))
+    .await;
 }
 
 /// Opens `slot` on a master that holds keys in it but will not keep it, so its keys can be

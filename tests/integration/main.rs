@@ -17,3 +17,4 @@ mod mover;
 mod status;
 mod tls;
 mod tunnels;
+mod valkey;
