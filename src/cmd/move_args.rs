@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::plan::method::Migration;
 use crate::redis::mover::MoveOptions;
 
 /// How slots are moved.
@@ -20,6 +21,12 @@ pub struct MoveArgs {
     /// Let the source's copy overwrite a different copy of a key already on the target.
     #[arg(long)]
     pub replace: bool,
+
+    /// How slots move: `atomic` is Valkey 9's CLUSTER MIGRATESLOTS (the server streams the
+    /// slots and hands them over), `keys` is MIGRATE key by key, `auto` is atomic where the
+    /// source, the target and its replicas all run Valkey >= 9.0.
+    #[arg(long, value_enum, default_value_t, value_name = "HOW")]
+    pub migration: Migration,
 }
 
 impl MoveArgs {
@@ -29,6 +36,7 @@ impl MoveArgs {
             batch: self.batch.max(1),
             migrate_timeout: Duration::from_secs(self.migrate_timeout.max(1)),
             replace: self.replace,
+            migration: self.migration,
             ..MoveOptions::default()
         }
     }

@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use super::context::Ctx;
 use crate::output::progress::MoveProgress;
+use crate::plan::method::{Method, choose_method};
 use crate::plan::moves::{MoveLine, OpenSlots, SlotMove, open_slots, projected_slots, summarize};
+use crate::redis::atomic::{move_slots_atomic, wait_for_running_exports};
 use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_slots};
 use crate::redis::mover::{MoveCounters, MoveOptions, MoveStats, move_slots};
 use crate::topology::health::Problem;
@@ -47,6 +49,27 @@ pub async fn start_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<Start> 
     )
     .await
     .context("the cluster is not ready to move slots; see `status`")?;
+    // Atomic migrations a killed run left running hand their slots over on their own: plan
+    // only once they have ended, from what they left.
+    let running = wait_for_running_exports(&ctx.pool, &view, ctx.settings.timeout)
+        .await
+        .context("cannot plan while an earlier run's migrations run")?;
+    let view = if running == 0 {
+        view
+    } else {
+        ctx.reporter.warn(format!(
+            "{running} atomic slot migration(s) of an interrupted run were still running; planned after they ended"
+        ));
+        wait_for_cluster(
+            &ctx.pool,
+            seeds,
+            "every node knows every node and reports cluster_state:ok",
+            ctx.settings.timeout,
+            blocks_moving,
+        )
+        .await
+        .context("the cluster is not ready to move slots; see `status`")?
+    };
     let OpenSlots { resume, stuck } = open_slots(&view);
     if !stuck.is_empty() {
         let lines: Vec<String> = stuck
@@ -78,6 +101,8 @@ pub async fn start_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<Start> 
 pub struct MoveReport {
     /// `moved`, `planned` (dry run) or `nothing_to_do`.
     pub result: &'static str,
+    /// `atomic` or `keys`.
+    pub method: Method,
     /// Every move, in order.
     pub moves: Vec<SlotMove>,
     /// Slots and keys moved.
@@ -108,15 +133,21 @@ pub async fn execute(
             .done("nothing to move: the cluster is already as asked");
         return Ok(MoveReport {
             result: "nothing_to_do",
+            method: Method::Keys,
             moves: all,
             stats: MoveStats::default(),
             seconds: 0.0,
         });
     }
-    print_plan(ctx, &start.view, &all);
+    // Slots an interrupted run left open carry legacy marks, which atomic migration refuses:
+    // they are finished key by key first.
+    let fresh = &all[start.resume.len()..];
+    let method = choose_method(&start.view, fresh, options.migration)?;
+    print_plan(ctx, &start.view, &all, method);
     if ctx.settings.dry_run {
         return Ok(MoveReport {
             result: "planned",
+            method,
             moves: all,
             stats: MoveStats::default(),
             seconds: 0.0,
@@ -127,7 +158,22 @@ pub async fn execute(
     let progress =
         MoveProgress::start(counters.clone(), all.len() as u64, ctx.settings.interactive);
     let started = Instant::now();
-    let moved = move_slots(&ctx.pool, &start.view, &all, options, &counters).await;
+    let moved = match method {
+        Method::Keys => move_slots(&ctx.pool, &start.view, &all, options, &counters).await,
+        Method::Atomic => {
+            async {
+                let resumed =
+                    move_slots(&ctx.pool, &start.view, &start.resume, options, &counters).await?;
+                let atomic =
+                    move_slots_atomic(&ctx.pool, &start.view, fresh, options, &counters).await?;
+                Ok(MoveStats {
+                    slots: resumed.slots + atomic.slots,
+                    keys: resumed.keys + atomic.keys,
+                })
+            }
+            .await
+        }
+    };
     drop(progress);
     let stats = moved.context(
         "moving slots stopped; run the same command again (or `fix`) to finish: no key is lost",
@@ -142,6 +188,7 @@ pub async fn execute(
     wait_healthy_from(ctx, &start.seeds).await?;
     Ok(MoveReport {
         result: "moved",
+        method,
         moves: all,
         stats,
         seconds,
@@ -179,13 +226,13 @@ pub async fn wait_healthy_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<
 }
 
 /// Prints one line per (source, target) pair.
-fn print_plan(ctx: &Ctx, view: &ClusterView, moves: &[SlotMove]) {
+fn print_plan(ctx: &Ctx, view: &ClusterView, moves: &[SlotMove], method: Method) {
     let name = |id: &NodeId| match endpoint_of(view, id) {
         Some(e) => format!("{} ({})", e, id.short()),
         None => id.short().to_string(),
     };
     ctx.reporter
-        .line(&format!("Plan: move {} slot(s)", moves.len()));
+        .line(&format!("Plan: move {} slot(s), {method}", moves.len()));
     for (from, to, slots) in summarize(moves) {
         ctx.reporter.line(&format!(
             "  {}",

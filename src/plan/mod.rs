@@ -6,6 +6,7 @@ pub mod heal;
 pub mod init;
 pub mod layout;
 pub mod membership;
+pub mod method;
 pub mod moves;
 pub mod rebalance;
 pub mod roles;

@@ -1,6 +1,7 @@
 //! Effects on Redis nodes: connections ([`connector`], [`tls`], [`pool`]), observation of a cluster
 //! ([`observe`]), waits for convergence ([`wait`]) and the executors of plans.
 
+pub mod atomic;
 pub mod connector;
 pub mod converge;
 pub mod databases;

@@ -41,6 +41,8 @@ pub struct MoveOptions {
     pub migrate_timeout: Duration,
     /// Let the source's copy overwrite a different copy of the same key on the target.
     pub replace: bool,
+    /// How slots move (`--migration`); the caller picks the mover from it.
+    pub migration: crate::plan::method::Migration,
 }
 
 impl Default for MoveOptions {
@@ -53,6 +55,7 @@ impl Default for MoveOptions {
             window: 1024,
             migrate_timeout: Duration::from_secs(60),
             replace: false,
+            migration: crate::plan::method::Migration::default(),
         }
     }
 }
@@ -155,7 +158,7 @@ pub async fn move_slots(
 }
 
 /// Endpoint of every node a move names.
-fn endpoints(
+pub(super) fn endpoints(
     view: &ClusterView,
     moves: &[SlotMove],
 ) -> Result<BTreeMap<NodeId, Endpoint>, MoveError> {
@@ -628,7 +631,7 @@ fn setslot_node(slots: &[u16], to: &NodeId, with_info: bool) -> Pipeline {
 }
 
 /// The text of an error reply (code and message), `None` for any other reply.
-fn error_text(reply: &Value) -> Option<String> {
+pub(super) fn error_text(reply: &Value) -> Option<String> {
     match reply {
         Value::ServerError(e) => Some(
             format!("{} {}", e.code(), e.details().unwrap_or(""))

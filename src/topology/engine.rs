@@ -133,6 +133,12 @@ impl Engine {
         self.kind == EngineKind::Valkey && self.version >= Version::new(9, 0, 0)
     }
 
+    /// Whether the server has atomic slot migration (`CLUSTER MIGRATESLOTS`, Valkey ≥ 9.0).
+    /// Redis 8.4's `CLUSTER MIGRATION` is another protocol, not used yet.
+    pub fn has_atomic_slot_migration(self) -> bool {
+        self.kind == EngineKind::Valkey && self.version >= Version::new(9, 0, 0)
+    }
+
     /// Whether `CLUSTER SETSLOT` on a master is replicated to its replicas (Valkey ≥ 8.0), so
     /// a replica's slot states follow its master's.
     pub fn replicates_setslot(self) -> bool {

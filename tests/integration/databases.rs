@@ -115,13 +115,29 @@ fn keys_per_database(node: &RedisNode) -> Vec<u64> {
 }
 
 #[test]
-fn every_database_moves_with_its_slots_through_rebalance_reshard_and_drain() {
+fn every_database_moves_with_its_slots_key_by_key_through_rebalance_reshard_and_drain() {
+    every_database_moves_with_its_slots("keys");
+}
+
+#[test]
+fn every_database_moves_with_its_slots_atomically_through_rebalance_reshard_and_drain() {
+    every_database_moves_with_its_slots("atomic");
+}
+
+/// Rebalance onto a new master, reshard, then drain and delete it, with `--migration how`.
+fn every_database_moves_with_its_slots(how: &str) {
     let (nodes, new) = cluster_with_keys_in_every_database();
     let seed = nodes.seed();
     let valkey = |args: &[&str]| {
+        let moves = ["rebalance", "reshard", "del-node"].contains(&args[0]);
         let all: Vec<&str> = ["--seed", seed.as_str()]
             .into_iter()
             .chain(args.iter().copied())
+            .chain(if moves {
+                vec!["--migration", how]
+            } else {
+                vec![]
+            })
             .collect();
         plugin(&all)
     };
@@ -130,13 +146,17 @@ fn every_database_moves_with_its_slots_through_rebalance_reshard_and_drain() {
     assert_success(&valkey(&["add-node", &new, "--yes"]));
     let out = valkey(&["rebalance", "--use-empty-masters", "--yes", "-o", "json"]);
     assert_success(&out);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let moved = report["stats"]["keys"].as_u64().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the JSON report");
+    let moved = report["stats"]["keys"].as_u64().expect("stats.keys");
     assert!(
         (total / 6..total / 3).contains(&moved),
         "about a quarter of the {total} keys, in every database, should move: moved {moved}"
     );
-    let new_node = nodes.nodes.iter().find(|n| n.addr() == new).unwrap();
+    let new_node = nodes
+        .nodes
+        .iter()
+        .find(|n| n.addr() == new)
+        .expect("the new node");
     assert!(
         keys_per_database(new_node).iter().all(|n| *n > 0),
         "the new master holds keys of every database: {:?}",
@@ -147,12 +167,12 @@ fn every_database_moves_with_its_slots_through_rebalance_reshard_and_drain() {
 
     let status = valkey(&["status", "-o", "json"]);
     assert_success(&status);
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
     let counted: u64 = status["nodes"]
         .as_array()
-        .unwrap()
+        .expect("nodes")
         .iter()
-        .map(|n| n["keys"].as_u64().unwrap())
+        .map(|n| n["keys"].as_u64().expect("keys"))
         .sum();
     assert_eq!(counted, total, "status counts the keys of every database");
     assert_eq!(status["engines"][0]["kind"], "valkey");
@@ -175,7 +195,7 @@ fn every_database_moves_with_its_slots_through_rebalance_reshard_and_drain() {
 }
 
 #[test]
-fn a_rebalance_killed_mid_way_over_several_databases_is_finished_by_running_it_again() {
+fn a_key_by_key_rebalance_killed_mid_way_over_several_databases_is_finished_by_running_it_again() {
     for delay_ms in [150, 400] {
         let (nodes, new) = cluster_with_keys_in_every_database();
         let seed = nodes.seed();
@@ -189,10 +209,20 @@ fn a_rebalance_killed_mid_way_over_several_databases_is_finished_by_running_it_a
                 "--yes",
                 "--batch",
                 "20",
+                "--migration",
+                "keys",
             ],
             Duration::from_millis(delay_ms),
         );
-        let again = plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--yes"]);
+        let again = plugin(&[
+            "--seed",
+            &seed,
+            "rebalance",
+            "--use-empty-masters",
+            "--yes",
+            "--migration",
+            "keys",
+        ]);
         assert_success(&again);
         assert_eq!(
             slot_counts(&nodes.nodes[0]),

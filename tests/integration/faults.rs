@@ -3,6 +3,10 @@
 //! SIGKILLed at seeded moments. Each time one re-run (or `fix`) must converge, with every key
 //! read back by an independent client and `redis-cli --cluster check` clean.
 //!
+//! These are faults of the key-by-key mover (its MIGRATING/IMPORTING states are what gets
+//! killed), so every rebalance here says `--migration keys`: on Valkey 9 `auto` would pick
+//! atomic slot migration, whose kills `atomic.rs` covers.
+//!
 //! The nodes killed here run with `appendfsync always`. MIGRATE deletes the source's copy as
 //! soon as the target acknowledged its RESTORE, so a target that forgets acknowledged writes
 //! loses keys whatever a client does. With `appendfsync everysec` (Redis' default, and the
@@ -91,7 +95,15 @@ fn exit_code(mut child: Child) -> Option<i32> {
 /// the rebalance again and checks every slot, key and redis-cli.
 fn kill_a_node_mid_rebalance(victim: usize, mark: &str, after: usize) {
     let mut nodes = durable_cluster_with_an_empty_master(20_000);
-    let rebalance = ["rebalance", "--use-empty-masters", "--batch", "20", "--yes"];
+    let rebalance = [
+        "rebalance",
+        "--use-empty-masters",
+        "--batch",
+        "20",
+        "--migration",
+        "keys",
+        "--yes",
+    ];
     let child = spawn_plugin(&nodes, &rebalance);
     wait_for(
         &format!("node {victim} to have a slot open ({mark})"),
@@ -183,8 +195,25 @@ fn kill_fractions(seed: u64, n: usize) -> Vec<f64> {
 fn rebalance_killed_at_twelve_seeded_moments_is_finished_by_one_rerun_or_fix_every_time() {
     let nodes = durable_cluster_with_an_empty_master(2_000);
     let weight = format!("{}=0", nodes.nodes[3].addr());
-    let up = ["rebalance", "--use-empty-masters", "--batch", "10", "--yes"];
-    let down = ["rebalance", "--weight", &weight, "--batch", "10", "--yes"];
+    let up = [
+        "rebalance",
+        "--use-empty-masters",
+        "--batch",
+        "10",
+        "--migration",
+        "keys",
+        "--yes",
+    ];
+    let down = [
+        "rebalance",
+        "--weight",
+        &weight,
+        "--batch",
+        "10",
+        "--migration",
+        "keys",
+        "--yes",
+    ];
     // Uninterrupted runs both ways give the layouts to reach and when slots start moving and
     // the run ends, so the kills spread over the moving (and converging) phase on any machine.
     let mut expected = Vec::new();

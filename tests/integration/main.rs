@@ -3,6 +3,7 @@
 //! as oracles. One binary (`autotests = false`), one module per command.
 
 mod access;
+mod atomic;
 mod auth;
 mod bad_input;
 #[path = "../support/certs.rs"]

@@ -1,0 +1,403 @@
+//! The atomic mover: runs [`AtomicJob`]s with Valkey's atomic slot migration. One
+//! `CLUSTER MIGRATESLOTS SLOTSRANGE … NODE <target>` per job on the source, sources in
+//! parallel and each source's jobs one after another (the server snapshots one job at a time
+//! anyway); the server streams the keys of every database, pauses writes for a few
+//! milliseconds and hands the slots over itself.
+//!
+//! - An `OK` is not success: each job is polled with `CLUSTER GETSLOTMIGRATIONS` on its source
+//!   until it ends, and a job that failed is judged by the topology (a job that lost its link
+//!   after the hand-over may have moved the slots anyway); the server's message is reported.
+//! - A re-run after a kill first waits for the jobs the killed run left running
+//!   ([`wait_for_running_exports`], before it plans), and adopts a job still running for
+//!   the same ranges instead of starting a second one; ranges that moved are not planned
+//!   again.
+//! - A job that outlives its deadline is cancelled on the source
+//!   (`CLUSTER CANCELSLOTMIGRATIONS`), which rolls it back.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ::redis::Value;
+use futures::future::try_join_all;
+
+use super::databases::{cluster_databases, select};
+use super::error::NodeError;
+use super::mover::{MoveCounters, MoveError, MoveOptions, MoveStats, endpoints, error_text};
+use super::pool::Pool;
+use crate::plan::method::{AtomicJob, atomic_jobs};
+use crate::plan::moves::SlotMove;
+use crate::topology::{ClusterView, Endpoint, NodeId};
+
+/// How often a running job is looked at.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Runs `moves` with atomic slot migration on the cluster `view` describes.
+pub async fn move_slots_atomic(
+    pool: &Pool,
+    view: &ClusterView,
+    moves: &[SlotMove],
+    options: &MoveOptions,
+    counters: &MoveCounters,
+) -> Result<MoveStats, MoveError> {
+    if moves.is_empty() {
+        return Ok(MoveStats::default());
+    }
+    let endpoints = endpoints(view, moves)?;
+    let databases = cluster_databases(pool, view).await?;
+    let jobs = atomic_jobs(moves, options.window);
+    let runner = Runner {
+        pool,
+        endpoints: &endpoints,
+        databases,
+        deadline: options.migrate_timeout.max(Duration::from_secs(60)),
+        counters,
+    };
+    let before = (
+        counters.slots.load(Ordering::Relaxed),
+        counters.keys.load(Ordering::Relaxed),
+    );
+    let runner = &runner;
+    try_join_all(jobs.values().map(|source_jobs| async move {
+        for job in source_jobs {
+            runner.run(job).await?;
+        }
+        Ok::<_, MoveError>(())
+    }))
+    .await?;
+    Ok(MoveStats {
+        slots: counters.slots.load(Ordering::Relaxed) - before.0,
+        keys: counters.keys.load(Ordering::Relaxed) - before.1,
+    })
+}
+
+/// Waits until no Valkey ≥ 9.0 master of `view` runs an export job (one a killed run left
+/// behind), polling `CLUSTER GETSLOTMIGRATIONS`; returns how many were running at first. A
+/// plan made while such a job runs would ask sources for slots they are about to give away.
+pub async fn wait_for_running_exports(
+    pool: &Pool,
+    view: &ClusterView,
+    timeout: Duration,
+) -> Result<usize, MoveError> {
+    let sources: Vec<Endpoint> = view
+        .masters()
+        .filter(|r| r.engine().is_some_and(|e| e.has_atomic_slot_migration()))
+        .map(|r| r.endpoint.clone())
+        .collect();
+    let started = Instant::now();
+    let mut first = None;
+    loop {
+        let mut running = 0;
+        for source in &sources {
+            running += exports(pool, source)
+                .await?
+                .iter()
+                .filter(|j| !j.is_over())
+                .count();
+        }
+        let at_first = *first.get_or_insert(running);
+        if running == 0 {
+            return Ok(at_first);
+        }
+        if started.elapsed() > timeout {
+            return Err(MoveError::TopologyChanged {
+                slot: 0,
+                detail: format!(
+                    "{running} atomic slot migration(s) started by an earlier run are still running after {timeout:?}; see CLUSTER GETSLOTMIGRATIONS on the masters, or cancel them with CLUSTER CANCELSLOTMIGRATIONS"
+                ),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The export jobs `CLUSTER GETSLOTMIGRATIONS` lists on `source`.
+async fn exports(pool: &Pool, source: &Endpoint) -> Result<Vec<JobState>, NodeError> {
+    let reply: Value = pool
+        .node(source)
+        .await?
+        .call(::redis::cmd("CLUSTER").arg("GETSLOTMIGRATIONS").to_owned())
+        .await?;
+    Ok(parse_jobs(&reply)
+        .into_iter()
+        .filter(|j| j.operation.eq_ignore_ascii_case("export"))
+        .collect())
+}
+
+/// One job as `CLUSTER GETSLOTMIGRATIONS` describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobState {
+    /// The job's name (40 hex characters, chosen by the server).
+    pub name: String,
+    /// `EXPORT` on the source, `IMPORT` on the target.
+    pub operation: String,
+    /// `0-10 20-29`.
+    pub slot_ranges: String,
+    /// `snapshotting`, `success`, `failed`, ...
+    pub state: String,
+    /// Why it failed, or empty.
+    pub message: String,
+    /// Unix seconds.
+    pub create_time: i64,
+}
+
+impl JobState {
+    /// Whether the job has ended.
+    pub fn is_over(&self) -> bool {
+        matches!(self.state.as_str(), "success" | "failed" | "cancelled")
+    }
+}
+
+/// The jobs of a `CLUSTER GETSLOTMIGRATIONS` reply (a map per job, or a flat key/value list
+/// in RESP2); unknown fields are ignored.
+pub fn parse_jobs(reply: &Value) -> Vec<JobState> {
+    let Value::Array(jobs) = reply else {
+        return Vec::new();
+    };
+    jobs.iter()
+        .map(|job| {
+            let pairs: Vec<(String, String)> = match job {
+                Value::Map(kv) => kv.iter().map(|(k, v)| (text(k), text(v))).collect(),
+                Value::Array(flat) => flat
+                    .chunks(2)
+                    .filter_map(|kv| Some((text(kv.first()?), text(kv.get(1)?))))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let mut state = JobState::default();
+            for (k, v) in pairs {
+                match k.as_str() {
+                    "name" => state.name = v,
+                    "operation" => state.operation = v,
+                    "slot_ranges" => state.slot_ranges = v,
+                    "state" => state.state = v,
+                    "message" => state.message = v,
+                    "create_time" => state.create_time = v.parse().unwrap_or_default(),
+                    _ => {}
+                }
+            }
+            state
+        })
+        .collect()
+}
+
+/// A reply value as text.
+fn text(v: &Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::VerbatimString { text, .. } => text.clone(),
+        Value::Int(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Shared state of one [`move_slots_atomic`] call.
+struct Runner<'a> {
+    pool: &'a Pool,
+    endpoints: &'a BTreeMap<NodeId, Endpoint>,
+    databases: u32,
+    deadline: Duration,
+    counters: &'a MoveCounters,
+}
+
+impl Runner<'_> {
+    /// Runs one job to its end: adopts a running one for the same ranges, else starts it;
+    /// polls it; judges a failure by who owns the slots.
+    async fn run(&self, job: &AtomicJob) -> Result<(), MoveError> {
+        let source = &self.endpoints[&job.from];
+        let target = &self.endpoints[&job.to];
+        let ranges = job.ranges_text();
+        let keys = self.count_keys(source, job).await?;
+        let running = self
+            .exports(source)
+            .await?
+            .into_iter()
+            .find(|j| j.slot_ranges == ranges && !j.is_over());
+        let name = match running {
+            Some(j) => j.name,
+            None => self.start(source, job, &ranges).await?,
+        };
+        let started = Instant::now();
+        let end = loop {
+            let states = self.exports(source).await?;
+            if let Some(j) = states.into_iter().find(|j| j.name == name)
+                && j.is_over()
+            {
+                break j;
+            }
+            if started.elapsed() > self.deadline {
+                let _ = self
+                    .pool
+                    .quick::<Value>(
+                        source,
+                        ::redis::cmd("CLUSTER")
+                            .arg("CANCELSLOTMIGRATIONS")
+                            .to_owned(),
+                    )
+                    .await;
+                return Err(MoveError::TopologyChanged {
+                    slot: job.slots.iter().next().unwrap_or_default(),
+                    detail: format!(
+                        "the atomic migration of slots {ranges} from {source} to {target} did not end within {:?}; it was cancelled (nothing moved)",
+                        self.deadline
+                    ),
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        if end.state != "success" && !self.target_owns(target, job).await? {
+            return Err(MoveError::TopologyChanged {
+                slot: job.slots.iter().next().unwrap_or_default(),
+                detail: format!(
+                    "the atomic migration of slots {ranges} from {source} to {target} ended {}: {}",
+                    end.state,
+                    if end.message.is_empty() {
+                        "no message"
+                    } else {
+                        &end.message
+                    }
+                ),
+            });
+        }
+        self.counters
+            .slots
+            .fetch_add(job.slots.len() as u64, Ordering::Relaxed);
+        self.counters.keys.fetch_add(keys, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sends the `MIGRATESLOTS` and finds the job it started (the reply has no name).
+    async fn start(
+        &self,
+        source: &Endpoint,
+        job: &AtomicJob,
+        ranges: &str,
+    ) -> Result<String, MoveError> {
+        let before: Vec<String> = self
+            .exports(source)
+            .await?
+            .into_iter()
+            .map(|j| j.name)
+            .collect();
+        let mut cmd = ::redis::cmd("CLUSTER");
+        cmd.arg("MIGRATESLOTS").arg("SLOTSRANGE");
+        for r in job.slots.ranges() {
+            cmd.arg(r.start).arg(r.end);
+        }
+        cmd.arg("NODE").arg(job.to.to_string());
+        let reply: Value = self.pool.node(source).await?.call(cmd).await.or_else(|e| {
+            // A slot already exporting: a job from a killed run, adopted below.
+            match e.server_code() {
+                Some(_) if e.to_string().contains("already migrating") => Ok(Value::Okay),
+                _ => Err(e),
+            }
+        })?;
+        if let Some(text) = error_text(&reply) {
+            return Err(MoveError::TopologyChanged {
+                slot: job.slots.iter().next().unwrap_or_default(),
+                detail: format!("{source} refused CLUSTER MIGRATESLOTS {ranges}: {text}"),
+            });
+        }
+        self.exports(source)
+            .await?
+            .into_iter()
+            .filter(|j| j.slot_ranges == ranges && (!before.contains(&j.name) || !j.is_over()))
+            .max_by_key(|j| j.create_time)
+            .map(|j| j.name)
+            .ok_or_else(|| MoveError::TopologyChanged {
+                slot: job.slots.iter().next().unwrap_or_default(),
+                detail: format!(
+                    "{source} accepted CLUSTER MIGRATESLOTS {ranges} but lists no such job"
+                ),
+            })
+    }
+
+    /// The source's export jobs.
+    async fn exports(&self, source: &Endpoint) -> Result<Vec<JobState>, NodeError> {
+        let reply: Value = self
+            .pool
+            .node(source)
+            .await?
+            .call(::redis::cmd("CLUSTER").arg("GETSLOTMIGRATIONS").to_owned())
+            .await?;
+        Ok(parse_jobs(&reply)
+            .into_iter()
+            .filter(|j| j.operation.eq_ignore_ascii_case("export"))
+            .collect())
+    }
+
+    /// Whether the target's own line claims every slot of the job.
+    async fn target_owns(&self, target: &Endpoint, job: &AtomicJob) -> Result<bool, NodeError> {
+        let report = super::observe::observe_node(self.pool, target).await?;
+        let mine = &report.myself().slots;
+        Ok(job.slots.iter().all(|s| mine.contains(s)))
+    }
+
+    /// Keys in the job's slots on the source, over every database (for the report).
+    async fn count_keys(&self, source: &Endpoint, job: &AtomicJob) -> Result<u64, NodeError> {
+        let mut pipe = ::redis::pipe();
+        let mut at = Vec::new();
+        let mut n = 0;
+        for db in 0..self.databases.max(1) {
+            n += select(&mut pipe, self.databases, db);
+            for slot in job.slots.iter() {
+                pipe.cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(slot);
+                at.push(n);
+                n += 1;
+            }
+        }
+        select(&mut pipe, self.databases, 0);
+        let replies = self.pool.node(source).await?.pipeline_ok(&pipe).await?;
+        Ok(at
+            .into_iter()
+            .map(|i| match replies[i] {
+                Value::Int(k) => k.max(0) as u64,
+                _ => 0,
+            })
+            .sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn getslotmigrations_parses_in_resp2_and_ignores_unknown_fields() {
+        let reply = Value::Array(vec![Value::Array(vec![
+            bulk("name"),
+            bulk("4f1c"),
+            bulk("operation"),
+            bulk("EXPORT"),
+            bulk("slot_ranges"),
+            bulk("0-10 20-29"),
+            bulk("state"),
+            bulk("failed"),
+            bulk("message"),
+            bulk("Connection lost to target."),
+            bulk("create_time"),
+            Value::Int(1_796_612_056),
+            bulk("remaining_repl_size"),
+            Value::Int(0),
+        ])]);
+        let jobs = parse_jobs(&reply);
+        assert_eq!(
+            jobs,
+            vec![JobState {
+                name: "4f1c".into(),
+                operation: "EXPORT".into(),
+                slot_ranges: "0-10 20-29".into(),
+                state: "failed".into(),
+                message: "Connection lost to target.".into(),
+                create_time: 1_796_612_056,
+            }]
+        );
+        assert!(jobs[0].is_over());
+        assert!(parse_jobs(&Value::Nil).is_empty());
+    }
+}

@@ -1,0 +1,148 @@
+//! Atomic slot migration (`--migration atomic|auto`, Valkey ≥ 9.0's `CLUSTER MIGRATESLOTS`),
+//! on Valkey 9.1 whatever `TEST_ENGINE` says: the same promises as the key-by-key mover (every
+//! key read back by an independent client, `valkey-cli --cluster check` clean, a killed run
+//! finished by running it again), and a clear refusal where a node cannot do it.
+
+use std::time::Duration;
+
+use crate::harness::*;
+
+/// Three Valkey 9.1 masters with `keys` keys, plus an empty fourth node; returns both.
+fn valkey_masters_with_keys(keys: usize) -> (Nodes, String) {
+    let mut nodes = Nodes::running(
+        Engine::named("valkey-9.1"),
+        Access::default(),
+        Box::new(|_| Vec::new()),
+    );
+    let host = next_host();
+    let addrs = nodes.add_on(&host, 4);
+    assert_success(&plugin(&[
+        "init",
+        "--nodes",
+        &addrs[..3].join(","),
+        "--replicas-per-master",
+        "0",
+        "--yes",
+    ]));
+    nodes.write_keys("a", keys);
+    (nodes, addrs[3].clone())
+}
+
+#[test]
+fn an_atomic_rebalance_gives_the_new_master_its_share_and_every_key_survives() {
+    let (nodes, new) = valkey_masters_with_keys(20_000);
+    let seed = nodes.seed();
+    assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
+    let dry = plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--dry-run",
+    ]);
+    assert_success(&dry);
+    assert!(
+        stderr(&dry)
+            .contains("Plan: move 4096 slot(s), atomic slot migration (CLUSTER MIGRATESLOTS)"),
+        "auto picks atomic on Valkey 9:\n{}",
+        stderr(&dry)
+    );
+    let out = plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--migration",
+        "atomic",
+        "--yes",
+        "-o",
+        "json",
+    ]);
+    assert_success(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["method"], "atomic");
+    assert_eq!(report["stats"]["slots"], 4096);
+    let moved = report["stats"]["keys"].as_u64().unwrap();
+    assert!((4000..6000).contains(&moved), "moved {moved} keys");
+    assert_eq!(slot_counts(&nodes.nodes[0]), vec![4096; 4]);
+    nodes.assert_keys_intact("a", 20_000);
+    nodes.assert_redis_cli_agrees_healthy();
+}
+
+#[test]
+fn an_atomic_rebalance_killed_mid_way_is_finished_by_running_it_again() {
+    for delay_ms in [150, 400, 800] {
+        let (nodes, new) = valkey_masters_with_keys(30_000);
+        let seed = nodes.seed();
+        assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
+        plugin_killed_after(
+            &[
+                "--seed",
+                &seed,
+                "rebalance",
+                "--use-empty-masters",
+                "--migration",
+                "atomic",
+                "--yes",
+            ],
+            Duration::from_millis(delay_ms),
+        );
+        let again = plugin(&[
+            "--seed",
+            &seed,
+            "rebalance",
+            "--use-empty-masters",
+            "--migration",
+            "atomic",
+            "--yes",
+        ]);
+        assert_success(&again);
+        assert_eq!(
+            slot_counts(&nodes.nodes[0]),
+            vec![4096; 4],
+            "after a kill at {delay_ms} ms"
+        );
+        nodes.assert_keys_intact("a", 30_000);
+        nodes.assert_redis_cli_agrees_healthy();
+    }
+}
+
+#[test]
+fn atomic_migration_is_refused_by_name_where_a_node_lacks_it() {
+    let nodes = Nodes::running(
+        Engine::named("redis-7.0"),
+        Access::default(),
+        Box::new(|_| Vec::new()),
+    );
+    let mut nodes = nodes;
+    nodes.add(4);
+    let list: Vec<String> = nodes.nodes.iter().map(RedisNode::addr).collect();
+    assert_success(&plugin(&[
+        "init",
+        "--nodes",
+        &list[..3].join(","),
+        "--replicas-per-master",
+        "0",
+        "--yes",
+    ]));
+    let seed = nodes.seed();
+    assert_success(&plugin(&["--seed", &seed, "add-node", &list[3], "--yes"]));
+    let layout = nodes.layout();
+    let out = plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--migration",
+        "atomic",
+        "--yes",
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("--migration atomic needs Valkey 9.0 or newer")
+            && stderr(&out).contains("runs redis 7.0.15"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(nodes.layout(), layout, "nothing changed");
+}
