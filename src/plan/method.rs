@@ -114,22 +114,46 @@ impl AtomicJob {
     }
 }
 
-/// The jobs for `moves`, per source in slot order, each at most `chunk` slots: the source
-/// deletes a job's keys synchronously when it hands the slots over, so a bounded job bounds
-/// how long its clients stall.
-pub fn atomic_jobs(moves: &[SlotMove], chunk: usize) -> BTreeMap<NodeId, Vec<AtomicJob>> {
+/// Keys one atomic job carries at most: the source deletes a job's keys synchronously, in its
+/// main thread, when it hands the slots over (measured on Valkey 9.1: 92k keys 0.10 s, 326k
+/// keys 1.7 s), so a bounded job bounds how long its clients stall.
+pub const MAX_JOB_KEYS: u64 = 100_000;
+
+/// The jobs for `moves`, per source in slot order: each source and target pair cut into jobs
+/// of at most `max_keys` keys by `keys` (keys per slot on its source; a slot heavier than the
+/// bound goes alone).
+pub fn atomic_jobs(
+    moves: &[SlotMove],
+    keys: &BTreeMap<u16, u64>,
+    max_keys: u64,
+) -> BTreeMap<NodeId, Vec<AtomicJob>> {
     let mut pairs: BTreeMap<(&NodeId, &NodeId), SlotSet> = BTreeMap::new();
     for m in moves {
         pairs.entry((&m.from, &m.to)).or_default().insert(m.slot);
     }
     let mut jobs: BTreeMap<NodeId, Vec<AtomicJob>> = BTreeMap::new();
     for ((from, to), slots) in pairs {
-        let all: Vec<u16> = slots.iter().collect();
-        for part in all.chunks(chunk.max(1)) {
-            jobs.entry(from.clone()).or_default().push(AtomicJob {
+        let mut current = SlotSet::new();
+        let mut weight = 0;
+        let list = jobs.entry(from.clone()).or_default();
+        for slot in slots.iter() {
+            let k = keys.get(&slot).copied().unwrap_or(0);
+            if !current.is_empty() && weight + k > max_keys {
+                list.push(AtomicJob {
+                    from: from.clone(),
+                    to: to.clone(),
+                    slots: std::mem::take(&mut current),
+                });
+                weight = 0;
+            }
+            current.insert(slot);
+            weight += k;
+        }
+        if !current.is_empty() {
+            list.push(AtomicJob {
                 from: from.clone(),
                 to: to.clone(),
-                slots: part.iter().copied().collect(),
+                slots: current,
             });
         }
     }
@@ -204,12 +228,14 @@ mod tests {
     }
 
     #[test]
-    fn jobs_group_each_source_and_target_pair_in_bounded_chunks() {
+    fn jobs_group_each_source_and_target_pair_and_are_cut_by_keys() {
         let moves: Vec<SlotMove> = (0..5)
             .map(|s| mv(s, 0, 1))
             .chain([mv(10, 0, 2), mv(20, 1, 2)])
             .collect();
-        let jobs = atomic_jobs(&moves, 2);
+        // 10 keys per slot, at most 20 per job: two slots a job; slot 4 alone.
+        let keys: BTreeMap<u16, u64> = (0..=20).map(|s| (s, 10)).collect();
+        let jobs = atomic_jobs(&moves, &keys, 20);
         let from0: Vec<String> = jobs[&fixture_id(0)]
             .iter()
             .map(|j| format!("{}→{} {}", j.from.short(), j.to.short(), j.ranges_text()))
@@ -219,5 +245,14 @@ mod tests {
         assert_eq!(jobs[&fixture_id(0)][2].ranges_text(), "4-4");
         assert_eq!(jobs[&fixture_id(0)][3].ranges_text(), "10-10");
         assert_eq!(jobs[&fixture_id(1)].len(), 1);
+
+        // One slot heavier than the bound is a job of its own, never split or dropped.
+        let heavy: BTreeMap<u16, u64> = [(0, 500), (1, 1)].into_iter().collect();
+        let jobs = atomic_jobs(&[mv(0, 0, 1), mv(1, 0, 1)], &heavy, 20);
+        let texts: Vec<String> = jobs[&fixture_id(0)]
+            .iter()
+            .map(AtomicJob::ranges_text)
+            .collect();
+        assert_eq!(texts, vec!["0-0", "1-1"]);
     }
 }

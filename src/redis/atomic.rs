@@ -25,7 +25,7 @@ use super::databases::{cluster_databases, select};
 use super::error::NodeError;
 use super::mover::{MoveCounters, MoveError, MoveOptions, MoveStats, endpoints, error_text};
 use super::pool::Pool;
-use crate::plan::method::{AtomicJob, atomic_jobs};
+use crate::plan::method::{AtomicJob, MAX_JOB_KEYS, atomic_jobs};
 use crate::plan::moves::SlotMove;
 use crate::topology::{ClusterView, Endpoint, NodeId};
 
@@ -45,11 +45,22 @@ pub async fn move_slots_atomic(
     }
     let endpoints = endpoints(view, moves)?;
     let databases = cluster_databases(pool, view).await?;
-    let jobs = atomic_jobs(moves, options.window);
+    let mut by_source: BTreeMap<&NodeId, Vec<u16>> = BTreeMap::new();
+    for m in moves {
+        by_source.entry(&m.from).or_default().push(m.slot);
+    }
+    let counted = try_join_all(
+        by_source
+            .iter()
+            .map(|(from, slots)| count_keys(pool, &endpoints[*from], slots, databases)),
+    )
+    .await?;
+    let keys: BTreeMap<u16, u64> = counted.into_iter().flatten().collect();
+    let jobs = atomic_jobs(moves, &keys, MAX_JOB_KEYS);
     let runner = Runner {
         pool,
         endpoints: &endpoints,
-        databases,
+        keys: &keys,
         deadline: options.migrate_timeout.max(Duration::from_secs(60)),
         counters,
     };
@@ -196,7 +207,8 @@ fn text(v: &Value) -> String {
 struct Runner<'a> {
     pool: &'a Pool,
     endpoints: &'a BTreeMap<NodeId, Endpoint>,
-    databases: u32,
+    /// Keys per slot on its source, counted before the first job.
+    keys: &'a BTreeMap<u16, u64>,
     deadline: Duration,
     counters: &'a MoveCounters,
 }
@@ -208,7 +220,7 @@ impl Runner<'_> {
         let source = &self.endpoints[&job.from];
         let target = &self.endpoints[&job.to];
         let ranges = job.ranges_text();
-        let keys = self.count_keys(source, job).await?;
+        let keys: u64 = job.slots.iter().filter_map(|s| self.keys.get(&s)).sum();
         let running = self
             .exports(source)
             .await?
@@ -333,30 +345,35 @@ impl Runner<'_> {
         let mine = &report.myself().slots;
         Ok(job.slots.iter().all(|s| mine.contains(s)))
     }
+}
 
-    /// Keys in the job's slots on the source, over every database (for the report).
-    async fn count_keys(&self, source: &Endpoint, job: &AtomicJob) -> Result<u64, NodeError> {
-        let mut pipe = ::redis::pipe();
-        let mut at = Vec::new();
-        let mut n = 0;
-        for db in 0..self.databases.max(1) {
-            n += select(&mut pipe, self.databases, db);
-            for slot in job.slots.iter() {
-                pipe.cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(slot);
-                at.push(n);
-                n += 1;
-            }
+/// Keys per slot of `slots` on `source`, over every database.
+async fn count_keys(
+    pool: &Pool,
+    source: &Endpoint,
+    slots: &[u16],
+    databases: u32,
+) -> Result<Vec<(u16, u64)>, NodeError> {
+    let mut pipe = ::redis::pipe();
+    let mut at = Vec::new();
+    let mut n = 0;
+    for db in 0..databases.max(1) {
+        n += select(&mut pipe, databases, db);
+        for slot in slots {
+            pipe.cmd("CLUSTER").arg("COUNTKEYSINSLOT").arg(*slot);
+            at.push((*slot, n));
+            n += 1;
         }
-        select(&mut pipe, self.databases, 0);
-        let replies = self.pool.node(source).await?.pipeline_ok(&pipe).await?;
-        Ok(at
-            .into_iter()
-            .map(|i| match replies[i] {
-                Value::Int(k) => k.max(0) as u64,
-                _ => 0,
-            })
-            .sum())
     }
+    select(&mut pipe, databases, 0);
+    let replies = pool.node(source).await?.pipeline_ok(&pipe).await?;
+    let mut keys: BTreeMap<u16, u64> = BTreeMap::new();
+    for (slot, i) in at {
+        if let Value::Int(k) = replies[i] {
+            *keys.entry(slot).or_default() += k.max(0) as u64;
+        }
+    }
+    Ok(keys.into_iter().collect())
 }
 
 #[cfg(test)]
