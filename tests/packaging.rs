@@ -639,7 +639,7 @@ fn plugin_user_rbac_lives_in_its_own_file_of_the_base() {
 #[test]
 fn every_yaml_file_under_manifests_is_used_by_a_kustomization() {
     let mut used = BTreeSet::from(["kustomization.yaml".to_owned()]);
-    for dir in ["base", "overlays/auth", "overlays/tls"] {
+    for dir in ["base", "overlays/auth", "overlays/tls", "overlays/valkey"] {
         let k = load::kustomization(dir);
         used.insert(format!("{dir}/kustomization.yaml"));
         let local = k.resources.iter().filter(|r| !r.starts_with(".."));
@@ -679,7 +679,13 @@ fn no_manifest_hard_codes_a_namespace() {
             d.origin
         );
     }
-    for dir in [".", "base", "overlays/auth", "overlays/tls"] {
+    for dir in [
+        ".",
+        "base",
+        "overlays/auth",
+        "overlays/tls",
+        "overlays/valkey",
+    ] {
         let raw: Value =
             serde_saphyr::from_str(&load::read(format!("manifests/{dir}/kustomization.yaml")))
                 .expect("kustomization parses");
@@ -1318,6 +1324,47 @@ fn auth_overlay_changes_nothing_but_the_redis_env_and_command() {
             .expect("redis container");
         redis.env = None;
         redis.command = None;
+    }
+    assert_eq!(overlay, original);
+}
+
+#[test]
+fn valkey_overlay_runs_valkey_server_from_the_stock_image_and_changes_nothing_else() {
+    let base = load::base();
+    let mut overlay = load::overlay_statefulset("valkey");
+    let redis = redis_container(&overlay);
+    assert_eq!(redis.image.as_deref(), Some("valkey/valkey:9.1"));
+    let command = redis.command.clone().expect("a command");
+    assert_eq!(command[0], "valkey-server");
+    assert_eq!(
+        command[1..],
+        redis_container(statefulset(&base))
+            .command
+            .clone()
+            .expect("base command")[1..]
+    );
+    let probe = redis
+        .readiness_probe
+        .as_ref()
+        .and_then(|p| p.exec.as_ref())
+        .and_then(|e| e.command.clone())
+        .expect("an exec readiness probe");
+    assert_eq!(probe, ["valkey-cli", "ping"]);
+    let mut original = statefulset(&base).clone();
+    for sts in [&mut overlay, &mut original] {
+        let spec = sts
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.spec.as_mut())
+            .expect("pod spec");
+        let redis = spec
+            .containers
+            .iter_mut()
+            .find(|c| c.name == "redis")
+            .expect("redis container");
+        redis.image = None;
+        redis.command = None;
+        redis.readiness_probe = None;
     }
     assert_eq!(overlay, original);
 }

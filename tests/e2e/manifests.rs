@@ -10,6 +10,7 @@ fn the_base_and_every_overlay_pass_a_server_side_dry_run() {
         "manifests",
         "manifests/overlays/auth",
         "manifests/overlays/tls",
+        "manifests/overlays/valkey",
     ] {
         let path = repo().join(dir);
         let out = kubectl_ok(&[
