@@ -34,7 +34,7 @@ fn bad_input_is_refused_with_a_plain_sentence_and_exit_code_2() {
         (
             &["-n", n, "status"],
             format!(
-                "error: statefulset redis-cluster not found in namespace {n} (context {context})\n"
+                "error: no StatefulSet in namespace {n} (context {context}) runs redis or valkey: deploy one with `kubectl redis-cluster deploy`, pick the namespace with -n, or name the StatefulSet with --statefulset NAME\n"
             ),
         ),
         (
