@@ -50,25 +50,29 @@ pub async fn start_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<Start> 
     .await
     .context("the cluster is not ready to move slots; see `status`")?;
     // Atomic migrations a killed run left running hand their slots over on their own: plan
-    // only once they have ended, from what they left.
+    // only once they have ended, from an observation made after that (one that finished
+    // between the observation above and this look would otherwise be planned again).
     let running = wait_for_running_exports(&ctx.pool, &view, ctx.settings.timeout)
         .await
         .context("cannot plan while an earlier run's migrations run")?;
-    let view = if running == 0 {
-        view
-    } else {
-        ctx.reporter.warn(format!(
-            "{running} atomic slot migration(s) of an interrupted run were still running; planned after they ended"
-        ));
-        wait_for_cluster(
-            &ctx.pool,
-            seeds,
-            "every node knows every node and reports cluster_state:ok",
-            ctx.settings.timeout,
-            blocks_moving,
-        )
-        .await
-        .context("the cluster is not ready to move slots; see `status`")?
+    let view = match running {
+        None => view,
+        Some(running) => {
+            if running > 0 {
+                ctx.reporter.warn(format!(
+                    "{running} atomic slot migration(s) of an interrupted run were still running; planned after they ended"
+                ));
+            }
+            wait_for_cluster(
+                &ctx.pool,
+                seeds,
+                "every node knows every node and reports cluster_state:ok",
+                ctx.settings.timeout,
+                blocks_moving,
+            )
+            .await
+            .context("the cluster is not ready to move slots; see `status`")?
+        }
     };
     let OpenSlots { resume, stuck } = open_slots(&view);
     if !stuck.is_empty() {

@@ -83,18 +83,23 @@ pub async fn move_slots_atomic(
 }
 
 /// Waits until no Valkey ≥ 9.0 master of `view` runs an export job (one a killed run left
-/// behind), polling `CLUSTER GETSLOTMIGRATIONS`; returns how many were running at first. A
-/// plan made while such a job runs would ask sources for slots they are about to give away.
+/// behind), polling `CLUSTER GETSLOTMIGRATIONS`; returns how many were running at first, or
+/// `None` when no master can run one (nothing was asked). A plan made while such a job runs,
+/// or from an observation made before it ended, would ask sources for slots they gave away:
+/// the caller observes again after this returns `Some`.
 pub async fn wait_for_running_exports(
     pool: &Pool,
     view: &ClusterView,
     timeout: Duration,
-) -> Result<usize, MoveError> {
+) -> Result<Option<usize>, MoveError> {
     let sources: Vec<Endpoint> = view
         .masters()
         .filter(|r| r.engine().is_some_and(|e| e.has_atomic_slot_migration()))
         .map(|r| r.endpoint.clone())
         .collect();
+    if sources.is_empty() {
+        return Ok(None);
+    }
     let started = Instant::now();
     let mut first = None;
     loop {
@@ -108,7 +113,7 @@ pub async fn wait_for_running_exports(
         }
         let at_first = *first.get_or_insert(running);
         if running == 0 {
-            return Ok(at_first);
+            return Ok(Some(at_first));
         }
         if started.elapsed() > timeout {
             return Err(MoveError::TopologyChanged {
