@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::context::Ctx;
+use crate::interrupt::SafeStop;
 use crate::output::progress::MoveProgress;
 use crate::plan::method::{Method, choose_method};
 use crate::plan::moves::{MoveLine, OpenSlots, SlotMove, open_slots, projected_slots, summarize};
@@ -162,6 +163,7 @@ pub async fn execute(
     let progress =
         MoveProgress::start(counters.clone(), all.len() as u64, ctx.settings.interactive);
     let started = Instant::now();
+    let safe_stop = SafeStop::begin();
     let moved = match method {
         Method::Keys => move_slots(&ctx.pool, &start.view, &all, options, &counters).await,
         Method::Atomic => {
@@ -179,6 +181,7 @@ pub async fn execute(
         }
     };
     drop(progress);
+    drop(safe_stop);
     let stats = moved.context(
         "moving slots stopped; run the same command again (or `fix`) to finish: no key is lost",
     )?;

@@ -11,8 +11,8 @@
 //!   ([`wait_for_running_exports`], before it plans), and adopts a job still running for
 //!   the same ranges instead of starting a second one; ranges that moved are not planned
 //!   again.
-//! - A job that outlives its deadline is cancelled on the source
-//!   (`CLUSTER CANCELSLOTMIGRATIONS`), which rolls it back.
+//! - A job that outlives its deadline, or runs when Ctrl-C is pressed, is cancelled on the
+//!   source (`CLUSTER CANCELSLOTMIGRATIONS`), which rolls it back.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -31,6 +31,9 @@ use crate::topology::{ClusterView, Endpoint, NodeId};
 
 /// How often a running job is looked at.
 const POLL: Duration = Duration::from_millis(10);
+
+/// What the atomic mover guarantees when Ctrl-C stops it.
+const CANCELLED: &str = "running atomic slot migrations were cancelled (CLUSTER CANCELSLOTMIGRATIONS) and rolled back; jobs that had already handed their slots over count as moved";
 
 /// Runs `moves` with atomic slot migration on the cluster `view` describes.
 pub async fn move_slots_atomic(
@@ -226,6 +229,9 @@ impl Runner<'_> {
         let target = &self.endpoints[&job.to];
         let ranges = job.ranges_text();
         let keys: u64 = job.slots.iter().filter_map(|s| self.keys.get(&s)).sum();
+        if crate::interrupt::requested() {
+            return Err(MoveError::Interrupted(CANCELLED));
+        }
         let running = self
             .exports(source)
             .await?
@@ -236,6 +242,7 @@ impl Runner<'_> {
             None => self.start(source, job, &ranges).await?,
         };
         let started = Instant::now();
+        let mut cancelled = false;
         let end = loop {
             let states = self.exports(source).await?;
             if let Some(j) = states.into_iter().find(|j| j.name == name)
@@ -243,16 +250,13 @@ impl Runner<'_> {
             {
                 break j;
             }
+            if crate::interrupt::requested() && !cancelled {
+                // Rolled back unless the hand-over already began; the end state says which.
+                self.cancel(source).await;
+                cancelled = true;
+            }
             if started.elapsed() > self.deadline {
-                let _ = self
-                    .pool
-                    .quick::<Value>(
-                        source,
-                        ::redis::cmd("CLUSTER")
-                            .arg("CANCELSLOTMIGRATIONS")
-                            .to_owned(),
-                    )
-                    .await;
+                self.cancel(source).await;
                 return Err(MoveError::TopologyChanged {
                     slot: job.slots.iter().next().unwrap_or_default(),
                     detail: format!(
@@ -263,7 +267,17 @@ impl Runner<'_> {
             }
             tokio::time::sleep(POLL).await;
         };
-        if end.state != "success" && !self.target_owns(target, job).await? {
+        let moved = end.state == "success" || self.target_owns(target, job).await?;
+        if moved {
+            self.counters
+                .slots
+                .fetch_add(job.slots.len() as u64, Ordering::Relaxed);
+            self.counters.keys.fetch_add(keys, Ordering::Relaxed);
+        }
+        if crate::interrupt::requested() {
+            return Err(MoveError::Interrupted(CANCELLED));
+        }
+        if !moved {
             return Err(MoveError::TopologyChanged {
                 slot: job.slots.iter().next().unwrap_or_default(),
                 detail: format!(
@@ -277,11 +291,21 @@ impl Runner<'_> {
                 ),
             });
         }
-        self.counters
-            .slots
-            .fetch_add(job.slots.len() as u64, Ordering::Relaxed);
-        self.counters.keys.fetch_add(keys, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Cancels the source's running exports (`CLUSTER CANCELSLOTMIGRATIONS`); a job that
+    /// already ended makes the server answer `No migrations ongoing`, which is fine.
+    async fn cancel(&self, source: &Endpoint) {
+        let _ = self
+            .pool
+            .quick::<Value>(
+                source,
+                ::redis::cmd("CLUSTER")
+                    .arg("CANCELSLOTMIGRATIONS")
+                    .to_owned(),
+            )
+            .await;
     }
 
     /// Sends the `MIGRATESLOTS` and finds the job it started (the reply has no name).

@@ -93,7 +93,14 @@ pub enum MoveError {
     /// A node named by a move is not known.
     #[error("node {0} is not known to the cluster")]
     UnknownNode(String),
+    /// Ctrl-C: the mover stopped at a safe point.
+    #[error("interrupted (Ctrl-C): {0}")]
+    Interrupted(&'static str),
 }
+
+/// What the key-by-key mover guarantees when Ctrl-C stops it.
+const STOPPED_BETWEEN_WINDOWS: &str =
+    "the slots in flight were finished and no other slot was opened, none is left open";
 
 /// What the mover did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -151,8 +158,12 @@ pub async fn move_slots(
             .map(|(from, slots)| ctx.drain_source(from, slots)),
     )
     .await?;
+    let moved = counters.slots.load(Ordering::Relaxed) - before.0;
+    if crate::interrupt::requested() && moved < moves.len() as u64 {
+        return Err(MoveError::Interrupted(STOPPED_BETWEEN_WINDOWS));
+    }
     Ok(MoveStats {
-        slots: counters.slots.load(Ordering::Relaxed) - before.0,
+        slots: moved,
         keys: counters.keys.load(Ordering::Relaxed) - before.1,
     })
 }
@@ -230,6 +241,10 @@ impl MoverCtx<'_> {
     async fn drain_source(&self, from: &NodeId, moves: Vec<&SlotMove>) -> Result<(), MoveError> {
         for window in moves.chunks(self.options.window.max(1)) {
             if self.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            if crate::interrupt::requested() {
+                // The other sources finish their windows too (an error would drop them).
                 return Ok(());
             }
             let result = self.move_window(from, window).await;

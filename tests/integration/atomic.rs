@@ -146,3 +146,70 @@ fn atomic_migration_is_refused_by_name_where_a_node_lacks_it() {
     );
     assert_eq!(nodes.layout(), layout, "nothing changed");
 }
+
+#[test]
+fn ctrl_c_cancels_the_running_atomic_migration_and_running_it_again_finishes_the_move() {
+    let (nodes, new) = valkey_masters_with_keys(30_000);
+    let seed = nodes.seed();
+    assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
+    // A background save on the first master keeps its export job waiting for the fork to
+    // end (`waiting-to-snapshot`): ~10k keys at 300 µs each hold it for ~3 s.
+    let stalled = &nodes.nodes[0];
+    let served_before = own_slot_count(stalled);
+    stalled.cli(&["config", "set", "rdb-key-save-delay", "300"]);
+    stalled.cli(&["bgsave"]);
+    let child = std::process::Command::new(PLUGIN)
+        .args(["--seed", &seed, "rebalance", "--use-empty-masters"])
+        .args(["--migration", "atomic", "--yes"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the plugin");
+    wait_for("an export job waiting on the first master", || {
+        stalled
+            .cli(&["cluster", "getslotmigrations"])
+            .contains("waiting-to-snapshot")
+    });
+    send_ctrl_c(&child);
+    let out = child.wait_with_output().expect("wait for the plugin");
+    assert_exit(&out, 130);
+    assert!(
+        stderr(&out).contains("cancelled (CLUSTER CANCELSLOTMIGRATIONS)"),
+        "{}",
+        stderr(&out)
+    );
+    let jobs = stalled.cli(&["cluster", "getslotmigrations"]);
+    assert!(jobs.contains("cancelled"), "{jobs}");
+    assert!(!jobs.contains("waiting-to-snapshot"), "{jobs}");
+    assert_eq!(own_slot_count(stalled), served_before, "nothing left it");
+    nodes.assert_keys_intact("a", 30_000);
+
+    stalled.cli(&["config", "set", "rdb-key-save-delay", "0"]);
+    wait_for("the background save to end", || {
+        stalled
+            .cli(&["info", "persistence"])
+            .contains("rdb_bgsave_in_progress:0")
+    });
+    assert_success(&plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--migration",
+        "atomic",
+        "--yes",
+    ]));
+    assert_eq!(slot_counts(&nodes.nodes[0]), vec![4096; 4]);
+    nodes.assert_keys_intact("a", 30_000);
+    nodes.assert_redis_cli_agrees_healthy();
+}
+
+/// Slots `node` serves by its own `CLUSTER NODES` line.
+fn own_slot_count(node: &RedisNode) -> usize {
+    let nodes = node.cli(&["cluster", "nodes"]);
+    nodes
+        .lines()
+        .find(|l| l.contains("myself"))
+        .map_or(0, slots_in_line)
+}

@@ -272,3 +272,58 @@ fn rebalance_killed_at_twelve_seeded_moments_is_finished_by_one_rerun_or_fix_eve
         nodes.assert_redis_cli_agrees_healthy();
     }
 }
+
+#[test]
+fn ctrl_c_stops_a_key_by_key_rebalance_once_the_slots_in_flight_are_moved_and_running_it_again_finishes_it()
+ {
+    let nodes = durable_cluster_with_an_empty_master(20_000);
+    let rebalance = [
+        "rebalance",
+        "--use-empty-masters",
+        "--batch",
+        "20",
+        "--migration",
+        "keys",
+        "--yes",
+    ];
+    // Ctrl-C as soon as the first window opens: each source then has its first window of
+    // 1024 slots in flight, which take ~0.9 s here to drain (20 keys per MIGRATE, each
+    // fsynced), against ~20 ms for this test to notice the window and signal.
+    let target = &nodes.nodes[3];
+    let child = Command::new(PLUGIN)
+        .args(["--seed", &nodes.seed()])
+        .args(rebalance)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the plugin");
+    wait_for("the new master to import slots", || {
+        own_slots(target, "-<-").1
+    });
+    assert_eq!(own_slots(target, "-<-").0, 0, "no window ended yet");
+    send_ctrl_c(&child);
+    let out = child.wait_with_output().expect("wait for the plugin");
+    assert_exit(&out, 130);
+    assert!(
+        stderr(&out).contains("interrupted (Ctrl-C): the slots in flight were finished"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        own_slots(target, "-<-").0,
+        3 * 1024,
+        "the three open windows, and no more"
+    );
+    for node in &nodes.nodes {
+        let line = node.cli(&["cluster", "nodes"]);
+        let me = line.lines().find(|l| l.contains("myself")).unwrap_or("");
+        assert!(!me.contains('['), "{} kept a slot open", node.addr());
+    }
+    nodes.assert_keys_intact("f", 20_000);
+
+    assert_success(&nodes.plugin(&rebalance));
+    assert_eq!(slot_counts(&nodes.nodes[0]), vec![4096; 4]);
+    nodes.assert_keys_intact("f", 20_000);
+    nodes.assert_redis_cli_agrees_healthy();
+}

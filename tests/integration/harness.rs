@@ -364,6 +364,15 @@ pub fn plugin_killed_after(args: &[&str], delay: std::time::Duration) {
     let _ = child.wait();
 }
 
+/// Sends SIGINT to a running plugin, as Ctrl-C in a terminal does.
+pub fn send_ctrl_c(child: &std::process::Child) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -INT {}", child.id());
+}
+
 /// Asserts exit code 0, printing both streams otherwise.
 pub fn assert_success(out: &Output) {
     assert_exit(out, 0);
