@@ -1336,12 +1336,15 @@ fn valkey_overlay_runs_valkey_server_from_the_stock_image_and_changes_nothing_el
     assert_eq!(redis.image.as_deref(), Some("valkey/valkey:9.1"));
     let command = redis.command.clone().expect("a command");
     assert_eq!(command[0], "valkey-server");
+    let base_command = redis_container(statefulset(&base))
+        .command
+        .clone()
+        .expect("base command");
+    assert_eq!(command[1..base_command.len()], base_command[1..]);
     assert_eq!(
-        command[1..],
-        redis_container(statefulset(&base))
-            .command
-            .clone()
-            .expect("base command")[1..]
+        command[base_command.len()..],
+        ["--shutdown-on-sigterm", "failover"],
+        "Valkey 9 fails a master over to a replica when its pod is deleted"
     );
     let probe = redis
         .readiness_probe
@@ -2204,4 +2207,20 @@ fn krew_manifest_rejects_unknown_fields() {
     let text = load::read("plugin.yaml").replacen("sha256:", "sha265:", 1);
     let parsed: Result<krew::Plugin, _> = serde_saphyr::from_str(&text);
     assert!(parsed.is_err(), "a misspelled field must not pass silently");
+}
+
+#[test]
+fn deploy_engine_valkey_renders_the_valkey_overlays_statefulset() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
+        .args(["deploy", "--engine", "valkey", "--dry-run"])
+        .output()
+        .expect("run the plugin");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("UTF-8 YAML");
+    let rendered: Vec<StatefulSet> = load::split_documents(&text)
+        .iter()
+        .filter(|doc| doc.contains("kind: StatefulSet"))
+        .map(|doc| serde_saphyr::from_str(doc).expect("a StatefulSet"))
+        .collect();
+    assert_eq!(rendered, [load::overlay_statefulset("valkey")]);
 }

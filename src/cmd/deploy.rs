@@ -5,17 +5,36 @@
 use std::io::Write as _;
 
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::context::{Ctx, Outcome};
 use crate::k8s::K8sError;
 use crate::k8s::manifests::{DeployParams, Object, render, to_yaml};
 use crate::settings::Settings;
+use crate::topology::EngineKind;
+
+/// The server `deploy --engine` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Server {
+    /// Redis.
+    Redis,
+    /// Valkey.
+    Valkey,
+}
+
+impl From<Server> for EngineKind {
+    fn from(s: Server) -> Self {
+        match s {
+            Server::Redis => Self::Redis,
+            Server::Valkey => Self::Valkey,
+        }
+    }
+}
 
 /// Options of `deploy`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  kubectl redis-cluster deploy\n  kubectl redis-cluster deploy -n cache --masters 4 --storage 10Gi --storage-class fast\n  kubectl redis-cluster deploy --dry-run > redis-cluster.yaml\n\nThen: kubectl redis-cluster init\n\nThe plugin user's RBAC (manifests/base/rbac-plugin-user.yaml) is not applied: a cluster admin grants it once."
+    after_help = "Examples:\n  kubectl redis-cluster deploy\n  kubectl redis-cluster deploy -n cache --masters 4 --storage 10Gi --storage-class fast\n  kubectl redis-cluster deploy --dry-run > redis-cluster.yaml\n  kubectl redis-cluster deploy --engine valkey\n\nThen: kubectl redis-cluster init\n\nThe plugin user's RBAC (manifests/base/rbac-plugin-user.yaml) is not applied: a cluster admin grants it once."
 )]
 pub struct DeployOpts {
     /// Masters; the StatefulSet gets masters × (1 + replicas-per-master) pods.
@@ -30,7 +49,14 @@ pub struct DeployOpts {
     #[arg(long, value_name = "SIZE")]
     pub storage: Option<String>,
 
-    /// Redis image (default: the manifests' pinned stock image).
+    /// The server the pods run: `redis` (the base manifests, redis:7.0.15) or `valkey` (the
+    /// valkey overlay: valkey/valkey:9.1, valkey-server, and on SIGTERM a failover to a
+    /// replica).
+    #[arg(long, value_enum, default_value_t = Server::Redis, value_name = "ENGINE")]
+    pub engine: Server,
+
+    /// Image (default: the pinned stock image of the engine); a valkey image tagged 8.x
+    /// drops the SIGTERM failover Valkey 8 lacks.
     #[arg(long, value_name = "IMG")]
     pub image: Option<String>,
 
@@ -46,6 +72,7 @@ impl DeployOpts {
             masters: self.masters,
             replicas_per_master: self.replicas_per_master,
             storage: self.storage,
+            engine: self.engine.into(),
             image: self.image,
             storage_class: self.storage_class,
         })?;
@@ -75,8 +102,9 @@ impl DeployOpts {
         let scope = &k8s.scope;
         ctx.confirm(
             &format!(
-                "Apply {} objects ({pods} Redis pods) to namespace {} (context {})?",
+                "Apply {} objects ({pods} {} pods) to namespace {} (context {})?",
                 objects.len(),
+                EngineKind::from(self.engine),
                 scope.namespace,
                 scope.context
             ),

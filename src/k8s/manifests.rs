@@ -1,14 +1,17 @@
 //! The objects `deploy` applies and `destroy` deletes: `manifests/base` embedded in the binary
 //! (the same files `kubectl apply -k manifests/` uses), parsed into typed objects and adjusted
-//! for the requested size, storage and image. Pure: no kustomize, no API calls.
+//! for the requested engine (Redis, or the valkey overlay's patch), size, storage and image.
+//! Pure: no kustomize, no API calls.
 //!
 //! The RBAC file of the base is left out on purpose: granting rights is a cluster admin's
 //! step, and the plugin user applying it would need the rights it grants.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use crate::topology::EngineKind;
 
 /// The base's files that `deploy` applies, in apply order (the config before the pods that
 /// mount it).
@@ -31,6 +34,13 @@ const BASE: [(&str, &str); 4] = [
     ),
 ];
 
+/// `manifests/overlays/valkey`'s JSON patch of the StatefulSet, which `deploy --engine valkey`
+/// applies as `kubectl apply -k manifests/overlays/valkey` does.
+const VALKEY_PATCH: &str = include_str!("../../manifests/overlays/valkey/statefulset-valkey.yaml");
+
+/// The command-line option of the valkey patch that Valkey 8 refuses (it does not start).
+const SIGTERM_FAILOVER: [&str; 2] = ["--shutdown-on-sigterm", "failover"];
+
 /// What `deploy` may change in the base.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeployParams {
@@ -40,7 +50,9 @@ pub struct DeployParams {
     pub replicas_per_master: u32,
     /// Volume size per pod (`1Gi`), when not the base's.
     pub storage: Option<String>,
-    /// Redis image, when not the base's pinned one.
+    /// The server: Redis (the base), or Valkey (the valkey overlay).
+    pub engine: EngineKind,
+    /// Image, when not the base's (or overlay's) pinned one.
     pub image: Option<String>,
     /// StorageClass, when not the cluster's default.
     pub storage_class: Option<String>,
@@ -147,10 +159,51 @@ pub fn render(params: &DeployParams) -> Result<Vec<Object>, RenderError> {
     let mut objects = base();
     for object in &mut objects {
         if let Object::StatefulSet(sts) = object {
+            if params.engine == EngineKind::Valkey {
+                valkey(sts, params.image.as_deref());
+            }
             adjust(sts, params, replicas)?;
         }
     }
     Ok(objects)
+}
+
+/// The valkey overlay's patch applied to the base StatefulSet; with an image tagged 8.x (or
+/// older), without the option Valkey 8 refuses.
+fn valkey(sts: &mut StatefulSet, image: Option<&str>) {
+    // The patch is part of the binary, and the unit tests apply it: failing is a bug.
+    let patch: json_patch::Patch = serde_saphyr::from_str(VALKEY_PATCH)
+        .unwrap_or_else(|e| panic!("embedded valkey overlay patch does not parse: {e}"));
+    let mut doc = serde_json::to_value(&*sts).expect("a StatefulSet serialises");
+    json_patch::patch(&mut doc, &patch)
+        .unwrap_or_else(|e| panic!("the valkey overlay patch does not fit the base: {e}"));
+    *sts = serde_json::from_value(doc).expect("the patched StatefulSet parses");
+    if image.and_then(image_major).is_some_and(|major| major < 9) {
+        for c in containers(sts) {
+            if let Some(cmd) = c.command.as_mut()
+                && let Some(at) = cmd.windows(2).position(|w| w == SIGTERM_FAILOVER)
+            {
+                cmd.drain(at..at + 2);
+            }
+        }
+    }
+}
+
+/// The major version in an image's tag (`valkey/valkey:8.1.8-alpine` → 8), if it has one.
+fn image_major(image: &str) -> Option<u32> {
+    let name = image.split('@').next()?;
+    let (_, tag) = name.rsplit_once(':').filter(|(_, t)| !t.contains('/'))?;
+    tag.split(['.', '-']).next()?.parse().ok()
+}
+
+/// The redis container(s) of the pod template.
+fn containers(sts: &mut StatefulSet) -> impl Iterator<Item = &mut Container> {
+    sts.spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut())
+        .into_iter()
+        .flat_map(|pod| pod.containers.iter_mut())
+        .filter(|c| c.name == "redis")
 }
 
 /// Applies size, image and storage to the StatefulSet.
@@ -172,16 +225,6 @@ fn adjust(sts: &mut StatefulSet, params: &DeployParams, replicas: u32) -> Result
     // the unit tests check that.
     let spec = sts.spec.as_mut().expect("the base StatefulSet has a spec");
     spec.replicas = Some(i32::try_from(replicas).unwrap_or(i32::MAX));
-    if let Some(image) = &params.image {
-        let pod = spec
-            .template
-            .spec
-            .as_mut()
-            .expect("the base pod template has a spec");
-        for c in pod.containers.iter_mut().filter(|c| c.name == "redis") {
-            c.image = Some(image.clone());
-        }
-    }
     for claim in spec.volume_claim_templates.iter_mut().flatten() {
         let claim_spec = claim.spec.get_or_insert_with(Default::default);
         if let Some(size) = &params.storage {
@@ -193,6 +236,11 @@ fn adjust(sts: &mut StatefulSet, params: &DeployParams, replicas: u32) -> Result
         }
         if let Some(class) = &params.storage_class {
             claim_spec.storage_class_name = Some(class.clone());
+        }
+    }
+    if let Some(image) = &params.image {
+        for c in containers(sts) {
+            c.image = Some(image.clone());
         }
     }
     Ok(())
@@ -225,9 +273,22 @@ mod tests {
             masters: 3,
             replicas_per_master: 1,
             storage: None,
+            engine: EngineKind::Redis,
             image: None,
             storage_class: None,
         }
+    }
+
+    fn command(objects: &[Object]) -> Vec<String> {
+        let spec = statefulset(objects).spec.as_ref().unwrap();
+        let container = &spec.template.spec.as_ref().unwrap().containers[0];
+        container.command.clone().unwrap()
+    }
+
+    fn image(objects: &[Object]) -> String {
+        let spec = statefulset(objects).spec.as_ref().unwrap();
+        let container = &spec.template.spec.as_ref().unwrap().containers[0];
+        container.image.clone().unwrap()
     }
 
     fn statefulset(objects: &[Object]) -> &StatefulSet {
@@ -265,6 +326,7 @@ mod tests {
             masters: 4,
             replicas_per_master: 2,
             storage: Some("5Gi".into()),
+            engine: EngineKind::Redis,
             image: Some("redis:7.2.5".into()),
             storage_class: Some("fast".into()),
         })
@@ -280,6 +342,41 @@ mod tests {
         assert_eq!(claim.storage_class_name.as_deref(), Some("fast"));
         let requests = claim.resources.as_ref().unwrap().requests.as_ref().unwrap();
         assert_eq!(requests["storage"], Quantity("5Gi".into()));
+    }
+
+    #[test]
+    fn valkey_runs_valkey_server_from_the_stock_image_and_fails_over_on_sigterm() {
+        let objects = render(&DeployParams {
+            engine: EngineKind::Valkey,
+            ..params()
+        })
+        .unwrap();
+        assert_eq!(image(&objects), "valkey/valkey:9.1");
+        let cmd = command(&objects);
+        assert_eq!(cmd[0], "valkey-server");
+        assert_eq!(cmd[cmd.len() - 2..], SIGTERM_FAILOVER);
+    }
+
+    #[test]
+    fn a_valkey_8_image_drops_the_sigterm_failover_it_would_refuse() {
+        for (img, kept) in [
+            ("valkey/valkey:8.1.8-alpine", false),
+            ("registry.local:5000/valkey/valkey:8.0", false),
+            ("valkey/valkey:9.0.1", true),
+            ("valkey/valkey", true),
+            ("valkey/valkey@sha256:abc", true),
+        ] {
+            let objects = render(&DeployParams {
+                engine: EngineKind::Valkey,
+                image: Some(img.into()),
+                ..params()
+            })
+            .unwrap();
+            assert_eq!(image(&objects), img);
+            let cmd = command(&objects);
+            assert_eq!(cmd[0], "valkey-server", "{img}");
+            assert_eq!(cmd.contains(&"failover".to_string()), kept, "{img}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Valkey 9.1 on the test ground (`manifests/overlays/valkey`, the stock valkey image; the pod
-//! harness runs valkey-server from the PyPI wheel): init, then `scale --masters 4` and back,
-//! with every key an independent client wrote read back after each step.
+//! Valkey 9.1 on the test ground (`deploy --engine valkey`, which renders
+//! `manifests/overlays/valkey`: the stock valkey image; the pod harness runs valkey-server from
+//! the PyPI wheel with the manifest's arguments): init, then `scale --masters 4` and back, with
+//! every key an independent client wrote read back after each step.
 
 use serde_json::Value;
 
@@ -28,8 +29,19 @@ fn endpoints(status: &Value) -> Vec<String> {
 fn a_valkey_9_cluster_scales_to_four_masters_and_back_keeping_every_key() {
     let ns = Namespace::create("valkey");
     let n = ns.name.as_str();
-    apply_overlay("valkey", n);
+    plugin_ok(&["-n", n, "deploy", "--engine", "valkey", "--yes"]);
     plugin_ok(&["-n", n, "init", "--yes"]);
+    let sigterm = plugin_ok(&[
+        "-n",
+        n,
+        "cli",
+        "redis-cluster-0",
+        "--",
+        "config",
+        "get",
+        "shutdown-on-sigterm",
+    ]);
+    assert!(sigterm.contains("failover"), "{sigterm}");
     let status = healthy(n);
     assert_eq!(
         status["engines"],
