@@ -20,8 +20,8 @@ use crate::cmd::scale::ScaleOpts;
 use crate::cmd::status::StatusOpts;
 use crate::output::{ColorChoice, OutputFormat};
 
-/// Run a Redis Cluster on Kubernetes (or on plain hosts with --seed): create, inspect, scale,
-/// reshard and heal it, each in one safe command.
+/// Run a Redis or Valkey Cluster on Kubernetes (or on plain hosts with --seed): create,
+/// inspect, scale, reshard and heal it, each in one safe command.
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl-redis_cluster",
@@ -58,7 +58,7 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Name of the Redis StatefulSet [default: redis-cluster, else the only StatefulSet of the
+    /// Name of the cluster's StatefulSet [default: redis-cluster, else the only StatefulSet of the
     /// namespace that runs redis or valkey].
     #[arg(long, global = true, value_name = "NAME")]
     pub statefulset: Option<String>,
@@ -155,7 +155,7 @@ pub enum Command {
     /// Show every node, its role, slots, keys and memory, and list what is wrong.
     #[command(alias = "check")]
     Status(StatusOpts),
-    /// Run one Redis command on a node (pod name, node id or IP:PORT) and print the reply.
+    /// Run one command on a node (pod name, node id or IP:PORT) and print the reply.
     Cli(CliOpts),
     /// Create the StatefulSet, Services, ConfigMap and PodDisruptionBudget (server-side apply).
     Deploy(DeployOpts),

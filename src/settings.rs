@@ -116,7 +116,7 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// How to reach the cluster.
     pub access: Access,
-    /// How to authenticate to Redis.
+    /// How to authenticate to the nodes.
     pub credentials: Option<Credentials>,
     /// `--user`: the ACL user, also for a password found later (a Kubernetes Secret).
     pub user: Option<String>,

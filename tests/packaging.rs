@@ -2215,7 +2215,11 @@ fn deploy_engine_valkey_renders_the_valkey_overlays_statefulset() {
         .args(["deploy", "--engine", "valkey", "--dry-run"])
         .output()
         .expect("run the plugin");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("UTF-8 YAML");
     let rendered: Vec<StatefulSet> = load::split_documents(&text)
         .iter()

@@ -22,7 +22,7 @@ pub struct CliOpts {
     /// The node: a pod name, a node id (or a unique prefix of 6+ characters), or IP:PORT.
     pub node: String,
 
-    /// The Redis command and its arguments, after `--`.
+    /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "ARGS")]
     pub args: Vec<String>,
 }

@@ -231,7 +231,7 @@ async fn secret_credentials(
     let password = k8s
         .secret_value(&wanted)
         .await
-        .with_context(|| format!("cannot read the Redis password (named by {how})"))?;
+        .with_context(|| format!("cannot read the password (named by {how})"))?;
     Ok(Some(Credentials {
         username: settings.user.clone(),
         password,

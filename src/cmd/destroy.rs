@@ -69,10 +69,10 @@ impl DestroyOpts {
         };
         ctx.confirm(
             &format!(
-                "Delete the Redis cluster{data} in namespace {} (context {})?",
+                "Delete the cluster{data} in namespace {} (context {})?",
                 scope.namespace, scope.context
             ),
-            "delete the Redis cluster",
+            "delete the cluster",
             true,
         )?;
         for object in present {

@@ -102,7 +102,7 @@ impl Object {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RenderError {
     /// Fewer than three masters.
-    #[error("--masters {0} is too few: a Redis Cluster needs at least 3 masters")]
+    #[error("--masters {0} is too few: a cluster needs at least 3 masters")]
     TooFewMasters(u32),
     /// An empty or malformed flag value.
     #[error("--{flag} `{value}` is not valid: {why}")]
@@ -394,7 +394,7 @@ mod tests {
             })
             .unwrap_err()
             .to_string(),
-            "--masters 2 is too few: a Redis Cluster needs at least 3 masters"
+            "--masters 2 is too few: a cluster needs at least 3 masters"
         );
         let err = render(&DeployParams {
             image: Some(" ".into()),

@@ -44,7 +44,7 @@ fn the_password_is_read_from_the_statefulsets_secret_and_never_printed() {
     assert!(
         missing
             .stderr
-            .contains("cannot read the Redis password (named by --password-secret)")
+            .contains("cannot read the password (named by --password-secret)")
             && missing.stderr.contains("secret no-such-secret not found"),
         "{}",
         missing.stderr

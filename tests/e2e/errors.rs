@@ -55,7 +55,7 @@ fn bad_input_is_refused_with_a_plain_sentence_and_exit_code_2() {
         ),
         (
             &["-n", n, "deploy", "--masters", "2"],
-            "error: --masters 2 is too few: a Redis Cluster needs at least 3 masters\n".to_string(),
+            "error: --masters 2 is too few: a cluster needs at least 3 masters\n".to_string(),
         ),
     ];
     for (args, expected) in rows {
