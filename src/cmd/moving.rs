@@ -148,7 +148,7 @@ pub async fn execute(
     // they are finished key by key first.
     let fresh = &all[start.resume.len()..];
     let method = choose_method(&start.view, fresh, options.migration)?;
-    print_plan(ctx, &start.view, &all, method);
+    print_plan(ctx, &start.view, &all, method, start.resume.len());
     if ctx.settings.dry_run {
         return Ok(MoveReport {
             result: "planned",
@@ -233,13 +233,18 @@ pub async fn wait_healthy_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<
 }
 
 /// Prints one line per (source, target) pair.
-fn print_plan(ctx: &Ctx, view: &ClusterView, moves: &[SlotMove], method: Method) {
+fn print_plan(ctx: &Ctx, view: &ClusterView, moves: &[SlotMove], method: Method, resumed: usize) {
     let name = |id: &NodeId| match endpoint_of(view, id) {
         Some(e) => format!("{} ({})", e, id.short()),
         None => id.short().to_string(),
     };
     ctx.reporter
         .line(&format!("Plan: move {} slot(s), {method}", moves.len()));
+    if method == Method::Atomic && resumed > 0 {
+        ctx.reporter.line(&format!(
+            "  first, {resumed} slot(s) an interrupted run left open (MIGRATING/IMPORTING, which atomic migration refuses) are finished key by key"
+        ));
+    }
     for (from, to, slots) in summarize(moves) {
         ctx.reporter.line(&format!(
             "  {}",

@@ -7,7 +7,7 @@ use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{execute, print_report, start};
 use super::target::resolve_node;
-use crate::plan::rebalance::plan_reshard;
+use crate::plan::rebalance::{BalanceError, plan_reshard};
 use crate::topology::NodeId;
 
 /// Options of `reshard`.
@@ -64,8 +64,14 @@ impl ReshardOpts {
             }
             ids
         };
-        let moves = plan_reshard(&start.slots, &from, &to.id, self.slots)
-            .context("cannot plan the reshard")?;
+        let moves = match plan_reshard(&start.slots, &from, &to.id, self.slots) {
+            Err(BalanceError::NotEnoughSlots { wanted, available }) if available > 0 => bail!(
+                "the source masters hold {available} slot(s); cannot move {wanted}. If an interrupted reshard already moved part of them, `status` shows where the slots are, and `reshard --from {} --to {} --slots {available}` (with the same other flags) moves every slot the sources still hold",
+                self.from.join(","),
+                self.to
+            ),
+            planned => planned.context("cannot plan the reshard")?,
+        };
         let report = execute(
             ctx,
             &start,

@@ -213,3 +213,35 @@ fn own_slot_count(node: &RedisNode) -> usize {
         .find(|l| l.contains("myself"))
         .map_or(0, slots_in_line)
 }
+
+#[test]
+fn a_slot_left_open_by_a_killed_key_by_key_move_is_finished_key_by_key_before_the_atomic_jobs() {
+    let (nodes, new) = valkey_masters_with_keys(5_000);
+    let seed = nodes.seed();
+    assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
+    let target = nodes.nodes.iter().find(|n| n.addr() == new).expect("new");
+    let source = &nodes.nodes[0];
+    target.cli(&["cluster", "setslot", "0", "importing", &source.id()]);
+    source.cli(&["cluster", "setslot", "0", "migrating", &target.id()]);
+    let dry = plugin(&[
+        "--seed",
+        &seed,
+        "rebalance",
+        "--use-empty-masters",
+        "--dry-run",
+    ]);
+    assert_success(&dry);
+    assert!(
+        stderr(&dry).contains("atomic slot migration (CLUSTER MIGRATESLOTS)")
+            && stderr(&dry).contains(
+                "first, 1 slot(s) an interrupted run left open (MIGRATING/IMPORTING, which atomic migration refuses) are finished key by key"
+            ),
+        "{}",
+        stderr(&dry)
+    );
+    let out = plugin(&["--seed", &seed, "rebalance", "--use-empty-masters", "--yes"]);
+    assert_success(&out);
+    assert_eq!(slot_counts(&nodes.nodes[0]), vec![4096; 4]);
+    nodes.assert_keys_intact("a", 5_000);
+    nodes.assert_redis_cli_agrees_healthy();
+}
