@@ -49,7 +49,7 @@ pub enum NodeError {
         detail: String,
     },
     /// The server does not run with `cluster-enabled yes`.
-    #[error("{endpoint} is not in cluster mode: start redis-server with `cluster-enabled yes`")]
+    #[error("{endpoint} is not in cluster mode: start the server with `cluster-enabled yes`")]
     NotClusterEnabled {
         /// The node.
         endpoint: Endpoint,

@@ -2,7 +2,7 @@
 //! `redis-cli --cluster check`. Pure: it judges a [`ClusterView`] and lists every problem with
 //! the node it concerns.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use super::node_line::NodeId;
@@ -223,7 +223,9 @@ pub fn check(view: &ClusterView, replicas_per_master: Option<usize>) -> Vec<Prob
     }
 
     let consensus = consensus_owners(view);
-    let covered: SlotSet = consensus.keys().copied().collect();
+    let covered: SlotSet = (0..SLOT_COUNT)
+        .filter(|s| consensus[usize::from(*s)].is_some())
+        .collect();
     if covered.len() < usize::from(SLOT_COUNT) {
         problems.push(Problem::SlotsUncovered {
             slots: covered.complement(),
@@ -233,7 +235,7 @@ pub fn check(view: &ClusterView, replicas_per_master: Option<usize>) -> Vec<Prob
         problems.extend(open_slots(r.myself(), &node_ref(r.id())));
         let theirs = r.slot_owners();
         let differing: SlotSet = (0..SLOT_COUNT)
-            .filter(|s| theirs.get(s).copied() != consensus.get(s).copied())
+            .filter(|s| theirs[usize::from(*s)] != consensus[usize::from(*s)])
             .collect();
         if !differing.is_empty() {
             problems.push(Problem::ViewDisagrees {
@@ -249,24 +251,29 @@ pub fn check(view: &ClusterView, replicas_per_master: Option<usize>) -> Vec<Prob
 }
 
 /// For each slot, the owner most reporters agree on (ties: the owner's own claim wins).
-fn consensus_owners(view: &ClusterView) -> BTreeMap<u16, &NodeId> {
-    let mut votes: HashMap<u16, HashMap<&NodeId, usize>> = HashMap::new();
-    for r in &view.reports {
-        for (slot, owner) in r.slot_owners() {
-            *votes.entry(slot).or_default().entry(owner).or_default() += 1;
-        }
-    }
-    votes
-        .into_iter()
-        .filter_map(|(slot, by_owner)| {
+/// Indexed by slot; `None` where no reporter names an owner.
+fn consensus_owners(view: &ClusterView) -> Vec<Option<&NodeId>> {
+    let tables: Vec<Vec<Option<&NodeId>>> = view.reports.iter().map(|r| r.slot_owners()).collect();
+    (0..SLOT_COUNT)
+        .map(|slot| {
+            let mut votes: Vec<(&NodeId, usize)> = Vec::new();
+            for owner in tables.iter().filter_map(|t| t[usize::from(slot)]) {
+                match votes.iter_mut().find(|(id, _)| *id == owner) {
+                    Some((_, n)) => *n += 1,
+                    None => votes.push((owner, 1)),
+                }
+            }
+            if let [(only, _)] = votes[..] {
+                return Some(only);
+            }
             let self_claim = |id: &NodeId| {
                 view.report(id)
                     .is_some_and(|r| r.myself().slots.contains(slot))
             };
-            by_owner
+            votes
                 .into_iter()
                 .max_by_key(|(id, n)| (*n, self_claim(id), std::cmp::Reverse((*id).clone())))
-                .map(|(id, _)| (slot, id))
+                .map(|(id, _)| id)
         })
         .collect()
 }

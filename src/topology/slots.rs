@@ -155,7 +155,19 @@ impl SlotSet {
 
     /// Slots in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        (0..SLOT_COUNT).filter(move |s| self.contains(*s))
+        // Word by word, skipping empty words: a master's set is 256 words, mostly zero, and
+        // views of 40 nodes walk 40 × 40 of them per observation.
+        self.bits.iter().enumerate().flat_map(|(i, &word)| {
+            let base = (i * 64) as u16;
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as u16;
+                    rest &= rest - 1;
+                    base + bit
+                })
+            })
+        })
     }
 
     /// Maximal runs of consecutive slots, ascending.
@@ -328,6 +340,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn iter_lists_exactly_the_members_in_ascending_order(set in slot_set()) {
+            let listed: Vec<u16> = set.iter().collect();
+            let members: Vec<u16> = (0..SLOT_COUNT).filter(|s| set.contains(*s)).collect();
+            prop_assert_eq!(listed, members);
+        }
+
         #[test]
         fn ranges_rebuild_the_same_set(set in slot_set()) {
             let mut rebuilt = SlotSet::new();

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::endpoint::Endpoint;
 use super::engine::Engine;
 use super::node_line::{NodeId, NodeLine};
-use super::slots::SlotSet;
+use super::slots::{SLOT_COUNT, SlotSet};
 
 /// `key:value` lines of `INFO` or `CLUSTER INFO`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -117,13 +117,15 @@ impl NodeReport {
         self.info.get("cluster_enabled") == Some("1")
     }
 
-    /// The slot → owner map as this node sees it (masters' slot columns).
-    pub fn slot_owners(&self) -> BTreeMap<u16, &NodeId> {
-        self.nodes
-            .iter()
-            .filter(|n| n.flags.master)
-            .flat_map(|n| n.slots.iter().map(move |s| (s, &n.id)))
-            .collect()
+    /// The owner of each slot as this node sees it (masters' slot columns), indexed by slot.
+    pub fn slot_owners(&self) -> Vec<Option<&NodeId>> {
+        let mut owners = vec![None; usize::from(SLOT_COUNT)];
+        for n in self.nodes.iter().filter(|n| n.flags.master) {
+            for slot in n.slots.iter() {
+                owners[usize::from(slot)] = Some(&n.id);
+            }
+        }
+        owners
     }
 }
 

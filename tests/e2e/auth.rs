@@ -50,6 +50,41 @@ fn the_password_is_read_from_the_statefulsets_secret_and_never_printed() {
         missing.stderr
     );
     outputs.push(missing);
+
+    // A Secret holding another password: one error naming that Secret; nothing changes.
+    kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "stale-auth",
+        "-n",
+        &ns.name,
+        "--from-literal=password=an-old-password",
+    ]);
+    for args in [&["status"][..], &["rebalance", "--yes"]] {
+        let run = plugin(
+            &[
+                &["-n", &ns.name, "--password-secret", "stale-auth"][..],
+                args,
+            ]
+            .concat(),
+        );
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains("authentication to")
+                && run.stderr.contains(&format!(
+                    "secret {}/stale-auth key password, named by --password-secret",
+                    ns.name
+                )),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("an-old-password"));
+        outputs.push(run);
+    }
+    let healthy = plugin(&["-n", &ns.name, "status", "-o", "json"]);
+    assert_eq!(status_json(&healthy.stdout)["healthy"], true);
+
     for run in &outputs {
         assert!(
             !run.stdout.contains(PASSWORD) && !run.stderr.contains(PASSWORD),

@@ -244,3 +244,30 @@ fn mistakes_on_a_deployed_statefulset_are_refused_and_change_nothing() {
     }
     assert_eq!(replicas(), "0");
 }
+
+#[test]
+fn a_statefulset_of_servers_without_cluster_mode_is_refused_naming_the_setting() {
+    let ns = Namespace::create("plain");
+    let n = ns.name.as_str();
+    let yaml =
+        plugin_ok(&["deploy", "--dry-run"]).replace("cluster-enabled yes", "cluster-enabled no");
+    assert!(yaml.contains("cluster-enabled no"), "{yaml}");
+    let file = std::env::temp_dir().join(format!("{n}.yaml"));
+    std::fs::write(&file, yaml).expect("write the manifests");
+    kubectl_ok(&["apply", "-n", n, "-f", file.to_str().expect("utf-8 path")]);
+    let _ = std::fs::remove_file(&file);
+    eventually("the six pods to answer", || {
+        let run = plugin(&["-n", n, "cli", "redis-cluster-5", "--", "ping"]);
+        (run.stdout == "PONG\n").then_some(())
+    });
+    for args in [&["-n", n, "init", "--yes"][..], &["-n", n, "status"]] {
+        let run = plugin(args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr
+                .contains("is not in cluster mode: start the server with `cluster-enabled yes`"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}

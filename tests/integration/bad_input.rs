@@ -37,10 +37,16 @@ fn mistakes_get_a_clear_message_and_exit_code_and_change_nothing() {
         RedisNode::start(&host, port, &["--cluster-enabled", "no"])
     };
     let dead = format!("{}:{}", nodes.nodes[3].host, nodes.nodes[5].port + 2);
+    // Another formed cluster, whose member is offered to add-node.
+    let other = Nodes::start(3);
+    other.init(0);
+    let stranger = other.nodes[0].addr();
+    let other_before = snapshot(&other.nodes);
     let seed = nodes.seed();
     let (a, b) = (nodes.nodes[0].addr(), nodes.nodes[1].addr());
     let fresh_list = fresh.join(",");
-    let with_plain = format!("{},{}", fresh[..2].join(","), plain.addr());
+    let plain_addr = plain.addr();
+    let with_plain = format!("{},{}", fresh[..2].join(","), plain_addr);
     let with_dead = format!("{},{}", fresh[..2].join(","), dead);
     let with_member = format!("{},{}", a, fresh[..2].join(","));
     let members = nodes
@@ -63,6 +69,8 @@ fn mistakes_get_a_clear_message_and_exit_code_and_change_nothing() {
         ("init with a member of another cluster, holding its keys", vec!["init", "--nodes", &with_member, "--replicas-per-master", "0", "--yes"], 2, "is not empty: it holds"),
         ("a seed that is not HOST:PORT", vec!["--seed", "127.0.0.1", "status"], 2, "is not HOST:PORT"),
         ("a seed nobody answers at", vec!["--seed", &dead, "status"], 2, "cannot connect to"),
+        ("add-node of a member of another cluster", vec!["--seed", &seed, "add-node", &stranger, "--yes"], 2, "already knows 2 other node(s): it belongs to another cluster"),
+        ("add-node of a node not in cluster mode", vec!["--seed", &seed, "add-node", &plain_addr, "--yes"], 2, "is not in cluster mode: start the server with `cluster-enabled yes`"),
         ("del-node of a master holding slots", vec!["--seed", &seed, "del-node", &a, "--yes"], 2, "pass --drain"),
         ("del-node of an unknown node", vec!["--seed", &seed, "del-node", "ffffffffffff", "--yes"], 2, "cannot find node `ffffffffffff`"),
         ("reshard of more slots than the sources hold", vec!["--seed", &seed, "reshard", "--from", &a, "--to", &b, "--slots", "9000", "--yes"], 2, "cannot move 9000. If an interrupted reshard already moved part of them, `status` shows where the slots are, and `reshard --from"),
@@ -87,6 +95,11 @@ fn mistakes_get_a_clear_message_and_exit_code_and_change_nothing() {
             ));
         }
         assert_eq!(snapshot(&nodes.nodes), before, "{what} changed the cluster");
+        assert_eq!(
+            snapshot(&other.nodes),
+            other_before,
+            "{what} changed the other cluster"
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert_keys_intact(&seed, "b", 500);
