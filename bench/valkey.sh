@@ -34,10 +34,9 @@ command -v redis-benchmark >/dev/null || { echo "bench: redis-benchmark not foun
 H=127.0.$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20)); BASE=7941; MAX_NODES=40
 PORTS=()
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/valkey-bench.XXXXXX")
-WRITER=
 # stop: every node this bench may have started (steps run in subshells: PORTS is theirs).
 stop() {
-  [ -n "$WRITER" ] && { kill "$WRITER" 2>/dev/null || true; wait "$WRITER" 2>/dev/null || true; WRITER=; }
+  [ -f "$WORK/writer.pid" ] && { kill "$(cat "$WORK/writer.pid")" 2>/dev/null || true; rm -f "$WORK/writer.pid"; }
   for p in $(seq "$BASE" $((BASE + MAX_NODES - 1))); do
     [ -e "$WORK/n/$p" ] && { "$C" -h "$H" -p "$p" shutdown nosave >/dev/null 2>&1 || true; }
   done
@@ -87,7 +86,7 @@ for (f, t), slots in by.items():
 PY
   declare -A at
   while read -r id addr _; do at[$id]=${addr%@*}; done < <("$C" -h "$H" -p "$BASE" cluster nodes)
-  local t0; t0=$(date +%s.%N)
+  local t0 end; t0=$(date +%s.%N); end=$((SECONDS + 120))
   while read -r f t ranges; do
     a=${at[$f]}
     # shellcheck disable=SC2086 # the ranges are words
@@ -100,6 +99,7 @@ PY
       "$C" -h "$H" -p "$p" cluster getslotmigrations | grep -qvxE 'success|failed|cancelled|name|operation|slot_ranges|target_node|source_node|create_time|last_update_time|last_ack_time|state|message|cow_size|remaining_repl_size|EXPORT|IMPORT|[0-9a-f]{40}|[0-9 -]+|' && active=1
     done
     [ "$active" = 0 ] && break
+    [ "$SECONDS" -lt "$end" ] || { echo "bench: floor jobs still active after 120 s" >&2; exit 1; }
     sleep 0.01
   done
   echo "$(date +%s.%N) - $t0" | bc
@@ -112,10 +112,11 @@ timed() {
   echo "$(date +%s.%N) - $t0" | bc
 }
 
-# check: valkey-cli --cluster check passes.
+# check: valkey-cli --cluster check passes, and no master is left without slots (a refused
+# job would leave its target empty and still look like a fast, clean run).
 check() {
   local out; out=$("$C" --cluster check "$H:$BASE" 2>&1)
-  grep -q "All 16384 slots covered" <<<"$out" && ! grep -q "WARNING\|ERR" <<<"$out" \
+  grep -q "All 16384 slots covered" <<<"$out" && ! grep -q "WARNING\|ERR\|(0 slots) master" <<<"$out" \
     || { echo "bench: valkey-cli --cluster check failed after $1:" >&2; echo "$out" >&2; exit 1; }
 }
 
@@ -129,11 +130,11 @@ rebalance() {
   check "$1"
 }
 
-# writer: redis-benchmark --cluster writing with 8 clients until stopped (WRITER holds its pid).
+# writer: redis-benchmark --cluster writing with 8 clients until stopped (its pid in $WORK/writer.pid).
 writer() {
   redis-benchmark --cluster -h "$H" -p "$BASE" -t set -n 100000000 -r "$KEYS" -d 100 -c 8 -q \
     >/dev/null 2>&1 &
-  WRITER=$!
+  echo $! >"$WORK/writer.pid" # steps run in subshells: stop() finds it here
   sleep 1
 }
 
@@ -162,7 +163,7 @@ runs() {
 
 r_idle() { fresh 3 1 "$KEYS"; rebalance "$1"; }
 r_live() { fresh 3 1 "$KEYS"; writer; rebalance "$1"; stop_writer; }
-stop_writer() { kill "$WRITER" 2>/dev/null || true; wait "$WRITER" 2>/dev/null || true; WRITER=; }
+stop_writer() { kill "$(cat "$WORK/writer.pid")" 2>/dev/null || true; rm -f "$WORK/writer.pid"; }
 d_idle() { fresh 3 1 "$KEYS"; "$PLUGIN" --seed "$H:$BASE" rebalance --use-empty-masters --yes >/dev/null 2>&1; drain "$1"; }
 m_idle() { fresh 3 1 1000000; rebalance "$1"; }
 c_idle() { fresh "$2" "$3" "$KEYS"; rebalance "$1"; }

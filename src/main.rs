@@ -15,45 +15,37 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::Error::from(e)),
     };
-    let result = runtime.block_on(until_interrupted(kubectl_redis_cluster::run(cli, &env)));
-    match result {
-        Some(Ok(Outcome::Success)) => ExitCode::from(exit_codes::SUCCESS),
-        Some(Ok(Outcome::Unhealthy)) => ExitCode::from(exit_codes::UNHEALTHY),
-        Some(Err(e)) if is_broken_pipe(&e) => ExitCode::from(exit_codes::SUCCESS),
-        Some(Err(e)) if interrupt::requested() => interrupted(Some(Err(e))),
-        Some(Err(e)) => fail(&e),
-        None => interrupted(None),
+    runtime.spawn(watch_ctrl_c());
+    match runtime.block_on(kubectl_redis_cluster::run(cli, &env)) {
+        Ok(Outcome::Success) => ExitCode::from(exit_codes::SUCCESS),
+        Ok(Outcome::Unhealthy) => ExitCode::from(exit_codes::UNHEALTHY),
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(exit_codes::SUCCESS),
+        Err(e) if interrupt::requested() => {
+            // The work stopped itself after Ctrl-C; its error says where.
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_codes::INTERRUPTED)
+        }
+        Err(e) => fail(&e),
     }
 }
 
-/// Runs `work` until it ends, or until Ctrl-C when nothing running can stop at a safe point
-/// (`None`); with such work running, a first Ctrl-C lets it stop itself and a second one
-/// does not wait.
-async fn until_interrupted(
-    work: impl Future<Output = anyhow::Result<Outcome>>,
-) -> Option<anyhow::Result<Outcome>> {
-    let mut work = std::pin::pin!(work);
-    tokio::select! {
-        done = &mut work => return Some(done),
-        _ = tokio::signal::ctrl_c() => {}
+/// Ctrl-C ends the process at once with exit code 130 (as safe as a kill: every command
+/// resumes), unless work that stops at a safe point is running (slots moving): then the first
+/// one only asks it to stop, and a second one ends the process. It runs on its own task, so a
+/// prompt blocked on the terminal does not hold it up.
+async fn watch_ctrl_c() {
+    let mut pressed = 0;
+    while tokio::signal::ctrl_c().await.is_ok() {
+        pressed += 1;
+        if pressed == 1 && interrupt::request() {
+            eprintln!(
+                "interrupted: stopping at the next safe point (Ctrl-C again to quit at once)"
+            );
+            continue;
+        }
+        eprintln!("error: interrupted (Ctrl-C); run the same command again to finish");
+        std::process::exit(i32::from(exit_codes::INTERRUPTED));
     }
-    if !interrupt::request() {
-        return None;
-    }
-    eprintln!("interrupted: stopping at the next safe point (Ctrl-C again to quit at once)");
-    tokio::select! {
-        done = &mut work => Some(done),
-        _ = tokio::signal::ctrl_c() => None,
-    }
-}
-
-/// Exit code 130 after Ctrl-C, with what the stopped work said about where it stopped.
-fn interrupted(result: Option<anyhow::Result<Outcome>>) -> ExitCode {
-    match result {
-        Some(Err(e)) => eprintln!("error: {e:#}"),
-        _ => eprintln!("error: interrupted (Ctrl-C); run the same command again to finish"),
-    }
-    ExitCode::from(exit_codes::INTERRUPTED)
 }
 
 /// Prints the error chain on one line per cause and returns the error exit code.

@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 
 use super::context::{Ctx, Outcome};
 use crate::k8s::K8sError;
+use crate::k8s::locate::server_kind;
 use crate::k8s::manifests::{DeployParams, Object, render, to_yaml};
 use crate::settings::Settings;
 use crate::topology::EngineKind;
@@ -96,7 +97,16 @@ impl DeployOpts {
                 "statefulset {sts} already exists with {} pods; deploy would set {pods} without moving any slot: resize a running cluster with `scale`, or `destroy` it first",
                 current.desired
             ),
-            Ok(_) | Err(K8sError::NotFound { .. } | K8sError::NamespaceNotFound { .. }) => {}
+            Ok(_) => {
+                let running = server_kind(&k8s.statefulset(sts).await?);
+                let asked = EngineKind::from(self.engine);
+                if let Some(running) = running.filter(|r| *r != asked) {
+                    bail!(
+                        "statefulset {sts} runs {running}; deploy --engine {asked} would restart its pods as {asked} servers on {running}'s data: keep `--engine {running}`, or `destroy` it first"
+                    );
+                }
+            }
+            Err(K8sError::NotFound { .. } | K8sError::NamespaceNotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
         let scope = &k8s.scope;

@@ -185,6 +185,14 @@ pub async fn execute(
     let stats = moved.context(
         "moving slots stopped; run the same command again (or `fix`) to finish: no key is lost",
     )?;
+    if crate::interrupt::requested() {
+        // Every slot had moved when the mover looked; the steps after it wait for a re-run.
+        bail!(
+            "interrupted (Ctrl-C) after every slot had moved ({} slot(s), {} key(s)); run the same command again to finish",
+            stats.slots,
+            stats.keys
+        );
+    }
     let seconds = started.elapsed().as_secs_f64();
     ctx.reporter.done(format!(
         "moved {} slot(s) and {} key(s) in {seconds:.2}s ({:.0} keys/s)",

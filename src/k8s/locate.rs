@@ -18,6 +18,8 @@ pub const DEFAULT_PORT: u16 = 6379;
 
 /// Names a container port holding the client port is commonly given (ours, Bitnami's, the
 /// classic workflow's, Valkey's).
+use crate::topology::EngineKind;
+
 const CLIENT_PORT_NAMES: [&str; 5] = ["client", "redis", "tcp-redis", "valkey", "tcp-valkey"];
 
 /// The StatefulSet found and how.
@@ -159,6 +161,25 @@ pub fn client_port(sts: &StatefulSet) -> Option<u16> {
     }
 }
 
+/// Which server the StatefulSet's redis container runs, by its image's name or the server
+/// its command starts (Valkey when either says valkey); `None` when no container runs one.
+pub fn server_kind(sts: &StatefulSet) -> Option<EngineKind> {
+    let c = containers(sts).into_iter().find(is_redis_container)?;
+    let image = c.image.as_deref().unwrap_or_default();
+    let name = image.rsplit('/').next().unwrap_or(image);
+    let valkey = name.to_ascii_lowercase().contains("valkey")
+        || c.command
+            .iter()
+            .chain(c.args.iter())
+            .flatten()
+            .any(|word| word.contains("valkey-server"));
+    Some(if valkey {
+        EngineKind::Valkey
+    } else {
+        EngineKind::Redis
+    })
+}
+
 /// The containers of the pod template.
 fn containers(sts: &StatefulSet) -> Vec<Container> {
     sts.spec
@@ -218,6 +239,19 @@ mod tests {
 
     fn parse(value: serde_json::Value) -> StatefulSet {
         serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn the_server_kind_comes_from_the_image_or_the_command() {
+        let ports = serde_json::json!([]);
+        let kind = |image: &str| server_kind(&parse(sts("c", image, ports.clone())));
+        assert_eq!(kind("redis:7.0.15"), Some(EngineKind::Redis));
+        assert_eq!(kind("valkey/valkey:9.1"), Some(EngineKind::Valkey));
+        assert_eq!(
+            kind("registry.local:5000/cache/valkey:8.1"),
+            Some(EngineKind::Valkey)
+        );
+        assert_eq!(kind("nginx:1"), None);
     }
 
     #[test]

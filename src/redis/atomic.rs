@@ -74,13 +74,21 @@ pub async fn move_slots_atomic(
     let runner = &runner;
     try_join_all(jobs.values().map(|source_jobs| async move {
         for job in source_jobs {
-            runner.run(job).await?;
+            match runner.run(job).await {
+                // The other sources cancel their own jobs too (an error would drop them).
+                Err(MoveError::Interrupted(_)) => return Ok(()),
+                done => done?,
+            }
         }
         Ok::<_, MoveError>(())
     }))
     .await?;
+    let moved = counters.slots.load(Ordering::Relaxed) - before.0;
+    if crate::interrupt::requested() && moved < moves.len() as u64 {
+        return Err(MoveError::Interrupted(CANCELLED));
+    }
     Ok(MoveStats {
-        slots: counters.slots.load(Ordering::Relaxed) - before.0,
+        slots: moved,
         keys: counters.keys.load(Ordering::Relaxed) - before.1,
     })
 }

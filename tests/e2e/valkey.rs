@@ -42,6 +42,15 @@ fn a_valkey_9_cluster_scales_to_four_masters_and_back_keeping_every_key() {
         "shutdown-on-sigterm",
     ]);
     assert!(sigterm.contains("failover"), "{sigterm}");
+    let redis = plugin(&["-n", n, "deploy", "--yes"]);
+    assert_eq!(redis.code, 2, "{redis:?}");
+    assert!(
+        redis.stderr.contains(
+            "statefulset redis-cluster runs valkey; deploy --engine redis would restart its pods as redis servers on valkey's data"
+        ),
+        "{}",
+        redis.stderr
+    );
     let status = healthy(n);
     assert_eq!(
         status["engines"],

@@ -153,10 +153,10 @@ fn ctrl_c_cancels_the_running_atomic_migration_and_running_it_again_finishes_the
     let seed = nodes.seed();
     assert_success(&plugin(&["--seed", &seed, "add-node", &new, "--yes"]));
     // A background save on the first master keeps its export job waiting for the fork to
-    // end (`waiting-to-snapshot`): ~10k keys at 300 µs each hold it for ~3 s.
+    // end (`waiting-to-snapshot`): ~10k keys at 600 µs each hold it for ~6 s.
     let stalled = &nodes.nodes[0];
     let served_before = own_slot_count(stalled);
-    stalled.cli(&["config", "set", "rdb-key-save-delay", "300"]);
+    stalled.cli(&["config", "set", "rdb-key-save-delay", "600"]);
     stalled.cli(&["bgsave"]);
     let child = std::process::Command::new(PLUGIN)
         .args(["--seed", &seed, "rebalance", "--use-empty-masters"])
