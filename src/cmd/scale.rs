@@ -11,6 +11,7 @@
 //! re-run after a kill skips what is done and finishes the rest.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -126,12 +127,27 @@ impl ScaleOpts {
             .await?;
         self.join_new_pods(ctx, &pods, &pods.endpoints()).await?;
         // A pod may have been recreated meanwhile, at another IP (a drained Kubernetes node):
-        // roles and moves are planned from the pods as they are now.
-        let pods = k8s
-            .wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout)
-            .await?;
-        let seeds = pods.endpoints();
-        self.settle_roles(ctx, &pods, &seeds, replicas).await?;
+        // roles and moves are planned from the pods as they are now, and when one goes while
+        // roles are assigned, from the pods as they are once it is back.
+        let deadline = Instant::now() + ctx.settings.timeout;
+        let seeds = loop {
+            let pods = k8s
+                .wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout)
+                .await?;
+            let seeds = pods.endpoints();
+            match self.settle_roles(ctx, &pods, &seeds, replicas).await {
+                Err(e) if Instant::now() < deadline => match e.downcast::<PodsChanged>() {
+                    Ok(changed) => ctx
+                        .reporter
+                        .warn(format!("{changed}; waiting for the pods again")),
+                    Err(other) => return Err(other),
+                },
+                settled => {
+                    settled?;
+                    break seeds;
+                }
+            }
+        };
         let start = start_from(ctx, &seeds).await?;
         let weights: BTreeMap<NodeId, f64> =
             start.slots.keys().map(|id| (id.clone(), 1.0)).collect();
@@ -233,6 +249,13 @@ impl ScaleOpts {
         )
         .await?;
         let facts = role_facts(pods, &view, seeds);
+        if facts.len() < seeds.len() {
+            return Err(PodsChanged {
+                answered: facts.len(),
+                pods: seeds.len(),
+            }
+            .into());
+        }
         let roles = assign_roles(&facts, self.masters, replicas).context("cannot assign roles")?;
         let name = |id: &NodeId| pod_name(pods, &view, id);
         for (replica, master) in &roles.replicate {
@@ -451,6 +474,17 @@ fn current_replicas(view: &ClusterView) -> usize {
         .count();
     let replicas = view.replicas().count();
     (replicas + masters / 2).checked_div(masters).unwrap_or(1)
+}
+
+/// Fewer pods answered than the StatefulSet has: one was deleted or restarted (at a new IP)
+/// after the pods were listed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{answered} of the {pods} pods answered while roles were assigned (a pod was deleted or restarted)"
+)]
+struct PodsChanged {
+    answered: usize,
+    pods: usize,
 }
 
 /// The role facts of the nodes at `endpoints`, ranked by pod ordinal.
