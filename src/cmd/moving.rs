@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::context::Ctx;
 use crate::interrupt::SafeStop;
 use crate::output::progress::MoveProgress;
+use crate::plan::durability::{DurabilityLine, TargetDurability, durability};
 use crate::plan::method::{Method, choose_method};
 use crate::plan::moves::{MoveLine, OpenSlots, SlotMove, open_slots, projected_slots, summarize};
 use crate::redis::atomic::{move_slots_atomic, wait_for_running_exports};
@@ -110,6 +111,8 @@ pub struct MoveReport {
     pub method: Method,
     /// Every move, in order.
     pub moves: Vec<SlotMove>,
+    /// What each target's replicas guarantee for the keys moved to it.
+    pub durability: Vec<TargetDurability>,
     /// Slots and keys moved.
     pub stats: MoveStats,
     /// Seconds spent moving.
@@ -140,6 +143,7 @@ pub async fn execute(
             result: "nothing_to_do",
             method: Method::Keys,
             moves: all,
+            durability: Vec::new(),
             stats: MoveStats::default(),
             seconds: 0.0,
         });
@@ -148,12 +152,16 @@ pub async fn execute(
     // they are finished key by key first.
     let fresh = &all[start.resume.len()..];
     let method = choose_method(&start.view, fresh, options.migration)?;
+    let durability = durability(&start.view, &all);
     print_plan(ctx, &start.view, &all, method, start.resume.len());
+    ctx.reporter
+        .line(&format!("  {}", DurabilityLine(&durability)));
     if ctx.settings.dry_run {
         return Ok(MoveReport {
             result: "planned",
             method,
             moves: all,
+            durability,
             stats: MoveStats::default(),
             seconds: 0.0,
         });
@@ -205,6 +213,7 @@ pub async fn execute(
         result: "moved",
         method,
         moves: all,
+        durability,
         stats,
         seconds,
     })

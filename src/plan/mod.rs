@@ -2,6 +2,7 @@
 //! so every plan is unit-tested, printed by `--dry-run`, and recomputed from scratch on a
 //! re-run (a half-done plan observes as a smaller plan).
 
+pub mod durability;
 pub mod heal;
 pub mod init;
 pub mod layout;

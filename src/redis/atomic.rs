@@ -22,6 +22,7 @@ use ::redis::Value;
 use futures::future::try_join_all;
 
 use super::databases::{cluster_databases, select};
+use super::durability::wait_for_replicas;
 use super::error::NodeError;
 use super::mover::{MoveCounters, MoveError, MoveOptions, MoveStats, endpoints, error_text};
 use super::pool::Pool;
@@ -65,6 +66,7 @@ pub async fn move_slots_atomic(
         endpoints: &endpoints,
         keys: &keys,
         deadline: options.migrate_timeout.max(Duration::from_secs(60)),
+        replica_timeout: options.replica_timeout,
         counters,
     };
     let before = (
@@ -226,6 +228,8 @@ struct Runner<'a> {
     /// Keys per slot on its source, counted before the first job.
     keys: &'a BTreeMap<u16, u64>,
     deadline: Duration,
+    /// How long the target's replicas may take to acknowledge a job's keys.
+    replica_timeout: Duration,
     counters: &'a MoveCounters,
 }
 
@@ -277,6 +281,10 @@ impl Runner<'_> {
         };
         let moved = end.state == "success" || self.target_owns(target, job).await?;
         if moved {
+            // The server hands the slots over without waiting for the target's replicas; a
+            // job counts as done once they have its keys too ([`super::durability`]).
+            let mut node = self.pool.node(target).await?;
+            wait_for_replicas(&mut node, self.replica_timeout).await?;
             self.counters
                 .slots
                 .fetch_add(job.slots.len() as u64, Ordering::Relaxed);

@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod connector;
 pub mod converge;
 pub mod databases;
+pub mod durability;
 pub mod error;
 pub mod init;
 pub mod membership;

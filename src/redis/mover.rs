@@ -5,7 +5,8 @@
 //! - every source drains concurrently (MIGRATE blocks a source's main thread, so sources are
 //!   the unit of parallelism), each in windows of slots whose control commands are pipelined,
 //!   and each drain round pipelines `MIGRATE; GETKEYSINSLOT` for every open slot of the window;
-//! - a slot is finalized only after GETKEYSINSLOT on its source came back empty, and the
+//! - a slot is finalized only after GETKEYSINSLOT on its source came back empty and every
+//!   replica of its target acknowledged the keys ([`super::durability`]), and the
 //!   source is told only after the target's config epoch is above the source's, so no node
 //!   ever drops keys for a slot it lost (the "dirty slot" trap);
 //! - every step is idempotent and tolerant of its own earlier half-run, so a run killed at any
@@ -14,7 +15,7 @@
 //!   database by database, each MIGRATE into the same database on the target
 //!   ([`super::databases`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use ::redis::{Pipeline, Value};
 use futures::future::try_join_all;
 
 use super::databases::{cluster_databases, select};
+use super::durability::{DurabilityError, ReplicasBehind, wait_for_replicas};
 use super::error::NodeError;
 use super::pool::{Node, Pool};
 use crate::plan::moves::SlotMove;
@@ -43,6 +45,9 @@ pub struct MoveOptions {
     pub replace: bool,
     /// How slots move (`--migration`); the caller picks the mover from it.
     pub migration: crate::plan::method::Migration,
+    /// How long a target's replicas may take to acknowledge the keys of a window before the
+    /// target takes its slots ([`super::durability`]).
+    pub replica_timeout: Duration,
 }
 
 impl Default for MoveOptions {
@@ -56,6 +61,7 @@ impl Default for MoveOptions {
             migrate_timeout: Duration::from_secs(60),
             replace: false,
             migration: crate::plan::method::Migration::default(),
+            replica_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -93,9 +99,21 @@ pub enum MoveError {
     /// A node named by a move is not known.
     #[error("node {0} is not known to the cluster")]
     UnknownNode(String),
+    /// A target's replica did not acknowledge the moved keys in time.
+    #[error(transparent)]
+    ReplicasBehind(#[from] ReplicasBehind),
     /// Ctrl-C: the mover stopped at a safe point.
     #[error("interrupted (Ctrl-C): {0}")]
     Interrupted(&'static str),
+}
+
+impl From<DurabilityError> for MoveError {
+    fn from(e: DurabilityError) -> Self {
+        match e {
+            DurabilityError::Node(e) => Self::Node(e),
+            DurabilityError::Behind(e) => Self::ReplicasBehind(e),
+        }
+    }
 }
 
 /// What the key-by-key mover guarantees when Ctrl-C stops it.
@@ -147,6 +165,11 @@ pub async fn move_slots(
         counters,
         databases,
         stop: AtomicBool::new(false),
+        replicated_setslot: view
+            .masters()
+            .filter(|r| r.engine().is_some_and(|e| e.replicates_setslot()))
+            .map(|r| r.id().clone())
+            .collect(),
     };
     let before = (
         counters.slots.load(Ordering::Relaxed),
@@ -198,6 +221,10 @@ struct MoverCtx<'a> {
     databases: u32,
     /// Set when any source fails, so the others stop at their next window.
     stop: AtomicBool,
+    /// Masters that replicate SETSLOT to their replicas before applying it (Valkey ≥ 8.0)
+    /// and fail it with NOREPLICAS when a replica has not acknowledged it within the
+    /// command's TIMEOUT (2 s unless given): the mover gives them its own replica budget.
+    replicated_setslot: BTreeSet<NodeId>,
 }
 
 /// A slot being drained.
@@ -270,11 +297,7 @@ impl MoverCtx<'_> {
         let mut per_target: BTreeMap<&NodeId, (Pipeline, Vec<u16>)> = BTreeMap::new();
         for m in window {
             let (pipe, slots) = per_target.entry(&m.to).or_default();
-            pipe.cmd("CLUSTER")
-                .arg("SETSLOT")
-                .arg(m.slot)
-                .arg("IMPORTING")
-                .arg(m.from.to_string());
+            self.setslot(pipe, &m.to, m.slot, "IMPORTING", Some(&m.from));
             slots.push(m.slot);
         }
         let taken = try_join_all(
@@ -310,11 +333,7 @@ impl MoverCtx<'_> {
     ) -> Result<(Vec<Draining<'m>>, u64), MoveError> {
         let mut pipe = ::redis::pipe();
         for m in window {
-            pipe.cmd("CLUSTER")
-                .arg("SETSLOT")
-                .arg(m.slot)
-                .arg("MIGRATING")
-                .arg(m.to.to_string());
+            self.setslot(&mut pipe, from, m.slot, "MIGRATING", Some(&m.to));
             pipe.cmd("CLUSTER")
                 .arg("GETKEYSINSLOT")
                 .arg(m.slot)
@@ -529,8 +548,9 @@ impl MoverCtx<'_> {
         }
     }
 
-    /// SETSLOT NODE on the targets, then (once each target's epoch is above the source's) on
-    /// the source, then on every other master.
+    /// Once every replica of each target has the keys it received, SETSLOT NODE on the
+    /// targets, then (once each target's epoch is above the source's) on the source, then on
+    /// every other master.
     async fn finalize(
         &self,
         from: &NodeId,
@@ -543,7 +563,10 @@ impl MoverCtx<'_> {
         }
         try_join_all(per_target.iter().map(|(to, slots)| async move {
             let mut node = self.node(to).await?;
-            let replies = node.pipeline(&setslot_node(slots, to, true)).await?;
+            wait_for_replicas(&mut node, self.options.replica_timeout).await?;
+            let replies = node
+                .pipeline(&self.setslot_node(to, slots, to, true))
+                .await?;
             for (reply, slot) in replies.iter().zip(slots.iter()) {
                 check_reply(reply, *slot, &node.endpoint, &[])?;
             }
@@ -554,12 +577,12 @@ impl MoverCtx<'_> {
 
         let mut source = self.node(from).await?;
         for (to, slots) in &per_target {
-            let mut pipe = setslot_node(slots, to, false);
+            let mut pipe = self.setslot_node(from, slots, to, false);
             // SETSLOT NODE clears a migrating mark but not an importing one (a holder that
             // `fix` merges imports from the owner); the source holds none of these keys now,
             // so STABLE is safe, and a run killed after this leaves no mark to misread.
             for slot in slots.iter() {
-                pipe.cmd("CLUSTER").arg("SETSLOT").arg(*slot).arg("STABLE");
+                self.setslot(&mut pipe, from, *slot, "STABLE", None);
             }
             let replies = source.pipeline(&pipe).await?;
             let slot_twice = slots.iter().chain(slots.iter());
@@ -586,7 +609,8 @@ impl MoverCtx<'_> {
                 for (to, slots) in per_target {
                     // Informing the other masters only saves redirects; gossip does the rest,
                     // so their refusals are not errors.
-                    node.pipeline(&setslot_node(slots, to, false)).await?;
+                    node.pipeline(&self.setslot_node(id, slots, to, false))
+                        .await?;
                 }
                 Ok::<_, MoveError>(())
             }
@@ -596,6 +620,38 @@ impl MoverCtx<'_> {
             .slots
             .fetch_add(window.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Adds `CLUSTER SETSLOT slot HOW [node]` for node `on`, with the mover's replica budget
+    /// as its TIMEOUT where `on` replicates SETSLOT.
+    fn setslot(
+        &self,
+        pipe: &mut Pipeline,
+        on: &NodeId,
+        slot: u16,
+        how: &str,
+        node: Option<&NodeId>,
+    ) {
+        let cmd = pipe.cmd("CLUSTER").arg("SETSLOT").arg(slot).arg(how);
+        if let Some(node) = node {
+            cmd.arg(node.to_string());
+        }
+        if self.replicated_setslot.contains(on) {
+            cmd.arg("TIMEOUT")
+                .arg(self.options.replica_timeout.as_millis() as u64);
+        }
+    }
+
+    /// `SETSLOT s NODE to` on node `on` for each slot, optionally followed by `CLUSTER INFO`.
+    fn setslot_node(&self, on: &NodeId, slots: &[u16], to: &NodeId, with_info: bool) -> Pipeline {
+        let mut pipe = ::redis::pipe();
+        for slot in slots {
+            self.setslot(&mut pipe, on, *slot, "NODE", Some(to));
+        }
+        if with_info {
+            pipe.cmd("CLUSTER").arg("INFO");
+        }
+        pipe
     }
 
     /// Bumps the target's epoch until it is above `source_epoch`; `info` is the target's
@@ -627,22 +683,6 @@ impl MoverCtx<'_> {
             ),
         })
     }
-}
-
-/// `SETSLOT s NODE to` for each slot, optionally followed by `CLUSTER INFO`.
-fn setslot_node(slots: &[u16], to: &NodeId, with_info: bool) -> Pipeline {
-    let mut pipe = ::redis::pipe();
-    for slot in slots {
-        pipe.cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(*slot)
-            .arg("NODE")
-            .arg(to.to_string());
-    }
-    if with_info {
-        pipe.cmd("CLUSTER").arg("INFO");
-    }
-    pipe
 }
 
 /// The text of an error reply (code and message), `None` for any other reply.

@@ -341,3 +341,105 @@ fn signal(child: &Child, sig: &str) {
         .expect("run kill");
     assert!(sent.success(), "kill {sig} {}", child.id());
 }
+
+/// The server process id of `node` (to signal it while it cannot answer).
+fn server_pid(node: &RedisNode) -> String {
+    node.cli(&["info", "server"])
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .expect("INFO server has process_id")
+        .trim()
+        .to_string()
+}
+
+/// Sends `sig` (`-STOP`, `-CONT`, `-0`) to process `pid`; whether it was delivered.
+fn signal_pid(pid: &str, sig: &str) -> bool {
+    Command::new("kill")
+        .args([sig, pid])
+        .status()
+        .expect("run kill")
+        .success()
+}
+
+#[test]
+fn a_target_killed_right_after_a_move_loses_no_key_because_its_replica_had_every_key_before_the_target_took_the_slots()
+ {
+    // Redis' default durability: AOF fsynced every second. MIGRATE deletes the source's copy
+    // once the target has the key in memory, so until the target's replica has it too, the
+    // target's memory is the only copy.
+    let mut nodes = Nodes::secured(
+        Access::default(),
+        Box::new(|_| ["--appendfsync", "everysec"].map(String::from).to_vec()),
+    );
+    nodes.add(3);
+    nodes.init(0);
+    nodes.write_keys("d", 20_000);
+    let added = nodes.add(2);
+    assert_success(&nodes.plugin(&["add-node", &added[0], "--yes"]));
+    let target_id = nodes.nodes[3].id();
+    assert_success(&nodes.plugin(&["add-node", &added[1], "--replica-of", &target_id, "--yes"]));
+    let (target, replica) = (&nodes.nodes[3], &nodes.nodes[4]);
+    wait_for("the target's replica to be in sync", || {
+        target
+            .cli(&["info", "replication"])
+            .contains("state=online")
+    });
+
+    let mut child = Command::new(PLUGIN)
+        .args(["--seed", &nodes.seed()])
+        .args([
+            "rebalance",
+            "--use-empty-masters",
+            "--batch",
+            "20",
+            "--migration",
+            "keys",
+            "--yes",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the plugin");
+    wait_for("the target to import slots", || own_slots(target, "-<-").1);
+    // The replica stops reading its replication stream while every source has a window in
+    // flight (each moves 1365 slots, two windows of at most 1024).
+    signal(&child, "-STOP");
+    let taken = own_slots(target, "-<-").0;
+    let replica_pid = server_pid(replica);
+    assert!(signal_pid(&replica_pid, "-STOP"));
+    signal(&child, "-CONT");
+    // Two seconds: less than the cluster's node timeout (3 s), so nobody flags the replica,
+    // and Valkey's own 2 s wait of a replicated SETSLOT is not what holds the move.
+    std::thread::sleep(Duration::from_secs(2));
+    let running = child.try_wait().expect("look at the plugin").is_none();
+    let taken_while_stopped = own_slots(target, "-<-").0;
+    assert!(signal_pid(&replica_pid, "-CONT"));
+    let out = child.wait_with_output().expect("wait for the plugin");
+    assert!(
+        running,
+        "the rebalance ended while the target's replica was stopped:\n{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        taken_while_stopped,
+        taken,
+        "the target took slots whose keys its stopped replica had not acknowledged:\n{}",
+        stderr(&out)
+    );
+    assert_success(&out);
+    assert_eq!(own_slots(target, "-<-").0, 4096);
+
+    // The target dies right after the move; its replica takes over.
+    let replica_id = replica.id();
+    nodes.nodes[3].kill();
+    let (seed_node, replica) = (&nodes.nodes[0], &nodes.nodes[4]);
+    replica.cli(&["cluster", "failover", "takeover"]);
+    wait_for("the replica to serve the target's slots", || {
+        seed_node
+            .cli(&["cluster", "nodes"])
+            .lines()
+            .any(|l| l.starts_with(&replica_id) && l.contains("master") && slots_in_line(l) == 4096)
+    });
+    nodes.assert_keys_intact("d", 20_000);
+}
