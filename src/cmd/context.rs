@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::k8s::discover::PodAddresses;
-use crate::k8s::secret::{SecretKey, password_ref};
+use crate::k8s::secret::{SecretKey, TlsKeys, password_ref};
 use crate::k8s::{K8s, Pods, PortForwardConnector};
 use crate::output::Reporter;
 use crate::output::prompt::{NotConfirmed, confirm};
@@ -202,8 +202,13 @@ impl Ctx {
 
 /// The TLS client configuration from `--tls-secret`.
 async fn secret_tls(k8s: &K8s, wanted: &TlsSecret) -> anyhow::Result<TlsConfig> {
-    let material = k8s
-        .tls_material(&wanted.name, wanted.insecure, wanted.server_name.clone())
+    let mut material = k8s
+        .tls_material(
+            &wanted.name,
+            &TlsKeys::default(),
+            wanted.insecure,
+            wanted.server_name.clone(),
+        )
         .await
         .with_context(|| {
             format!(
@@ -211,6 +216,7 @@ async fn secret_tls(k8s: &K8s, wanted: &TlsSecret) -> anyhow::Result<TlsConfig> 
                 wanted.name
             )
         })?;
+    material.origin = format!("{}, named by --tls-secret", material.origin);
     Ok(material.client_config()?)
 }
 
