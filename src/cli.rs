@@ -110,6 +110,10 @@ pub struct GlobalOpts {
     pub password_secret: Option<String>,
 
     /// Talk TLS to the nodes (their tls-port); needs --cacert or --tls-secret, or --insecure.
+    ///
+    /// Without any TLS flag, a StatefulSet whose redis container has its client port as
+    /// --tls-port is reached over TLS with the Secret its certificate files are mounted from,
+    /// checked against its first pod's DNS name; these flags override all of that.
     #[arg(long, global = true)]
     pub tls: bool,
 

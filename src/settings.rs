@@ -227,6 +227,10 @@ fn tls_config(g: &GlobalOpts) -> Result<Option<TlsConfig>, SettingsError> {
         (None, true) => ServerTrust::AnyCertificate,
         (None, false) => return Err(SettingsError::TlsWithoutTrust),
     };
+    let origin = match &trust {
+        ServerTrust::Ca(ca) => ca.origin.clone(),
+        ServerTrust::AnyCertificate => "--insecure".to_string(),
+    };
     let identity = match (&g.cert, &g.key) {
         (Some(cert), Some(key)) => Some(ClientIdentity {
             cert: Pem::read("--cert", cert)?,
@@ -240,6 +244,7 @@ fn tls_config(g: &GlobalOpts) -> Result<Option<TlsConfig>, SettingsError> {
             trust,
             identity,
             server_name,
+            origin,
         }
         .client_config()?,
     ))

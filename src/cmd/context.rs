@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::k8s::discover::PodAddresses;
-use crate::k8s::secret::{SecretKey, password_ref};
+use crate::k8s::secret::{SecretKey, TlsKeys, password_ref};
+use crate::k8s::served_tls::{ServedTls, served_tls};
 use crate::k8s::{K8s, Pods, PortForwardConnector};
 use crate::output::Reporter;
 use crate::output::prompt::{NotConfirmed, confirm};
@@ -89,8 +90,15 @@ impl Ctx {
         if settings.credentials.is_none() {
             settings.credentials = secret_credentials(&k8s, &settings, &sts).await?;
         }
+        let mut found_tls = None;
         if let Some(wanted) = &settings.tls_secret {
             settings.tls = Some(secret_tls(&k8s, wanted).await?);
+        } else if settings.tls.is_none()
+            && let Some(served) = served_tls(&sts).filter(|s| s.port == located.port)
+        {
+            let (tls, found) = served_secret_tls(&k8s, &located.statefulset, served).await?;
+            settings.tls = Some(tls);
+            found_tls = Some(found);
         }
         let connector: Arc<dyn Connector> = if target.direct || k8s.in_cluster {
             Arc::new(DirectConnector {
@@ -104,7 +112,7 @@ impl Ctx {
             ))
         };
         let mut ctx = Self::with_connector(settings, connector, members.endpoints());
-        for found in &located.inferred {
+        for found in located.inferred.iter().chain(&found_tls) {
             ctx.reporter.line(&format!("Found {found}"));
         }
         ctx.k8s = Some(k8s);
@@ -202,8 +210,13 @@ impl Ctx {
 
 /// The TLS client configuration from `--tls-secret`.
 async fn secret_tls(k8s: &K8s, wanted: &TlsSecret) -> anyhow::Result<TlsConfig> {
-    let material = k8s
-        .tls_material(&wanted.name, wanted.insecure, wanted.server_name.clone())
+    let mut material = k8s
+        .tls_material(
+            &wanted.name,
+            &TlsKeys::default(),
+            wanted.insecure,
+            wanted.server_name.clone(),
+        )
         .await
         .with_context(|| {
             format!(
@@ -211,7 +224,53 @@ async fn secret_tls(k8s: &K8s, wanted: &TlsSecret) -> anyhow::Result<TlsConfig> 
                 wanted.name
             )
         })?;
+    material.origin = format!("{}, named by --tls-secret", material.origin);
     Ok(material.client_config()?)
+}
+
+/// The TLS client configuration from the Secret the StatefulSet mounts its certificate files
+/// from, when its client port is its `--tls-port` and no TLS flag was given; with the line
+/// that says what was found. The nodes' certificate serves as the client certificate, as the
+/// nodes use it among themselves.
+async fn served_secret_tls(
+    k8s: &K8s,
+    statefulset: &str,
+    served: ServedTls,
+) -> anyhow::Result<(TlsConfig, String)> {
+    let ServedTls {
+        port,
+        secret,
+        server_name,
+    } = served;
+    let secret = secret.map_err(|why| {
+        anyhow::anyhow!(
+            "statefulset {statefulset} serves TLS on port {port} (--tls-port in its pod spec), but {why}: pass --tls with --tls-secret NAME (or --cacert FILE)"
+        )
+    })?;
+    let mut material = k8s
+        .tls_material(&secret.name, &secret.keys, false, server_name.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot read the TLS material (secret {}, mounted by statefulset {statefulset} as its {}; --tls --tls-secret NAME names another)",
+                secret.name, secret.mount
+            )
+        })?;
+    material.origin = format!(
+        "{}, found from the StatefulSet's {}",
+        material.origin, secret.mount
+    );
+    let checked = match &server_name {
+        Some(name) => format!(
+            "node certificates checked for {name} (--tls --tls-secret NAME --tls-server-name NAME set others)"
+        ),
+        None => "node certificates checked for each node's IP (no namespace or headless Service names the pods; --tls --tls-secret NAME --tls-server-name NAME sets a name)".to_string(),
+    };
+    let found = format!(
+        "TLS on port {port} (--tls-port in the pod spec): {}; {checked}",
+        material.origin
+    );
+    Ok((material.client_config()?, found))
 }
 
 /// The password from `--password-secret`, else from the Secret the StatefulSet's redis

@@ -47,7 +47,8 @@ impl StatusOpts {
             None => (check(&view, self.replicas_per_master), PodNames::new()),
         };
         let password = ctx.settings.credentials.as_ref().map(|c| c.origin.clone());
-        let report = build(&view, problems, &names, password);
+        let tls = ctx.settings.tls.as_ref().map(|t| t.origin().to_string());
+        let report = build(&view, problems, &names, password, tls);
         let mut out = ctx.stdout();
         match ctx.settings.output {
             OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report)

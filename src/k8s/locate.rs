@@ -181,7 +181,7 @@ pub fn server_kind(sts: &StatefulSet) -> Option<EngineKind> {
 }
 
 /// The containers of the pod template.
-fn containers(sts: &StatefulSet) -> Vec<Container> {
+pub(super) fn containers(sts: &StatefulSet) -> Vec<Container> {
     sts.spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
@@ -190,7 +190,7 @@ fn containers(sts: &StatefulSet) -> Vec<Container> {
 }
 
 /// A container running Redis or Valkey (its image, or the server its command starts).
-fn is_redis_container(c: &Container) -> bool {
+pub(super) fn is_redis_container(c: &Container) -> bool {
     let mentions = |text: &str| {
         let text = text.to_ascii_lowercase();
         text.contains("redis") || text.contains("valkey")

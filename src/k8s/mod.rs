@@ -1,8 +1,8 @@
 //! Kubernetes effects and the pure models they fill: the client ([`client`]), discovery of a
-//! StatefulSet's pods ([`discover`] into [`pods`]) and of a StatefulSet the plugin did not
-//! deploy ([`locate`]), the port-forward connector, readiness
-//! waits, the scale subresource, PVCs, server-side apply of the base manifests, and the join
-//! of pods with cluster nodes ([`membership`]). Named `k8s` so it does not shadow the `kube`
+//! StatefulSet's pods ([`discover`] into [`pods`]), of a StatefulSet the plugin did not
+//! deploy ([`locate`]) and of the TLS it serves ([`served_tls`]), the port-forward
+//! connector, readiness waits, the scale subresource, PVCs, server-side apply of the base
+//! manifests, and the join of pods with cluster nodes ([`membership`]). Named `k8s` so it does not shadow the `kube`
 //! crate.
 
 pub mod apply;
@@ -19,6 +19,7 @@ pub mod portforward;
 pub mod pvc;
 pub mod scale;
 pub mod secret;
+pub mod served_tls;
 pub mod target;
 pub mod wait;
 

@@ -25,6 +25,28 @@ pub const CERT_KEY: &str = "tls.crt";
 /// The key of a TLS Secret holding the client certificate's private key.
 pub const PRIVATE_KEY_KEY: &str = "tls.key";
 
+/// Which key of a TLS Secret holds which PEM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsKeys {
+    /// The CA certificate(s) that signed the nodes' certificates.
+    pub ca: String,
+    /// The (client) certificate.
+    pub cert: String,
+    /// Its private key.
+    pub key: String,
+}
+
+impl Default for TlsKeys {
+    /// cert-manager's keys, which `--tls-secret` reads.
+    fn default() -> Self {
+        Self {
+            ca: CA_KEY.into(),
+            cert: CERT_KEY.into(),
+            key: PRIVATE_KEY_KEY.into(),
+        }
+    }
+}
+
 /// Env variables whose `secretKeyRef` holds the password, in order of preference.
 const PASSWORD_ENV: [&str; 2] = ["REDIS_PASSWORD", "REDISCLI_AUTH"];
 
@@ -106,16 +128,18 @@ impl K8s {
             .to_string())
     }
 
-    /// The TLS material of `--tls-secret NAME`: see [`tls_material`].
+    /// The TLS material of Secret `name` (`--tls-secret`, or the one the StatefulSet mounts),
+    /// under `keys`: see [`tls_material`].
     pub async fn tls_material(
         &self,
         name: &str,
+        keys: &TlsKeys,
         insecure: bool,
         server_name: Option<String>,
     ) -> Result<TlsMaterial, SecretError> {
         let data = self.secret_data(name).await?;
         let origin = format!("secret {}/{name}", self.scope.namespace);
-        tls_material(&origin, name, data, insecure, server_name)
+        tls_material(&origin, name, keys, data, insecure, server_name)
     }
 
     /// Every key of a Secret in the namespace.
@@ -130,12 +154,14 @@ impl K8s {
     }
 }
 
-/// TLS material from a Secret's keys: the CA from `ca.crt` (not needed with `--insecure`),
-/// the client certificate from `tls.crt` and `tls.key` when the Secret has them (it must have
-/// both or neither). `origin` names the Secret in messages.
+/// TLS material from a Secret's keys: the CA from `keys.ca` (`ca.crt`; not needed with
+/// `--insecure`), the client certificate from `keys.cert` and `keys.key` (`tls.crt`,
+/// `tls.key`) when the Secret has them (it must have both or neither). `origin` names the
+/// Secret in messages.
 pub fn tls_material(
     origin: &str,
     name: &str,
+    keys: &TlsKeys,
     mut data: BTreeMap<String, ByteString>,
     insecure: bool,
     server_name: Option<String>,
@@ -151,33 +177,31 @@ pub fn tls_material(
             origin: format!("{origin} key {key}"),
         })
     };
-    let trust = match (pem(CA_KEY), insecure) {
+    let trust = match (pem(&keys.ca), insecure) {
         (_, true) => ServerTrust::AnyCertificate,
         (Some(ca), false) => ServerTrust::Ca(ca),
         (None, false) => {
             return Err(missing(
-                CA_KEY,
+                &keys.ca,
                 "it must hold the CA that signed the nodes' certificates (or pass --insecure)",
             ));
         }
     };
-    let identity = match (pem(CERT_KEY), pem(PRIVATE_KEY_KEY)) {
+    let identity = match (pem(&keys.cert), pem(&keys.key)) {
         (Some(cert), Some(key)) => Some(ClientIdentity { cert, key }),
         (None, None) => None,
         (Some(_), None) => {
-            return Err(missing(
-                PRIVATE_KEY_KEY,
-                "a client certificate needs its key",
-            ));
+            return Err(missing(&keys.key, "a client certificate needs its key"));
         }
         (None, Some(_)) => {
-            return Err(missing(CERT_KEY, "a private key needs its certificate"));
+            return Err(missing(&keys.cert, "a private key needs its certificate"));
         }
     };
     Ok(TlsMaterial {
         trust,
         identity,
         server_name,
+        origin: origin.into(),
     })
 }
 
@@ -229,6 +253,7 @@ mod tests {
         tls_material(
             "secret prod/redis-tls",
             "redis-tls",
+            &TlsKeys::default(),
             data(keys),
             insecure,
             None,

@@ -41,6 +41,10 @@ pub struct Setup {
     pub bus_port_offsets: Vec<i64>,
     /// Where the password came from, `None` without one.
     pub password: Option<String>,
+    /// Where the TLS material came from (`secret NS/NAME, found from the StatefulSet's volume
+    /// tls at /tls`, `secret NS/NAME, named by --tls-secret`, `--cacert FILE`), `None` when
+    /// the nodes are reached in plain text.
+    pub tls: Option<String>,
 }
 
 /// A release and how many nodes run it.
@@ -94,13 +98,14 @@ pub struct NodeRow {
 /// Extra names for nodes, from Kubernetes discovery: node id → (pod, k8s node).
 pub type PodNames = BTreeMap<NodeId, (String, Option<String>)>;
 
-/// Builds the report from a view and its problems; `password` says where the password came
-/// from, if any.
+/// Builds the report from a view and its problems; `password` and `tls` say where the
+/// password and the TLS material came from, if any.
 pub fn build(
     view: &ClusterView,
     problems: Vec<Problem>,
     pods: &PodNames,
     password: Option<String>,
+    tls: Option<String>,
 ) -> StatusReport {
     let known = view.known_nodes();
     let mut rows: Vec<NodeRow> = known.values().map(|line| row(view, line, pods)).collect();
@@ -132,6 +137,7 @@ pub fn build(
                 .into_iter()
                 .collect(),
             password,
+            tls,
         },
     }
 }
@@ -285,17 +291,24 @@ pub fn write_table(report: &StatusReport, styles: &Styles, out: &mut dyn Write) 
     Ok(())
 }
 
-/// One line on persistence, the bus port and the password.
+/// One line on persistence, the bus port, the password and TLS.
 fn write_setup(setup: &Setup, out: &mut dyn Write) -> io::Result<()> {
-    if setup.nodes == 0 {
+    let Setup {
+        nodes,
+        aof_nodes,
+        bus_port_offsets,
+        password,
+        tls,
+    } = setup;
+    if *nodes == 0 {
         return Ok(());
     }
-    let aof = match setup.aof_nodes {
+    let aof = match *aof_nodes {
         0 => "AOF off (RDB snapshots at most)".to_string(),
-        n if n == setup.nodes => "AOF on".to_string(),
-        n => format!("AOF on {n} of {} node(s)", setup.nodes),
+        n if n == *nodes => "AOF on".to_string(),
+        n => format!("AOF on {n} of {nodes} node(s)"),
     };
-    let bus = match setup.bus_port_offsets.as_slice() {
+    let bus = match bus_port_offsets.as_slice() {
         [offset] => format!("bus port = client port + {offset}"),
         [] => "bus port unknown".to_string(),
         several => format!(
@@ -307,11 +320,14 @@ fn write_setup(setup: &Setup, out: &mut dyn Write) -> io::Result<()> {
                 .join(", +")
         ),
     };
-    let password = setup.password.as_deref().map_or_else(
+    let password = password.as_deref().map_or_else(
         || "no password".to_string(),
         |p| format!("password from {p}"),
     );
-    writeln!(out, "{aof}; {bus}; {password}")
+    let tls = tls
+        .as_deref()
+        .map_or_else(|| "no TLS".to_string(), |t| format!("TLS from {t}"));
+    writeln!(out, "{aof}; {bus}; {password}; {tls}")
 }
 
 /// `5461 (0-5460)`; long range lists are cut after three ranges.
@@ -354,7 +370,7 @@ mod tests {
     #[test]
     fn a_healthy_cluster_renders_masters_then_their_replicas() {
         let view = Fixture::healthy(3, 1).view();
-        let report = build(&view, check(&view, Some(1)), &PodNames::new(), None);
+        let report = build(&view, check(&view, Some(1)), &PodNames::new(), None, None);
         let mut out = Vec::new();
         write_table(&report, &Styles::default(), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -367,7 +383,7 @@ mod tests {
         assert!(text.contains("6 node(s) run redis 7.0.15"), "{text}");
         assert!(
             text.contains(
-                "AOF off (RDB snapshots at most); bus port = client port + 10000; no password"
+                "AOF off (RDB snapshots at most); bus port = client port + 10000; no password; no TLS"
             ),
             "{text}"
         );
@@ -376,6 +392,38 @@ mod tests {
             json["nodes"][0]["engine"],
             serde_json::json!({"kind": "redis", "version": "7.0.15"})
         );
+    }
+
+    #[test]
+    fn the_setup_line_and_json_say_where_the_password_and_tls_came_from() {
+        let view = Fixture::healthy(3, 1).view();
+        let report = build(
+            &view,
+            check(&view, Some(1)),
+            &PodNames::new(),
+            Some("secret shop/auth key password, named by the StatefulSet's env".into()),
+            Some(
+                "secret shop/redis-cluster-tls, found from the StatefulSet's volume tls at /tls"
+                    .into(),
+            ),
+        );
+        let mut out = Vec::new();
+        write_table(&report, &Styles::default(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(
+                "; password from secret shop/auth key password, named by the StatefulSet's env; TLS from secret shop/redis-cluster-tls, found from the StatefulSet's volume tls at /tls\n"
+            ),
+            "{text}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["setup"]["tls"],
+            "secret shop/redis-cluster-tls, found from the StatefulSet's volume tls at /tls"
+        );
+        let plain =
+            serde_json::to_value(build(&view, vec![], &PodNames::new(), None, None)).unwrap();
+        assert_eq!(plain["setup"]["tls"], serde_json::Value::Null);
     }
 
     #[test]
@@ -388,7 +436,7 @@ mod tests {
                 n.server = "server_name:valkey\r\nvalkey_version:8.1.8"
             })
             .view();
-        let report = build(&view, check(&view, Some(1)), &PodNames::new(), None);
+        let report = build(&view, check(&view, Some(1)), &PodNames::new(), None, None);
         assert!(report.healthy && report.mixed_versions());
         let mut out = Vec::new();
         write_table(&report, &Styles::default(), &mut out).unwrap();
@@ -415,7 +463,7 @@ mod tests {
             .with(2, |n| n.reachable = false)
             .with(0, |n| n.sees_failed = vec![2])
             .view();
-        let report = build(&view, check(&view, Some(1)), &PodNames::new(), None);
+        let report = build(&view, check(&view, Some(1)), &PodNames::new(), None, None);
         assert!(!report.healthy);
         let row = report
             .nodes

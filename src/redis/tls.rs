@@ -83,6 +83,9 @@ pub struct TlsMaterial {
     /// The name node certificates are checked against (and sent as SNI); `None` = each
     /// node's own IP.
     pub server_name: Option<String>,
+    /// Where the material came from and who named it (`--cacert /etc/ca.pem`, `secret
+    /// prod/redis-tls, named by --tls-secret`), for `status`.
+    pub origin: String,
 }
 
 /// Why the TLS client could not be set up.
@@ -131,6 +134,14 @@ pub struct TlsConfig {
     config: Arc<ClientConfig>,
     server_name: Option<ServerName<'static>>,
     description: String,
+    origin: String,
+}
+
+impl TlsConfig {
+    /// Where the material came from and who named it ([`TlsMaterial::origin`]).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
 }
 
 impl fmt::Debug for TlsConfig {
@@ -203,6 +214,7 @@ impl TlsMaterial {
                 identity.unwrap_or_default(),
                 checked_name.unwrap_or_default()
             ),
+            origin: self.origin.clone(),
         })
     }
 }
@@ -368,6 +380,7 @@ mod tests {
             trust: ServerTrust::Ca(pem("not a certificate\n", "--cacert /tmp/ca.pem")),
             identity: None,
             server_name: None,
+            origin: "--cacert /tmp/ca.pem".into(),
         };
         let err = material.client_config().unwrap_err().to_string();
         assert_eq!(
@@ -382,6 +395,7 @@ mod tests {
             trust: ServerTrust::AnyCertificate,
             identity: None,
             server_name: None,
+            origin: "--insecure".into(),
         }
         .client_config()
         .unwrap();
@@ -396,6 +410,7 @@ mod tests {
             trust: ServerTrust::AnyCertificate,
             identity: None,
             server_name: Some(name.into()),
+            origin: "--insecure".into(),
         };
         let config = with_name("redis-cluster.default.svc")
             .client_config()

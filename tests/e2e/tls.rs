@@ -1,11 +1,13 @@
 //! A TLS-only cluster (`manifests/overlays/tls`) with its certificate in a Secret, as
 //! cert-manager would write it: one certificate naming the pods' DNS names (not their IPs,
-//! which change), used by the nodes as server and as client. The plugin reads the CA and the
-//! client certificate from the Secret (`--tls-secret`), checks node certificates against a
-//! pod's DNS name (`--tls-server-name`), and runs init, status, scale up and down and cli
-//! through port-forward; redis-cli's check (over TLS) agrees and every key written by an
-//! independent TLS client reads back. Plain text, and a Secret that is missing, are refused
-//! with a clear error.
+//! which change), used by the nodes as server and as client. Without any TLS flag the plugin
+//! finds TLS from the StatefulSet (its `--tls-port`, the Secret mounted where its certificate
+//! files are read), reads the CA and the client certificate from that Secret, checks node
+//! certificates against the first pod's DNS name, says so on stderr and in `status`, and runs
+//! init, status, scale up and down and cli through port-forward; redis-cli's check (over TLS)
+//! agrees and every key written by an independent TLS client reads back. The explicit flags
+//! (`--tls --tls-secret --tls-server-name`) still work and win. Plain text, and a Secret that
+//! is missing, are refused with a clear error.
 
 use crate::certs::CertDir;
 use crate::cluster::*;
@@ -76,17 +78,12 @@ fn a_tls_only_cluster_is_run_from_the_certificate_in_its_secret() {
         "redis-cluster-0.redis-cluster-headless.{}.svc.cluster.local",
         ns.name
     );
-    let tls_flags = [
-        "-n",
-        ns.name.as_str(),
-        "--tls",
-        "--tls-secret",
-        "redis-cluster-tls",
-        "--tls-server-name",
-        server_name.as_str(),
-    ];
     let run = |args: &[&str]| {
-        let all: Vec<&str> = tls_flags.iter().chain(args).copied().collect();
+        let all: Vec<&str> = ["-n", ns.name.as_str()]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
         plugin(&all)
     };
     let ok = |args: &[&str]| {
@@ -94,15 +91,62 @@ fn a_tls_only_cluster_is_run_from_the_certificate_in_its_secret() {
         assert_eq!(r.code, 0, "{args:?}:\n{}{}", r.stdout, r.stderr);
         r
     };
+    let found_from_statefulset = format!(
+        "secret {}/redis-cluster-tls, found from the StatefulSet's volume tls at /tls",
+        ns.name
+    );
 
+    // No TLS flag: everything comes from the StatefulSet, and stderr says what.
     let init = ok(&["init", "--yes"]);
     assert!(
         init.stderr.contains("cluster created from 6 nodes"),
         "{}",
         init.stderr
     );
+    assert!(
+        init.stderr.contains(&format!(
+            "Found TLS on port 6379 (--tls-port in the pod spec): {found_from_statefulset}; node certificates checked for {server_name}"
+        )),
+        "{}",
+        init.stderr
+    );
     let status = status_json(&ok(&["status", "-o", "json"]).stdout);
     assert_eq!(status["healthy"], true, "{status:#}");
+    assert_eq!(
+        status["setup"]["tls"],
+        found_from_statefulset.as_str(),
+        "{status:#}"
+    );
+    let table = ok(&["status"]);
+    assert!(
+        table
+            .stdout
+            .contains(&format!("TLS from {found_from_statefulset}")),
+        "{}",
+        table.stdout
+    );
+    // The explicit flags still work, and win over what the StatefulSet says.
+    let flagged = ok(&[
+        "--tls",
+        "--tls-secret",
+        "redis-cluster-tls",
+        "--tls-server-name",
+        server_name.as_str(),
+        "status",
+        "-o",
+        "json",
+    ]);
+    assert!(!flagged.stderr.contains("Found TLS"), "{}", flagged.stderr);
+    let flagged = status_json(&flagged.stdout);
+    assert_eq!(flagged["healthy"], true, "{flagged:#}");
+    assert_eq!(
+        flagged["setup"]["tls"],
+        format!(
+            "secret {}/redis-cluster-tls, named by --tls-secret",
+            ns.name
+        ),
+        "{flagged:#}"
+    );
     let (_, endpoints) = masters_and_endpoints(&status);
     let cert = |name: &str| certs.path(name).to_string_lossy().into_owned();
     let (ca, crt, key) = (cert("ca.crt"), cert("tls.crt"), cert("tls.key"));
@@ -131,8 +175,9 @@ fn a_tls_only_cluster_is_run_from_the_certificate_in_its_secret() {
     let pong = ok(&["cli", "redis-cluster-0", "--", "ping"]);
     assert_eq!(pong.stdout, "PONG\n");
 
-    // Without --tls the nodes hang up; a missing Secret is named.
-    let plain = plugin(&["-n", &ns.name, "status"]);
+    // In plain text (here straight to a node, where no StatefulSet says TLS) the nodes hang
+    // up; a missing Secret is named.
+    let plain = plugin(&["--seed", &endpoints[0], "status"]);
     assert_eq!(plain.code, 2, "{}", plain.stderr);
     assert!(plain.stderr.contains("pass --tls"), "{}", plain.stderr);
     let missing = plugin(&[
