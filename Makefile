@@ -26,10 +26,10 @@ build:
 	$(CARGO) build --bin kubectl-redis_cluster
 
 ## unit: unit, property, integration (real redis-server) and packaging tests; then the slot,
-## safety and chaos tests (init, mover, faults, fix) again on Valkey 8.1 and 9.1
+## safety and chaos tests (init, mover, faults, fix, kills) again on Valkey 8.1 and 9.1
 ## (tests/integration/engine.rs; TLS and tunnels stay on Redis: the Valkey wheels are built
 ## without TLS)
-MATRIX_TESTS := init:: mover:: faults:: fix::
+MATRIX_TESTS := init:: mover:: faults:: fix:: kills::
 unit: deps
 	$(CARGO) test --lib --bins --test integration --test packaging
 	TEST_ENGINE=valkey-8.1 $(CARGO) test --test integration -- $(MATRIX_TESTS)

@@ -240,6 +240,7 @@ pub async fn wait_healthy_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<
                     Problem::OpenSlots { .. }
                         | Problem::SlotsUncovered { .. }
                         | Problem::ReplicaNotInSync { .. }
+                        | Problem::RoleDisagrees { .. }
                 )
         },
     )

@@ -281,7 +281,13 @@ impl ScaleOpts {
             seeds,
             "the replicas are in sync",
             ctx.settings.timeout,
-            |p| blocks_moving(p) || matches!(p, Problem::ReplicaNotInSync { .. }),
+            |p| {
+                blocks_moving(p)
+                    || matches!(
+                        p,
+                        Problem::ReplicaNotInSync { .. } | Problem::RoleDisagrees { .. }
+                    )
+            },
         )
         .await?;
         Ok(())

@@ -37,6 +37,9 @@ pub struct FixtureNode {
     pub unknown: Vec<usize>,
     /// Peers it flags as failing (by index).
     pub sees_failed: Vec<usize>,
+    /// Peers it still lists as masters whatever they say (by index): gossip of a REPLICATE
+    /// has not reached it.
+    pub sees_as_master: Vec<usize>,
     /// The `INFO server` fields naming its release.
     pub server: &'static str,
 }
@@ -102,6 +105,7 @@ impl Fixture {
             reachable: true,
             unknown: vec![],
             sees_failed: vec![],
+            sees_as_master: vec![],
             server: "redis_version:7.0.15",
         }
     }
@@ -145,7 +149,15 @@ impl Fixture {
                 .iter()
                 .enumerate()
                 .filter(|(j, _)| *j == i || !me.unknown.contains(j))
-                .map(|(j, n)| self.line(n, i == j, me.sees_failed.contains(&j)))
+                .map(|(j, n)| {
+                    let mut line = self.line(n, i == j, me.sees_failed.contains(&j));
+                    if me.sees_as_master.contains(&j) {
+                        line.flags.master = true;
+                        line.flags.replica = false;
+                        line.master_id = None;
+                    }
+                    line
+                })
                 .collect();
             let mut info = format!(
                 "{}\r\ncluster_enabled:1\r\nused_memory:1000000\r\ndb0:keys={},expires=0\r\n",

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::node_line::NodeId;
+use super::node_line::{NodeId, NodeLine};
 use super::slots::{SLOT_COUNT, SlotSet};
 use super::view::ClusterView;
 
@@ -92,6 +92,19 @@ pub enum Problem {
         /// The nodes it lacks.
         missing: Vec<NodeId>,
     },
+    /// A node lists a peer in another role than the peer reports for itself (a master it
+    /// calls a replica, or the replica of another master): gossip has not carried a
+    /// REPLICATE or a failover to it yet.
+    RoleDisagrees {
+        /// The node reporting.
+        reporter: NodeRef,
+        /// The peer.
+        peer: NodeRef,
+        /// The role the reporter lists (`master`, `replica of 0f6742bf`).
+        listed: String,
+        /// The role the peer reports for itself.
+        own: String,
+    },
     /// A replica's link to its master is down or still syncing.
     ReplicaNotInSync {
         /// The replica.
@@ -158,6 +171,15 @@ impl fmt::Display for Problem {
                 let ids: Vec<&str> = missing.iter().map(NodeId::short).collect();
                 write!(f, "{node} does not know node(s) {}", ids.join(", "))
             }
+            Self::RoleDisagrees {
+                reporter,
+                peer,
+                listed,
+                own,
+            } => write!(
+                f,
+                "{reporter} lists {peer} as {listed}, but it is {own} by its own account"
+            ),
             Self::ReplicaNotInSync { replica, master } => match master {
                 Some(m) => write!(
                     f,
@@ -313,6 +335,18 @@ fn membership_problems(view: &ClusterView, node_ref: &dyn Fn(&NodeId) -> NodeRef
                     peer: node_ref(&line.id),
                     flag: flag.to_string(),
                 });
+                continue;
+            }
+            let Some(own) = view.report(&line.id).map(|p| p.myself()) else {
+                continue;
+            };
+            if role(line) != role(own) {
+                problems.push(Problem::RoleDisagrees {
+                    reporter: node_ref(r.id()),
+                    peer: node_ref(&line.id),
+                    listed: role(line),
+                    own: role(own),
+                });
             }
         }
         let missing: Vec<NodeId> = all_ids
@@ -328,6 +362,15 @@ fn membership_problems(view: &ClusterView, node_ref: &dyn Fn(&NodeId) -> NodeRef
         }
     }
     problems
+}
+
+/// A node's role as a `CLUSTER NODES` line gives it: `master`, or `replica of <short id>`.
+fn role(line: &NodeLine) -> String {
+    match (&line.master_id, line.flags.replica) {
+        (Some(master), true) => format!("replica of {}", master.short()),
+        (None, true) => "a replica without master".into(),
+        _ => "master".into(),
+    }
 }
 
 /// A problem with its evidence, for the message of a wait that times out: for each id a node
@@ -436,6 +479,26 @@ mod tests {
             problems[0].to_string(),
             "1 slots are served by no master: 100"
         );
+    }
+
+    #[test]
+    fn a_node_still_listing_a_new_replica_as_a_master_disagrees_until_gossip_reaches_it() {
+        // Node 3 replicates node 0; node 1 has not heard of it yet.
+        let view = Fixture::healthy(3, 1)
+            .with(1, |n| n.sees_as_master = vec![3])
+            .view();
+        let problems = check(&view, Some(1));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].to_string(),
+            format!(
+                "127.0.0.1:7001 ({}) lists 127.0.0.1:7003 ({}) as master, but it is replica of {} by its own account",
+                fixture_id(1).short(),
+                fixture_id(3).short(),
+                fixture_id(0).short()
+            )
+        );
+        assert!(check(&Fixture::healthy(3, 1).view(), Some(1)).is_empty());
     }
 
     #[test]

@@ -364,6 +364,26 @@ pub fn plugin_killed_after(args: &[&str], delay: std::time::Duration) {
     let _ = child.wait();
 }
 
+/// The seed of the kill moments: change it to explore other moments; keep it fixed in CI so
+/// a failure reproduces.
+pub const KILL_SEED: u64 = 0x5eed_0008;
+
+/// `n` fractions of a run where it is killed: one in each n-th of the run, at a point in it
+/// drawn from `seed` (splitmix64), so the kills cover the whole run and reproduce exactly.
+pub fn kill_fractions(seed: u64, n: usize) -> Vec<f64> {
+    let mut state = seed;
+    (0..n)
+        .map(|i| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            (i as f64 + (z % 1000) as f64 / 1000.0) / n as f64
+        })
+        .collect()
+}
+
 /// Sends SIGINT to a running plugin, as Ctrl-C in a terminal does.
 pub fn send_ctrl_c(child: &std::process::Child) {
     let sent = Command::new("kill")
