@@ -37,6 +37,11 @@ impl FailoverOpts {
             .context("cannot read the cluster")?;
         let line = resolve_node(ctx, &view, &self.node)?;
         if line.flags.master {
+            // A failover an interrupted run started may not have reached every node yet: the
+            // job is done when they all agree.
+            if !ctx.settings.dry_run {
+                super::moving::wait_healthy(ctx).await?;
+            }
             ctx.reporter.done(format!(
                 "{} is already a master; nothing to do",
                 line.addr.endpoint()

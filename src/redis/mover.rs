@@ -25,7 +25,7 @@ use futures::future::try_join_all;
 use super::databases::{cluster_databases, select};
 use super::durability::{DurabilityError, ReplicasBehind, wait_for_replicas};
 use super::error::NodeError;
-use super::pool::{Node, Pool};
+use super::pool::{Node, Pool, label};
 use crate::plan::moves::SlotMove;
 use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId};
@@ -116,6 +116,9 @@ impl From<DurabilityError> for MoveError {
     }
 }
 
+/// Connections per node over which SETSLOTs that wait for replicas are spread.
+const LANES: usize = 8;
+
 /// What the key-by-key mover guarantees when Ctrl-C stops it.
 const STOPPED_BETWEEN_WINDOWS: &str =
     "the slots in flight were finished and no other slot was opened, none is left open";
@@ -168,6 +171,7 @@ pub async fn move_slots(
         replicated_setslot: view
             .masters()
             .filter(|r| r.engine().is_some_and(|e| e.replicates_setslot()))
+            .filter(|r| view.replicas_of(r.id()).next().is_some())
             .map(|r| r.id().clone())
             .collect(),
     };
@@ -304,13 +308,12 @@ impl MoverCtx<'_> {
             per_target
                 .into_iter()
                 .map(|(to, (pipe, slots))| async move {
-                    let mut node = self.node(to).await?;
-                    let replies = node.pipeline(&pipe).await?;
+                    let replies = self.run(to, &pipe, 1).await?;
                     let mut taken = Vec::new();
                     for (reply, slot) in replies.iter().zip(slots) {
                         match error_text(reply) {
                             Some(text) if text.contains("already the owner") => taken.push(slot),
-                            _ => check_reply(reply, slot, &node.endpoint, &[])?,
+                            _ => check_reply(reply, slot, &self.endpoints[to], &[])?,
                         }
                     }
                     Ok::<_, MoveError>(taken)
@@ -340,8 +343,8 @@ impl MoverCtx<'_> {
                 .arg(self.options.batch);
         }
         pipe.cmd("CLUSTER").arg("INFO");
-        let mut node = self.node(from).await?;
-        let replies = node.pipeline(&pipe).await?;
+        let node = self.node(from).await?;
+        let replies = self.run(from, &pipe, 2).await?;
         let mut draining = Vec::new();
         for (i, m) in window.iter().enumerate() {
             let tolerated: &[&str] = if taken.contains(&m.slot) {
@@ -564,8 +567,8 @@ impl MoverCtx<'_> {
         try_join_all(per_target.iter().map(|(to, slots)| async move {
             let mut node = self.node(to).await?;
             wait_for_replicas(&mut node, self.options.replica_timeout).await?;
-            let replies = node
-                .pipeline(&self.setslot_node(to, slots, to, true))
+            let replies = self
+                .run(to, &self.setslot_node(to, slots, to, true), 1)
                 .await?;
             for (reply, slot) in replies.iter().zip(slots.iter()) {
                 check_reply(reply, *slot, &node.endpoint, &[])?;
@@ -575,7 +578,7 @@ impl MoverCtx<'_> {
         }))
         .await?;
 
-        let mut source = self.node(from).await?;
+        let source = &self.endpoints[from];
         for (to, slots) in &per_target {
             let mut pipe = self.setslot_node(from, slots, to, false);
             // SETSLOT NODE clears a migrating mark but not an importing one (a holder that
@@ -584,7 +587,18 @@ impl MoverCtx<'_> {
             for slot in slots.iter() {
                 self.setslot(&mut pipe, from, *slot, "STABLE", None);
             }
-            let replies = source.pipeline(&pipe).await?;
+            let replies = match self.run(from, &pipe, 1).await {
+                Ok(replies) => replies,
+                Err(e) => {
+                    if self.became_replica(from).await {
+                        // It gave away its last slot and follows a target now; Valkey drops
+                        // the connection of a SETSLOT blocked on its replicas when that
+                        // happens, and a replica holds no slot marks.
+                        break;
+                    }
+                    return Err(e.into());
+                }
+            };
             let slot_twice = slots.iter().chain(slots.iter());
             for (reply, slot) in replies.iter().zip(slot_twice) {
                 // A master that just gave away its last slot may already have turned into a
@@ -592,7 +606,7 @@ impl MoverCtx<'_> {
                 check_reply(
                     reply,
                     *slot,
-                    &source.endpoint,
+                    source,
                     &["only with masters", "only with primaries"],
                 )?;
             }
@@ -605,11 +619,10 @@ impl MoverCtx<'_> {
         try_join_all(others.into_iter().map(|id| {
             let per_target = &per_target;
             async move {
-                let mut node = self.node(id).await?;
                 for (to, slots) in per_target {
                     // Informing the other masters only saves redirects; gossip does the rest,
                     // so their refusals are not errors.
-                    node.pipeline(&self.setslot_node(id, slots, to, false))
+                    self.run(id, &self.setslot_node(id, slots, to, false), 1)
                         .await?;
                 }
                 Ok::<_, MoveError>(())
@@ -620,6 +633,59 @@ impl MoverCtx<'_> {
             .slots
             .fetch_add(window.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Runs `pipe` on node `on` and returns every reply in order. Where `on` replicates SETSLOT
+    /// to replicas, each SETSLOT waits for their acknowledgement before the next command of
+    /// its connection runs (about a millisecond each here, so 1024 slots took over a second
+    /// per step): the commands are then spread over [`LANES`] connections in groups of
+    /// `unit` (a SETSLOT and the GETKEYSINSLOT that follows it stay together), and a
+    /// trailing `CLUSTER INFO` runs after all of them.
+    async fn run(
+        &self,
+        on: &NodeId,
+        pipe: &Pipeline,
+        unit: usize,
+    ) -> Result<Vec<Value>, NodeError> {
+        let endpoint = &self.endpoints[on];
+        let cmds: Vec<&::redis::Cmd> = pipe.cmd_iter().collect();
+        let tail = cmds.last().is_some_and(|c| label(c) == "CLUSTER INFO");
+        let body = &cmds[..cmds.len() - usize::from(tail)];
+        if !self.replicated_setslot.contains(on) || body.len() <= unit {
+            return self.pool.node(endpoint).await?.pipeline(pipe).await;
+        }
+        let per_lane = body.len().div_ceil(unit).div_ceil(LANES) * unit;
+        let lanes = body
+            .chunks(per_lane)
+            .enumerate()
+            .map(|(lane, chunk)| async move {
+                let mut part = ::redis::pipe();
+                for cmd in chunk {
+                    part.add_command((*cmd).clone());
+                }
+                self.pool.lane(endpoint, lane).await?.pipeline(&part).await
+            });
+        let mut replies: Vec<Value> = try_join_all(lanes).await?.into_iter().flatten().collect();
+        if tail {
+            let mut last = ::redis::pipe();
+            last.add_command(cmds[cmds.len() - 1].clone());
+            replies.extend(self.pool.node(endpoint).await?.pipeline(&last).await?);
+        }
+        Ok(replies)
+    }
+
+    /// Whether source `from`, whose connection just failed, answers on a new connection as a
+    /// replica.
+    async fn became_replica(&self, from: &NodeId) -> bool {
+        let endpoint = &self.endpoints[from];
+        self.pool.forget(endpoint);
+        let Ok(mut node) = self.pool.node(endpoint).await else {
+            return false;
+        };
+        let text: Result<String, _> = node
+            .call(::redis::cmd("INFO").arg("replication").to_owned())
+            .await;
+        text.is_ok_and(|t| t.lines().any(|l| l.trim() == "role:slave"))
     }
 
     /// Adds `CLUSTER SETSLOT slot HOW [node]` for node `on`, with the mover's replica budget

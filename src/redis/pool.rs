@@ -44,8 +44,9 @@ pub struct Pool {
     credentials: Option<Credentials>,
     greeting_timeout: Duration,
     response_timeout: Duration,
-    /// Each node's connection, with the route that carries it.
-    conns: Mutex<HashMap<Endpoint, (MultiplexedConnection, String)>>,
+    /// Each node's connections (lane 0, and more where commands that block on the server are
+    /// spread: [`Pool::lane`]), with the route that carries each.
+    conns: Mutex<HashMap<(Endpoint, usize), (MultiplexedConnection, String)>>,
     drivers: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -140,12 +141,21 @@ impl Pool {
 
     /// A connection to `endpoint`, opened on first use.
     pub async fn node(&self, endpoint: &Endpoint) -> Result<Node, NodeError> {
-        let cached = self.lock_conns().get(endpoint).cloned();
+        self.lane(endpoint, 0).await
+    }
+
+    /// Connection number `lane` to `endpoint` (lane 0 is [`Pool::node`]'s), opened on first
+    /// use. A command the server blocks until its replicas acknowledge it (Valkey's
+    /// replicated `CLUSTER SETSLOT`) holds up every later command of its connection, so
+    /// many of them are spread over several lanes, whose waits overlap.
+    pub async fn lane(&self, endpoint: &Endpoint, lane: usize) -> Result<Node, NodeError> {
+        let key = (endpoint.clone(), lane);
+        let cached = self.lock_conns().get(&key).cloned();
         let (conn, route) = match cached {
             Some(cached) => cached,
             None => {
                 let opened = self.open(endpoint).await?;
-                self.lock_conns().insert(endpoint.clone(), opened.clone());
+                self.lock_conns().insert(key, opened.clone());
                 opened
             }
         };
@@ -160,7 +170,7 @@ impl Pool {
     /// Drops the cached connection to `endpoint` (after the node restarted, say), and what the
     /// connector remembers about it.
     pub fn forget(&self, endpoint: &Endpoint) {
-        self.lock_conns().remove(endpoint);
+        self.lock_conns().retain(|(e, _), _| e != endpoint);
         self.connector.forget(endpoint);
     }
 
@@ -233,7 +243,8 @@ impl Pool {
     /// The connection map, surviving a panicked holder (the map itself stays consistent).
     fn lock_conns(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Endpoint, (MultiplexedConnection, String)>> {
+    ) -> std::sync::MutexGuard<'_, HashMap<(Endpoint, usize), (MultiplexedConnection, String)>>
+    {
         self.conns.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
