@@ -45,6 +45,27 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The endpoints to observe from once the StatefulSet's pods are all back, Ready and
+    /// answering (a pod was lost mid-command), waiting up to `--timeout`; the seeds as given
+    /// outside Kubernetes mode.
+    pub async fn wait_for_pods(&self) -> anyhow::Result<Vec<Endpoint>> {
+        let (Some(k8s), Access::Kubernetes(target)) = (&self.k8s, &self.settings.access) else {
+            return Ok(self.seeds.clone());
+        };
+        let name = target.statefulset_name();
+        let desired = k8s.replicas(name).await?.desired;
+        let pods = k8s
+            .wait_members(
+                name,
+                target.client_port(),
+                desired,
+                &self.pool,
+                self.settings.timeout,
+            )
+            .await?;
+        Ok(pods.endpoints())
+    }
+
     /// The addresses a MEET may name now: the pods' in Kubernetes mode, any elsewhere.
     pub fn addresses(&self) -> Box<dyn Addresses> {
         match (&self.k8s, &self.settings.access) {

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{execute, start};
+use super::moving::{Start, execute, start};
 use super::target::{domains, resolve_node};
 use crate::k8s::target::expand_pod_name;
 use crate::plan::membership::{Leaving, leaving_state, repoint_replicas};
@@ -195,10 +195,14 @@ impl DelNodeOpts {
         let moves =
             plan_drain(&start.slots, std::slice::from_ref(id)).context("cannot plan the drain")?;
         // execute waits until the cluster converged whenever it moved anything.
+        let replan = |next: &Start, _moved: u64| {
+            plan_drain(&next.slots, std::slice::from_ref(id)).context("cannot plan the drain")
+        };
         execute(
             ctx,
             &start,
             moves,
+            &replan,
             &self.moves.options(),
             "Move this node's slots away?",
         )

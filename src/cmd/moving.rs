@@ -17,7 +17,7 @@ use crate::plan::method::{Method, choose_method};
 use crate::plan::moves::{MoveLine, OpenSlots, SlotMove, open_slots, projected_slots, summarize};
 use crate::redis::atomic::{move_slots_atomic, wait_for_running_exports};
 use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_slots};
-use crate::redis::mover::{MoveCounters, MoveOptions, MoveStats, move_slots};
+use crate::redis::mover::{MoveCounters, MoveError, MoveOptions, MoveStats, move_slots};
 use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId, SlotSet};
@@ -126,11 +126,20 @@ impl MoveReport {
     }
 }
 
+/// Plans the moves still to do from a fresh [`Start`], given how many slots this run has
+/// moved already: used when a pod was lost while slots moved (Kubernetes mode).
+pub type Replan<'a> = &'a (dyn Fn(&Start, u64) -> anyhow::Result<Vec<SlotMove>> + Sync);
+
 /// Prints the plan, asks, moves, and waits until healthy. Returns what was done.
+///
+/// In Kubernetes mode, when a node stops answering while slots move (its pod deleted,
+/// evicted or restarted), the run waits for the StatefulSet's pods and the cluster, observes
+/// again, plans the rest with `replan` and goes on, within `--timeout` per wait.
 pub async fn execute(
     ctx: &Ctx,
     start: &Start,
     moves: Vec<SlotMove>,
+    replan: Replan<'_>,
     options: &MoveOptions,
     question: &str,
 ) -> anyhow::Result<MoveReport> {
@@ -150,8 +159,7 @@ pub async fn execute(
     }
     // Slots an interrupted run left open carry legacy marks, which atomic migration refuses:
     // they are finished key by key first.
-    let fresh = &all[start.resume.len()..];
-    let method = choose_method(&start.view, fresh, options.migration)?;
+    let method = choose_method(&start.view, &all[start.resume.len()..], options.migration)?;
     let durability = durability(&start.view, &all);
     print_plan(ctx, &start.view, &all, method, start.resume.len());
     ctx.reporter
@@ -172,27 +180,46 @@ pub async fn execute(
         MoveProgress::start(counters.clone(), all.len() as u64, ctx.settings.interactive);
     let started = Instant::now();
     let safe_stop = SafeStop::begin();
-    let moved = match method {
-        Method::Keys => move_slots(&ctx.pool, &start.view, &all, options, &counters).await,
-        Method::Atomic => {
-            async {
-                let resumed =
-                    move_slots(&ctx.pool, &start.view, &start.resume, options, &counters).await?;
-                let atomic =
-                    move_slots_atomic(&ctx.pool, &start.view, fresh, options, &counters).await?;
-                Ok(MoveStats {
-                    slots: resumed.slots + atomic.slots,
-                    keys: resumed.keys + atomic.keys,
-                })
+    let mut again: Option<Start> = None;
+    let mut moves = all.clone();
+    let mut method = method;
+    let moved = loop {
+        let current = again.as_ref().unwrap_or(start);
+        let attempt = run_moves(ctx, current, &moves, method, options, &counters).await;
+        let lost = match &attempt {
+            Err(MoveError::Node(e)) if ctx.k8s.is_some() && e.is_transport() => {
+                e.endpoint().clone()
             }
+            _ => break attempt,
+        };
+        ctx.reporter.warn(format!(
+            "{lost} stopped answering while slots moved (its pod deleted or restarted?): waiting for the pods and the cluster, then moving the rest"
+        ));
+        ctx.pool.forget(&lost);
+        let seeds = ctx
+            .wait_for_pods()
             .await
-        }
+            .context("a pod was lost while slots moved and did not come back; run the same command again once it is back")?;
+        let next = start_from(ctx, &seeds).await?;
+        let rest = replan(
+            &next,
+            counters.slots.load(std::sync::atomic::Ordering::Relaxed),
+        )?;
+        moves = next.resume.clone();
+        moves.extend(rest);
+        method = choose_method(&next.view, &moves[next.resume.len()..], options.migration)?;
+        print_plan(ctx, &next.view, &moves, method, next.resume.len());
+        again = Some(next);
     };
     drop(progress);
     drop(safe_stop);
-    let stats = moved.context(
+    moved.context(
         "moving slots stopped; run the same command again (or `fix`) to finish: no key is lost",
     )?;
+    let stats = MoveStats {
+        slots: counters.slots.load(std::sync::atomic::Ordering::Relaxed),
+        keys: counters.keys.load(std::sync::atomic::Ordering::Relaxed),
+    };
     if crate::interrupt::requested() {
         // Every slot had moved when the mover looked; the steps after it wait for a re-run.
         bail!(
@@ -208,7 +235,7 @@ pub async fn execute(
         stats.keys,
         stats.keys as f64 / seconds.max(0.001)
     ));
-    wait_healthy_from(ctx, &start.seeds).await?;
+    wait_healthy_from(ctx, &again.as_ref().unwrap_or(start).seeds).await?;
     Ok(MoveReport {
         result: "moved",
         method,
@@ -217,6 +244,32 @@ pub async fn execute(
         stats,
         seconds,
     })
+}
+
+/// One attempt at `moves`: key by key, or the slots an interrupted run left open key by key
+/// and then the others atomically.
+async fn run_moves(
+    ctx: &Ctx,
+    start: &Start,
+    moves: &[SlotMove],
+    method: Method,
+    options: &MoveOptions,
+    counters: &MoveCounters,
+) -> Result<MoveStats, MoveError> {
+    match method {
+        Method::Keys => move_slots(&ctx.pool, &start.view, moves, options, counters).await,
+        Method::Atomic => {
+            let resumed = &moves[..start.resume.len()];
+            let fresh = &moves[start.resume.len()..];
+            let done = move_slots(&ctx.pool, &start.view, resumed, options, counters).await?;
+            let atomic =
+                move_slots_atomic(&ctx.pool, &start.view, fresh, options, counters).await?;
+            Ok(MoveStats {
+                slots: done.slots + atomic.slots,
+                keys: done.keys + atomic.keys,
+            })
+        }
+    }
 }
 
 /// Waits until every node agrees, no slot is open, every slot is covered and replicas are

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{execute, print_report, start};
+use super::moving::{Start, execute, print_report, start};
 use super::target::resolve_node;
 use crate::plan::rebalance::plan_rebalance;
 use crate::topology::NodeId;
@@ -89,10 +89,14 @@ impl RebalanceOpts {
         };
         let moves = plan_rebalance(&start.slots, &weights, threshold)
             .context("cannot plan the rebalance")?;
+        let replan = |next: &Start, _moved: u64| {
+            plan_rebalance(&next.slots, &weights, 0.0).context("cannot plan the rebalance")
+        };
         let report = execute(
             ctx,
             &start,
             moves,
+            &replan,
             &self.moves.options(),
             "Move these slots?",
         )

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{execute, print_report, start};
+use super::moving::{Start, execute, print_report, start};
 use super::target::resolve_node;
 use crate::plan::rebalance::{BalanceError, plan_reshard};
 use crate::topology::NodeId;
@@ -72,10 +72,18 @@ impl ReshardOpts {
             ),
             planned => planned.context("cannot plan the reshard")?,
         };
+        // After a pod was lost mid-move: the slots of this run not moved yet, less those
+        // the next start finishes first (its `resume`).
+        let asked = self.slots + start.resume.len();
+        let replan = |next: &Start, moved: u64| {
+            let rest = asked.saturating_sub(moved as usize + next.resume.len());
+            plan_reshard(&next.slots, &from, &to.id, rest).context("cannot plan the reshard")
+        };
         let report = execute(
             ctx,
             &start,
             moves,
+            &replan,
             &self.moves.options(),
             "Move these slots?",
         )

@@ -19,7 +19,7 @@ use futures::future::try_join_all;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{execute, start_from, wait_healthy_from};
+use super::moving::{Start, execute, start_from, wait_healthy_from};
 use crate::k8s::{K8s, Pods};
 use crate::plan::layout::MIN_MASTERS;
 use crate::plan::rebalance::{plan_drain, plan_rebalance};
@@ -153,10 +153,14 @@ impl ScaleOpts {
             start.slots.keys().map(|id| (id.clone(), 1.0)).collect();
         let moves =
             plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the rebalance")?;
+        let replan = |next: &Start, _moved: u64| {
+            plan_rebalance(&next.slots, &weights, 0.0).context("cannot plan the rebalance")
+        };
         let report = execute(
             ctx,
             &start,
             moves,
+            &replan,
             &self.moves.options(),
             "Move slots onto the new masters?",
         )
@@ -460,10 +464,14 @@ impl ScaleOpts {
     async fn drain(&self, ctx: &Ctx, all: &[Endpoint], leaving: &[NodeId]) -> anyhow::Result<()> {
         let start = start_from(ctx, all).await?;
         let moves = plan_drain(&start.slots, leaving).context("cannot plan the drain")?;
+        let replan = |next: &Start, _moved: u64| {
+            plan_drain(&next.slots, leaving).context("cannot plan the drain")
+        };
         execute(
             ctx,
             &start,
             moves,
+            &replan,
             &self.moves.options(),
             "Move the leaving masters' slots away?",
         )

@@ -332,3 +332,96 @@ fn a_pod_deleted_during_a_scale_is_recreated_and_the_scale_finishes() {
     );
     assert_keys(&endpoints(&status), "p", 20_000);
 }
+
+/// `CLUSTER NODES` of the node at `endpoint`, straight from redis-cli (the test ground's pod
+/// IPs are on loopback); empty when it does not answer.
+fn cluster_nodes(endpoint: &str) -> String {
+    let (host, port) = endpoint.rsplit_once(':').expect("host:port");
+    let out = Command::new("redis-cli")
+        .args(["-h", host, "-p", port, "cluster", "nodes"])
+        .output()
+        .expect("run redis-cli");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sends `sig` (`-STOP`, `-CONT`) to a process.
+fn signal(pid: u32, sig: &str) {
+    let sent = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill {sig} {pid}");
+}
+
+#[test]
+fn a_source_pod_deleted_while_slots_move_is_waited_for_and_the_same_run_finishes() {
+    let ns = initialized("movepod");
+    let n = ns.name.as_str();
+    let seeds = endpoints(&healthy_status(n));
+    write_keys(&seeds, "m", 20_000);
+    let pod_ip =
+        |pod: &str| kubectl_ok(&["get", "pod", pod, "-n", n, "-o", "jsonpath={.status.podIP}"]);
+    let old_ip = pod_ip("redis-cluster-0");
+    let source = format!("{old_ip}:6379");
+    assert!(
+        cluster_nodes(&source)
+            .lines()
+            .any(|l| l.contains("myself,master")),
+        "redis-cluster-0 is not a master"
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
+        .env("KUBECONFIG", kubeconfig())
+        .args([
+            "-n",
+            n,
+            "rebalance",
+            "--weight",
+            "redis-cluster-0=0",
+            "--batch",
+            "10",
+            "--migration",
+            "keys",
+            "--timeout",
+            "120",
+            "--yes",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the plugin");
+    // As soon as the source has a slot open, the plugin is frozen, the source's pod deleted
+    // (a node drain, an eviction) and recreated at a new IP with its volume; then the plugin
+    // goes on and finds its connection to the source dead.
+    eventually("redis-cluster-0 to migrate slots", || {
+        cluster_nodes(&source)
+            .lines()
+            .any(|l| l.contains("myself") && l.contains("->-"))
+            .then_some(())
+    });
+    signal(child.id(), "-STOP");
+    kubectl_ok(&["delete", "pod", "redis-cluster-0", "-n", n, "--wait=false"]);
+    eventually("the old redis-cluster-0 to stop answering", || {
+        cluster_nodes(&source).is_empty().then_some(())
+    });
+    signal(child.id(), "-CONT");
+    let out = child.wait_with_output().expect("wait for the plugin");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the rebalance stopped: {stderr}");
+    assert!(
+        stderr.contains("stopped answering while slots moved"),
+        "the run did not notice the pod loss: {stderr}"
+    );
+    let status = healthy_status(n);
+    let counts = slot_counts(&status);
+    assert_eq!(counts.iter().sum::<u64>(), 16384);
+    assert_eq!(
+        counts.iter().filter(|c| **c > 0).count(),
+        2,
+        "redis-cluster-0 still serves slots: {counts:?}"
+    );
+    assert_eq!(
+        masters_from_status(&status),
+        masters_from_redis_cli(&endpoints(&status)[0])
+    );
+    assert_keys(&endpoints(&status), "m", 20_000);
+}
