@@ -93,7 +93,7 @@ impl Ctx {
         let (sts, located) = k8s
             .locate(target.statefulset.as_deref(), target.port)
             .await?;
-        let members = k8s.members_of(&sts, located.port).await?;
+        let mut members = k8s.members_of(&sts, located.port).await?;
         if members.members.is_empty() && k8s.replicas(&located.statefulset).await?.desired == 0 {
             anyhow::bail!(
                 "statefulset {sts} in namespace {ns} has no pods (replicas: 0); give it some with `kubectl scale statefulset {sts} --replicas=6`, then run `init`",
@@ -133,6 +133,28 @@ impl Ctx {
             ))
         };
         let mut ctx = Self::with_connector(settings, connector, members.endpoints());
+        if ctx.seeds.is_empty() && !members.members.is_empty() {
+            // Pods exist but none has an IP yet (Pending: scheduling, volumes): there is no
+            // node to observe from until they do.
+            let desired = k8s.replicas(&located.statefulset).await?.desired;
+            ctx.reporter.warn(format!(
+                "no pod of statefulset {} has an IP yet ({}); waiting up to {}s for them",
+                located.statefulset,
+                members.not_ready(desired).join(", "),
+                ctx.settings.timeout.as_secs()
+            ));
+            members = k8s
+                .wait_members(
+                    &located.statefulset,
+                    located.port,
+                    desired,
+                    &ctx.pool,
+                    ctx.settings.timeout,
+                )
+                .await
+                .context("no pod can be reached; see `kubectl get pods` for why they have no IP (scheduling, volumes), then run the command again")?;
+            ctx.seeds = members.endpoints();
+        }
         for found in located.inferred.iter().chain(&found_tls) {
             ctx.reporter.line(&format!("Found {found}"));
         }

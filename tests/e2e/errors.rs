@@ -1,7 +1,8 @@
 //! Mistakes a user can make, each refused with one plain sentence and exit code 2, changing
 //! nothing: unknown namespace, context or StatefulSet, missing rights, unreachable API
 //! server, pods that never answer; on a deployed StatefulSet: too few masters, a pod count
-//! that does not split into masters and replicas, unknown pods, and no pods at all.
+//! that does not split into masters and replicas, unknown pods, and no pods at all; pods
+//! that never get an IP (Pending) and pods that never answer time out naming each pod.
 
 use crate::ground::*;
 
@@ -270,4 +271,76 @@ fn a_statefulset_of_servers_without_cluster_mode_is_refused_naming_the_setting()
             run.stderr
         );
     }
+}
+
+/// Three pods no node can take (a node selector no node matches): Pending, without IP,
+/// never Ready.
+const PENDING: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: pending}
+spec:
+  replicas: 3
+  serviceName: pending
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app: pending}}
+  template:
+    metadata:
+      labels: {app: pending}
+    spec:
+      nodeSelector: {e2e-no-such-label: "true"}
+      containers: [{name: redis, image: "redis:7.0.15", ports: [{containerPort: 6379}]}]
+"#;
+
+#[test]
+fn pods_that_are_not_ready_time_out_naming_each_pod_and_why_and_change_nothing() {
+    let ns = Namespace::create("pending");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("pending.yaml");
+    std::fs::write(&file, PENDING).expect("write manifest");
+    kubectl_ok(&[
+        "apply",
+        "-n",
+        &ns.name,
+        "-f",
+        file.to_str().expect("utf-8 path"),
+    ]);
+    eventually("the three pods to exist", || {
+        (kubectl_ok(&["get", "pods", "-n", &ns.name, "-o", "name"])
+            .lines()
+            .count()
+            == 3)
+            .then_some(())
+    });
+    for args in [
+        &["init", "--replicas-per-master", "0", "--yes"][..],
+        &["rebalance", "--yes"],
+    ] {
+        let all: Vec<&str> = ["-n", &ns.name, "--statefulset", "pending", "--timeout", "3"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let run = plugin(&all);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        for pod in ["pending-0", "pending-1", "pending-2"] {
+            assert!(
+                run.stderr.contains(&format!("{pod} has no IP yet")),
+                "{args:?}: {pod} not named with its reason:\n{}",
+                run.stderr
+            );
+        }
+    }
+    // Nothing was changed: the StatefulSet is as applied.
+    assert_eq!(
+        kubectl_ok(&[
+            "get",
+            "statefulset",
+            "pending",
+            "-n",
+            &ns.name,
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "3"
+    );
 }
