@@ -2,8 +2,8 @@
 
 /// Success; for `status`, a healthy cluster.
 pub const SUCCESS: u8 = 0;
-/// The command ran, but the cluster is unhealthy (`status` found problems, or the final
-/// verification after a change did).
+/// The command ran, but the cluster is unhealthy: `status` found problems, or a change was
+/// made and the cluster did not converge within `--timeout` (`NotConverged`).
 pub const UNHEALTHY: u8 = 1;
 /// An error: bad input, a refused plan, an unreachable node or API server, a declined prompt.
 pub const ERROR: u8 = 2;

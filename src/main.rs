@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use kubectl_redis_cluster::cli::Cli;
 use kubectl_redis_cluster::cmd::Outcome;
+use kubectl_redis_cluster::cmd::moving::NotConverged;
 use kubectl_redis_cluster::settings::Environment;
 use kubectl_redis_cluster::{exit_codes, interrupt};
 
@@ -24,6 +25,11 @@ fn main() -> ExitCode {
             // The work stopped itself after Ctrl-C; its error says where.
             eprintln!("error: {e:#}");
             ExitCode::from(exit_codes::INTERRUPTED)
+        }
+        Err(e) if e.chain().any(|c| c.is::<NotConverged>()) => {
+            eprintln!("error: {e:#}");
+            eprintln!("hint: {}", NotConverged::HINT);
+            ExitCode::from(exit_codes::UNHEALTHY)
         }
         Err(e) => fail(&e),
     }

@@ -298,9 +298,25 @@ pub async fn wait_healthy_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<
         },
     )
     .await
-    .context("the change is done but the cluster has not converged; see `status`")?;
+    .map_err(|e| NotConverged {
+        detail: format!("{e:#}"),
+    })?;
     ctx.reporter.done("cluster converged");
     Ok(view)
+}
+
+/// A change was made, but the cluster did not converge within `--timeout`: exit code 1
+/// ([`crate::exit_codes::UNHEALTHY`]), as `status` on an unhealthy cluster.
+#[derive(Debug, thiserror::Error)]
+#[error("the change is done but the cluster has not converged: {detail}")]
+pub struct NotConverged {
+    /// What the last look found.
+    pub detail: String,
+}
+
+impl NotConverged {
+    /// What to do next.
+    pub const HINT: &'static str = "`status` shows what is left; once the nodes answer again, running the same command again (or `fix`) finishes the job";
 }
 
 /// Prints one line per (source, target) pair.

@@ -611,10 +611,14 @@ impl MoverCtx<'_> {
                 )?;
             }
         }
+        // Masters that replicate SETSLOT are not told: each SETSLOT there would wait for
+        // their replicas (a stalled replica of a bystander would hold the move up to the
+        // replica budget), for nothing gossip does not do anyway.
         let others: Vec<&NodeId> = self
             .masters
             .iter()
             .filter(|id| *id != from && !per_target.contains_key(id))
+            .filter(|id| !self.replicated_setslot.contains(*id))
             .collect();
         try_join_all(others.into_iter().map(|id| {
             let per_target = &per_target;

@@ -423,3 +423,58 @@ fn a_target_killed_right_after_a_move_loses_no_key_because_its_replica_had_every
     });
     nodes.assert_keys_intact("d", 20_000);
 }
+
+#[test]
+fn a_change_made_while_a_node_stops_answering_exits_1_not_converged_and_the_cluster_heals_once_it_answers()
+ {
+    let mut nodes = durable_cluster_with_an_empty_master(2_000);
+    let bystander = nodes.nodes[0].id();
+    let replica = nodes.add(1).remove(0);
+    assert_success(&nodes.plugin(&["add-node", &replica, "--replica-of", &bystander, "--yes"]));
+    let (source, target, replica) = (&nodes.nodes[1], &nodes.nodes[3], &nodes.nodes[4]);
+    let child = Command::new(PLUGIN)
+        .args(["--seed", &nodes.seed(), "--timeout", "3"])
+        .args([
+            "reshard",
+            "--from",
+            &source.addr(),
+            "--to",
+            &target.addr(),
+            "--slots",
+            "2000",
+            "--batch",
+            "20",
+            "--migration",
+            "keys",
+            "--yes",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the plugin");
+    wait_for("the target to import slots", || own_slots(target, "-<-").1);
+    // The replica of a master the move does not involve stops answering mid-move (a node
+    // freezing): the move does not need it, the convergence check after it does.
+    signal(&child, "-STOP");
+    let replica_pid = server_pid(replica);
+    assert!(signal_pid(&replica_pid, "-STOP"));
+    signal(&child, "-CONT");
+    let out = child.wait_with_output();
+    assert!(signal_pid(&replica_pid, "-CONT"));
+    let out = out.expect("wait for the plugin");
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: the change is done but the cluster has not converged")
+            && err.contains("hint: `status` shows what is left"),
+        "{err}"
+    );
+    assert_eq!(own_slots(target, "-<-").0, 2000, "the move itself finished");
+    // (`status` would also count the one replica among four masters as too few.)
+    wait_for("redis-cli --cluster check to be clean again", || {
+        cli_check(&nodes.engine, &Access::default(), &nodes.seed()).0
+    });
+    nodes.assert_keys_intact("f", 2_000);
+    nodes.assert_redis_cli_agrees_healthy();
+}
