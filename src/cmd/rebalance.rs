@@ -22,8 +22,8 @@ const DEFAULT_THRESHOLD: f64 = 2.0;
 )]
 pub struct RebalanceOpts {
     /// A master's weight (default 1); 0 empties it. Repeatable.
-    #[arg(long = "weight", value_name = "NODE=W")]
-    pub weights: Vec<String>,
+    #[arg(long = "weight", value_name = "NODE=W", value_parser = parse_weight)]
+    pub weights: Vec<Weight>,
 
     /// Leave the cluster alone when every master is within this percentage of its share
     /// (default 2; 0 when finishing an interrupted move, unless given).
@@ -55,16 +55,8 @@ impl RebalanceOpts {
                 (id.clone(), w)
             })
             .collect();
-        for typed in &self.weights {
-            let (node, w) = typed
-                .split_once('=')
-                .with_context(|| format!("--weight `{typed}` is not NODE=WEIGHT"))?;
-            let w: f64 = w
-                .parse()
-                .with_context(|| format!("--weight `{typed}`: `{w}` is not a number"))?;
-            if !(w >= 0.0 && w.is_finite()) {
-                bail!("--weight `{typed}`: weights must be 0 or more");
-            }
+        for Weight { node, weight: w } in &self.weights {
+            let typed = format!("{node}={w}");
             let line = resolve_node(ctx, &start.view, node)?;
             if !weights.contains_key(&line.id) {
                 bail!(
@@ -72,7 +64,7 @@ impl RebalanceOpts {
                     line.addr.endpoint()
                 );
             }
-            weights.insert(line.id.clone(), w);
+            weights.insert(line.id.clone(), *w);
         }
         // An interrupted run had decided the cluster needed balancing and planned exact
         // shares; its re-run finishes that job instead of stopping within the default
@@ -103,5 +95,68 @@ impl RebalanceOpts {
         .await?;
         print_report(ctx, &report)?;
         Ok(Outcome::Success)
+    }
+}
+
+/// `--weight NODE=W`, checked when the command line is parsed (before any wait on the
+/// cluster): the node is resolved later, against the observed cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weight {
+    /// The node as typed (address, id prefix or pod name).
+    pub node: String,
+    /// Its weight, 0 or more.
+    pub weight: f64,
+}
+
+/// Parses `NODE=W`.
+fn parse_weight(typed: &str) -> Result<Weight, String> {
+    let (node, w) = typed
+        .split_once('=')
+        .ok_or_else(|| format!("`{typed}` is not NODE=WEIGHT"))?;
+    let weight: f64 = w
+        .parse()
+        .map_err(|_| format!("`{w}` is not a number (NODE=WEIGHT)"))?;
+    if !(weight >= 0.0 && weight.is_finite()) {
+        return Err(format!("`{w}`: weights must be 0 or more"));
+    }
+    if node.is_empty() {
+        return Err(format!("`{typed}` names no node (NODE=WEIGHT)"));
+    }
+    Ok(Weight {
+        node: node.to_string(),
+        weight,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_checked_when_the_command_line_is_parsed() {
+        assert_eq!(
+            parse_weight("redis-cluster-0=0"),
+            Ok(Weight {
+                node: "redis-cluster-0".into(),
+                weight: 0.0
+            })
+        );
+        assert_eq!(parse_weight("10.0.0.1:6379=2.5").map(|w| w.weight), Ok(2.5));
+        assert_eq!(
+            parse_weight("foo"),
+            Err("`foo` is not NODE=WEIGHT".to_string())
+        );
+        assert_eq!(
+            parse_weight("a=x"),
+            Err("`x` is not a number (NODE=WEIGHT)".to_string())
+        );
+        assert_eq!(
+            parse_weight("a=-1"),
+            Err("`-1`: weights must be 0 or more".to_string())
+        );
+        assert_eq!(
+            parse_weight("a=inf"),
+            Err("`inf`: weights must be 0 or more".to_string())
+        );
     }
 }

@@ -77,6 +77,7 @@ fn mistakes_get_a_clear_message_and_exit_code_and_change_nothing() {
         ("the command that moves what the sources still hold", vec!["--seed", &seed, "reshard", "--from", &a, "--to", &b, "--slots", "9000", "--yes"], 2, "--slots 5461` (with the same other flags) moves every slot the sources still hold"),
         ("reshard to an unknown node", vec!["--seed", &seed, "reshard", "--from", "all", "--to", "10.9.9.9:1", "--slots", "1", "--yes"], 2, "cannot find node `10.9.9.9:1`"),
         ("a weight that is not NODE=W", vec!["--seed", &seed, "rebalance", "--weight", &a, "--yes"], 2, "is not NODE=WEIGHT"),
+        ("a weight that is no number, refused before any node is dialled", vec!["--seed", &dead, "rebalance", "--weight", "a=x", "--yes"], 2, "invalid value 'a=x' for '--weight <NODE=W>': `x` is not a number (NODE=WEIGHT)"),
         ("a slot move without --yes and no terminal", vec!["--seed", &seed, "reshard", "--from", &a, "--to", &b, "--slots", "10"], 2, "pass --yes"),
         ("scale to a negative master count", vec!["--seed", &seed, "scale", "--masters", "-1", "--yes"], 2, "invalid value '-1' for '--masters <N>': N must be a whole number of at least 3"),
         ("scale to too few masters", vec!["--seed", &seed, "scale", "--masters", "2", "--yes"], 2, "invalid value '2' for '--masters <N>': N must be a whole number of at least 3: a cluster needs at least 3 masters"),
