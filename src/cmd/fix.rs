@@ -19,7 +19,7 @@ use super::moving::wait_healthy;
 use crate::plan::heal::{SlotFix, StaleAddress, plan_slot_fixes, stale_addresses};
 use crate::plan::moves::{SlotMove, open_slots, replica_marks};
 use crate::redis::connector::resolve;
-use crate::redis::converge::{blocks_membership, wait_for_cluster};
+use crate::redis::converge::{wait_for_addresses, wait_for_cluster};
 use crate::redis::databases::cluster_databases;
 use crate::redis::membership::meet;
 use crate::redis::mover::{MoveCounters, MoveError, move_slots};
@@ -176,12 +176,12 @@ impl FixOpts {
             })
         }))
         .await?;
-        wait_for_cluster(
+        wait_for_addresses(
             &ctx.pool,
             seeds,
+            ctx.addresses().as_ref(),
             "every node lists every node at its current address",
             ctx.settings.timeout,
-            blocks_membership,
         )
         .await
         .context("the nodes did not converge on their new addresses")?;

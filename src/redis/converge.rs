@@ -13,7 +13,8 @@ use super::observe::{ObserveError, observe_cluster};
 use super::pool::Pool;
 use super::repair::clear_replica_marks;
 use super::wait::{Poll, WaitTimedOut, wait_until};
-use crate::plan::membership::introductions;
+use crate::plan::heal::stale_addresses;
+use crate::plan::membership::{Introduction, introductions};
 use crate::plan::moves::replica_marks;
 use crate::topology::health::{Problem, check, explain};
 use crate::topology::{ClusterView, Endpoint};
@@ -111,6 +112,52 @@ pub async fn wait_for_membership(
             introduce(pool, &introductions(&view, &may_meet)).await;
         }
         Ok::<_, ConvergeError>(Poll::NotYet(explain(&view, p)))
+    })
+    .await
+}
+
+/// Waits like [`wait_for_membership`]; on each look, besides the missing introductions, a
+/// node that answers at another address than some peers list it at (its pod back at a new
+/// IP) is introduced again at its current address by each of them. Nodes whose pods were
+/// still starting when the wait began are so caught on a later look; without it they stayed
+/// listed at their old addresses, unreachable, until the timeout.
+pub async fn wait_for_addresses(
+    pool: &Pool,
+    seeds: &[Endpoint],
+    addresses: &dyn Addresses,
+    what: &str,
+    timeout: Duration,
+) -> Result<ClusterView, ConvergeError> {
+    wait_until(what, timeout, || async {
+        let view = observe_cluster(pool, seeds).await?;
+        let stale = stale_addresses(&view);
+        let problems = check(&view, None);
+        let blocking = problems.iter().find(|p| blocks_membership(p));
+        if stale.is_empty() && blocking.is_none() {
+            return Ok(Poll::Ready(view));
+        }
+        if let Ok(allowed) = addresses.current().await {
+            let may_meet = |e: &Endpoint| allowed.as_ref().is_none_or(|a| a.contains(e));
+            let mut meets = introductions(&view, &may_meet);
+            for s in stale.iter().filter(|s| may_meet(&s.current)) {
+                for peer in s.seen_by.iter().filter_map(|id| view.report(id)) {
+                    meets.push(Introduction {
+                        via: peer.endpoint.clone(),
+                        peer: s.current.clone(),
+                        cport: s.cport,
+                    });
+                }
+            }
+            introduce(pool, &meets).await;
+        }
+        let why = match blocking {
+            Some(p) => explain(&view, p),
+            None => format!(
+                "{} node(s) still listed at an old address by some peers",
+                stale.len()
+            ),
+        };
+        Ok::<_, ConvergeError>(Poll::NotYet(why))
     })
     .await
 }
