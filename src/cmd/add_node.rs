@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::moving::wait_healthy;
+use super::report::NodeChange;
 use super::target::{domains, resolve_node};
 use crate::plan::membership::choose_master;
 use crate::redis::connector::resolve;
@@ -44,6 +45,7 @@ impl AddNodeOpts {
         // cluster_state:fail is not the cluster's.
         let view = ready(ctx, Some(&new)).await?;
         let member = view.report_at(&new).map(|r| r.id().clone());
+        let was_member = member.is_some();
         let new_id = match member {
             Some(id) => {
                 ctx.reporter
@@ -53,6 +55,13 @@ impl AddNodeOpts {
             None => self.join(ctx, &view, &new).await?,
         };
         let wants_replica = self.replica || self.replica_of.is_some();
+        let role = if wants_replica { "replica" } else { "master" };
+        let report = |result| NodeChange {
+            result,
+            node: new.to_string(),
+            id: new_id.to_string(),
+            role: Some(role),
+        };
         if ctx.settings.dry_run {
             if wants_replica {
                 let master = self
@@ -62,6 +71,7 @@ impl AddNodeOpts {
                 ctx.reporter
                     .line(&format!("Plan: then make {new} a replica of {master}"));
             }
+            ctx.print_json("add-node", &report("planned"))?;
             return Ok(Outcome::Success);
         }
         if wants_replica {
@@ -76,6 +86,12 @@ impl AddNodeOpts {
                 "a master without slots (run `rebalance --use-empty-masters`)"
             }
         ));
+        let result = if was_member && !wants_replica {
+            "nothing_to_do"
+        } else {
+            "added"
+        };
+        ctx.print_json("add-node", &report(result))?;
         Ok(Outcome::Success)
     }
 

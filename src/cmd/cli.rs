@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use crate::k8s::target::expand_pod_name;
-use crate::output::reply::{always_raw, format_raw, format_tty};
+use crate::output::reply::{always_raw, format_raw, format_tty, to_json};
 use crate::redis::observe::observe_cluster;
 use crate::topology::Endpoint;
 use crate::topology::lookup::{endpoint_of, find_node};
@@ -40,14 +40,24 @@ impl CliOpts {
         let mut replies = ctx.pool.node(&endpoint).await?.pipeline(&pipe).await?;
         let reply = replies.pop().unwrap_or(::redis::Value::Nil);
         let refused = matches!(reply, ::redis::Value::ServerError(_));
-        let text = if ctx.settings.stdout_tty && !always_raw(&self.args) {
-            format_tty(&reply)
+        if ctx.settings.output == crate::output::OutputFormat::Json {
+            ctx.print_json(
+                "cli",
+                &CliReply {
+                    node: endpoint.to_string(),
+                    reply: to_json(&reply),
+                },
+            )?;
         } else {
-            format_raw(&reply)
-        };
-        let mut out = ctx.stdout();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
+            let text = if ctx.settings.stdout_tty && !always_raw(&self.args) {
+                format_tty(&reply)
+            } else {
+                format_raw(&reply)
+            };
+            let mut out = ctx.stdout();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
         if refused {
             bail!("{} answered with an error", self.node);
         }
@@ -68,4 +78,11 @@ impl CliOpts {
         endpoint_of(&view, &line.id)
             .with_context(|| format!("node {} has no known address", line.id.short()))
     }
+}
+
+/// `cli -o json`: the node that answered and its reply ([`to_json`]).
+#[derive(Debug, serde::Serialize)]
+struct CliReply {
+    node: String,
+    reply: serde_json::Value,
 }

@@ -45,6 +45,15 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// With `-o json`, writes `report` as `command`'s JSON document on stdout (with its
+    /// `schema`); with the table output, nothing (the progress lines said it).
+    pub fn print_json(&self, command: &str, report: &impl serde::Serialize) -> anyhow::Result<()> {
+        if self.settings.output == crate::output::OutputFormat::Json {
+            crate::output::json::write_report(&mut self.stdout(), command, report)?;
+        }
+        Ok(())
+    }
+
     /// The endpoints to observe from once the StatefulSet's pods are all back, Ready and
     /// answering (a pod was lost mid-command), waiting up to `--timeout`; the seeds as given
     /// outside Kubernetes mode.

@@ -10,6 +10,7 @@ use clap::Args;
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start};
+use super::report::NodeChange;
 use super::target::{domains, resolve_node};
 use crate::k8s::target::expand_pod_name;
 use crate::plan::membership::{Leaving, leaving_state, repoint_replicas};
@@ -19,7 +20,7 @@ use crate::redis::membership::{forget_everywhere, replicate, reset_hard};
 use crate::redis::observe::{observe_cluster, observe_node};
 use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
-use crate::topology::{ClusterView, Endpoint, NodeId};
+use crate::topology::{ClusterView, Endpoint, NodeId, NodeLine};
 
 /// Options of `del-node`.
 #[derive(Debug, Args)]
@@ -62,6 +63,7 @@ impl DelNodeOpts {
                         "{} is not in the cluster and knows no peer; nothing to do",
                         self.node
                     ));
+                    ctx.print_json("del-node", &removal("nothing_to_do", &victim))?;
                     return Ok(Outcome::Success);
                 }
                 Leaving::Stranger => bail!(
@@ -102,6 +104,7 @@ impl DelNodeOpts {
             if reachable { ", then reset it" } else { "" }
         ));
         if ctx.settings.dry_run {
+            ctx.print_json("del-node", &removal("planned", &victim))?;
             return Ok(Outcome::Success);
         }
         ctx.confirm(
@@ -141,6 +144,7 @@ impl DelNodeOpts {
         if rest.known_nodes().contains_key(&id) {
             bail!("a node still lists {name} after FORGET; run the same command again");
         }
+        ctx.print_json("del-node", &removal("removed", &victim))?;
         Ok(Outcome::Success)
     }
 
@@ -167,7 +171,14 @@ impl DelNodeOpts {
             "Plan: reset {name} ({}): every other node has already forgotten it (an earlier del-node stopped before resetting it)",
             id.short()
         ));
+        let change = |result| NodeChange {
+            result,
+            node: name.clone(),
+            id: id.to_string(),
+            role: None,
+        };
         if ctx.settings.dry_run {
+            ctx.print_json("del-node", &change("planned"))?;
             return Ok(Outcome::Success);
         }
         ctx.confirm(&format!("Reset {name}?"), "reset the node", true)?;
@@ -176,6 +187,7 @@ impl DelNodeOpts {
             .with_context(|| format!("cannot reset {name}"))?;
         ctx.pool.forget(&report.endpoint);
         ctx.reporter.done(format!("{name} removed"));
+        ctx.print_json("del-node", &change("reset"))?;
         Ok(Outcome::Success)
     }
 
@@ -244,4 +256,14 @@ async fn others_ready(ctx: &Ctx, leaving: &NodeId) -> anyhow::Result<ClusterView
     )
     .await
     .context("the other nodes are not ready; see `status`")
+}
+
+/// `del-node`'s `-o json` result for `node`.
+fn removal(result: &'static str, node: &NodeLine) -> NodeChange {
+    NodeChange {
+        result,
+        node: node.addr.endpoint().to_string(),
+        id: node.id.to_string(),
+        role: None,
+    }
 }

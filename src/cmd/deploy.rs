@@ -8,9 +8,11 @@ use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 
 use super::context::{Ctx, Outcome};
+use super::report::ObjectsChange;
 use crate::k8s::K8sError;
 use crate::k8s::locate::server_kind;
 use crate::k8s::manifests::{DeployParams, Object, render, to_yaml};
+use crate::output::OutputFormat;
 use crate::settings::Settings;
 use crate::topology::EngineKind;
 
@@ -77,9 +79,23 @@ impl DeployOpts {
             image: self.image,
             storage_class: self.storage_class,
         })?;
+        let names = || {
+            objects
+                .iter()
+                .map(|o| format!("{}/{}", o.kind(), o.name()))
+                .collect()
+        };
         if settings.dry_run {
             let mut out = std::io::stdout().lock();
-            out.write_all(to_yaml(&objects).as_bytes())?;
+            if settings.output == OutputFormat::Json {
+                let planned = ObjectsChange {
+                    result: "planned",
+                    objects: names(),
+                };
+                crate::output::json::write_report(&mut out, "deploy", &planned)?;
+            } else {
+                out.write_all(to_yaml(&objects).as_bytes())?;
+            }
             out.flush()?;
             return Ok(Outcome::Success);
         }
@@ -130,6 +146,13 @@ impl DeployOpts {
             "next: kubectl redis-cluster -n {} init --replicas-per-master {}",
             scope.namespace, self.replicas_per_master
         ));
+        ctx.print_json(
+            "deploy",
+            &ObjectsChange {
+                result: "applied",
+                objects: names(),
+            },
+        )?;
         Ok(Outcome::Success)
     }
 }

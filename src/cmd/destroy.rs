@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::deploy::statefulset_name;
+use super::report::ObjectsChange;
 use crate::k8s::K8s;
 use crate::k8s::manifests::{Object, base};
 use crate::k8s::pvc::Claim;
@@ -51,15 +52,32 @@ impl DestroyOpts {
         }
         let claims = k8s.claims(&base_statefulset(&objects)).await?;
         let scope = &k8s.scope;
+        let mut names: Vec<String> = present
+            .iter()
+            .map(|o| format!("{}/{}", o.kind(), o.name()))
+            .collect();
+        if self.delete_pvcs {
+            names.extend(
+                claims
+                    .iter()
+                    .map(|c| format!("PersistentVolumeClaim/{}", c.name)),
+            );
+        }
+        let change = |result| ObjectsChange {
+            result,
+            objects: names.clone(),
+        };
         if present.is_empty() && (claims.is_empty() || !self.delete_pvcs) {
             ctx.reporter.done(format!(
                 "nothing to delete in namespace {}",
                 scope.namespace
             ));
+            ctx.print_json("destroy", &change("nothing_to_do"))?;
             return Ok(Outcome::Success);
         }
         print_plan(&ctx, &present, &claims, self.delete_pvcs);
         if ctx.settings.dry_run {
+            ctx.print_json("destroy", &change("planned"))?;
             return Ok(Outcome::Success);
         }
         let data = if self.delete_pvcs {
@@ -87,6 +105,7 @@ impl DestroyOpts {
             ctx.reporter
                 .done(format!("{} PersistentVolumeClaim(s) deleted", claims.len()));
         }
+        ctx.print_json("destroy", &change("deleted"))?;
         Ok(Outcome::Success)
     }
 }

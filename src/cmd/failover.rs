@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::context::{Ctx, Outcome};
+use super::report::NodeChange;
 use super::target::resolve_node;
 use crate::redis::membership::failover_and_wait;
 use crate::redis::observe::observe_cluster;
@@ -36,6 +37,12 @@ impl FailoverOpts {
             .await
             .context("cannot read the cluster")?;
         let line = resolve_node(ctx, &view, &self.node)?;
+        let report = |result| NodeChange {
+            result,
+            node: line.addr.endpoint().to_string(),
+            id: line.id.to_string(),
+            role: Some("master"),
+        };
         if line.flags.master {
             // A failover an interrupted run started may not have reached every node yet: the
             // job is done when they all agree.
@@ -46,6 +53,7 @@ impl FailoverOpts {
                 "{} is already a master; nothing to do",
                 line.addr.endpoint()
             ));
+            ctx.print_json("failover", &report("nothing_to_do"))?;
             return Ok(Outcome::Success);
         }
         let id = line.id.clone();
@@ -61,12 +69,14 @@ impl FailoverOpts {
             mode.map(|m| format!(" with {m}")).unwrap_or_default()
         ));
         if ctx.settings.dry_run {
+            ctx.print_json("failover", &report("planned"))?;
             return Ok(Outcome::Success);
         }
         ctx.confirm(&format!("Fail over to {endpoint}?"), "fail over", true)?;
         failover_and_wait(&ctx.pool, &endpoint, mode, ctx.settings.timeout).await?;
         super::moving::wait_healthy(ctx).await?;
         ctx.reporter.done(format!("{endpoint} is now a master"));
+        ctx.print_json("failover", &report("promoted"))?;
         Ok(Outcome::Success)
     }
 }

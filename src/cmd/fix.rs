@@ -150,7 +150,7 @@ impl FixOpts {
         if !ctx.settings.dry_run && refused == 0 {
             wait_healthy(ctx).await?;
         }
-        print_report(ctx, &report)?;
+        ctx.print_json("fix", &report)?;
         if refused > 0 {
             bail!(
                 "{refused} slot(s) could not be fixed safely (see above); bring the unreachable master back, then run fix again"
@@ -325,16 +325,5 @@ async fn wait_serving(ctx: &Ctx) -> anyhow::Result<()> {
     )
     .await
     .context("the claimed slots did not reach every node; run fix again")?;
-    Ok(())
-}
-
-/// Writes the JSON report when `-o json`.
-fn print_report(ctx: &Ctx, report: &FixReport) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    if ctx.settings.output == crate::output::OutputFormat::Json {
-        let mut out = ctx.stdout();
-        serde_json::to_writer_pretty(&mut out, report)?;
-        writeln!(out)?;
-    }
     Ok(())
 }

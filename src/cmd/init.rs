@@ -2,7 +2,6 @@
 //! (all of them, some after an interrupted run, none for a formed cluster), show the plan,
 //! apply it, and verify the cluster is healthy.
 
-use std::io::Write as _;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
@@ -11,7 +10,6 @@ use serde::Serialize;
 
 use super::context::{Ctx, Outcome};
 use crate::k8s::{K8s, Pods};
-use crate::output::OutputFormat;
 use crate::plan::init::{InitPlan, StepDisplay, plan_init};
 use crate::plan::layout::Candidate;
 use crate::redis::connector::resolve;
@@ -253,17 +251,13 @@ fn finish(
     seconds: f64,
     outcome: Outcome,
 ) -> anyhow::Result<Outcome> {
-    if ctx.settings.output == OutputFormat::Json {
-        let mut out = ctx.stdout();
-        serde_json::to_writer_pretty(
-            &mut out,
-            &InitReport {
-                result,
-                steps,
-                seconds,
-            },
-        )?;
-        writeln!(out)?;
-    }
+    ctx.print_json(
+        "init",
+        &InitReport {
+            result,
+            steps,
+            seconds,
+        },
+    )?;
     Ok(outcome)
 }

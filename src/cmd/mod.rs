@@ -14,6 +14,7 @@ pub mod init;
 pub mod move_args;
 pub mod moving;
 pub mod rebalance;
+pub mod report;
 pub mod reshard;
 pub mod scale;
 pub mod status;

@@ -344,14 +344,3 @@ fn print_plan(ctx: &Ctx, view: &ClusterView, moves: &[SlotMove], method: Method,
         ));
     }
 }
-
-/// Writes the JSON report when `-o json`.
-pub fn print_report(ctx: &Ctx, report: &MoveReport) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    if ctx.settings.output == crate::output::OutputFormat::Json {
-        let mut out = ctx.stdout();
-        serde_json::to_writer_pretty(&mut out, report)?;
-        writeln!(out)?;
-    }
-    Ok(())
-}

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{Start, execute, print_report, start};
+use super::moving::{Start, execute, start};
 use super::target::resolve_node;
 use crate::plan::rebalance::plan_rebalance;
 use crate::topology::NodeId;
@@ -93,7 +93,7 @@ impl RebalanceOpts {
             "Move these slots?",
         )
         .await?;
-        print_report(ctx, &report)?;
+        ctx.print_json("rebalance", &report)?;
         Ok(Outcome::Success)
     }
 }

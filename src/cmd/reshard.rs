@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{Start, execute, print_report, start};
+use super::moving::{Start, execute, start};
 use super::target::resolve_node;
 use crate::plan::rebalance::{BalanceError, plan_reshard};
 use crate::topology::NodeId;
@@ -88,7 +88,7 @@ impl ReshardOpts {
             "Move these slots?",
         )
         .await?;
-        print_report(ctx, &report)?;
+        ctx.print_json("reshard", &report)?;
         Ok(Outcome::Success)
     }
 }

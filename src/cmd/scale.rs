@@ -20,6 +20,7 @@ use futures::future::try_join_all;
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start_from, wait_healthy_from};
+use super::report::ScaleChange;
 use crate::k8s::{K8s, Pods};
 use crate::plan::layout::MIN_MASTERS;
 use crate::plan::rebalance::{plan_drain, plan_rebalance};
@@ -94,6 +95,19 @@ impl ScaleOpts {
             self.down(ctx, k8s, sts, target.client_port(), want, replicas)
                 .await?;
         }
+        ctx.print_json(
+            "scale",
+            &ScaleChange {
+                result: if ctx.settings.dry_run {
+                    "planned"
+                } else {
+                    "scaled"
+                },
+                statefulset: sts.to_string(),
+                masters: self.masters,
+                replicas_per_master: replicas,
+            },
+        )?;
         Ok(Outcome::Success)
     }
 

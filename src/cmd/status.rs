@@ -1,8 +1,6 @@
 //! `status` (alias `check`): observe the whole cluster, judge it, print the table or JSON.
 //! Exit 1 when unhealthy.
 
-use std::io::Write as _;
-
 use anyhow::{Context as _, bail};
 use clap::Args;
 
@@ -51,9 +49,7 @@ impl StatusOpts {
         let report = build(&view, problems, &names, password, tls);
         let mut out = ctx.stdout();
         match ctx.settings.output {
-            OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))?,
+            OutputFormat::Json => crate::output::json::write_report(&mut out, "status", &report)?,
             OutputFormat::Table => write_table(&report, &ctx.settings.out_styles, &mut out)?,
         }
         Ok(if report.healthy {

@@ -1,6 +1,7 @@
 //! Everything people and scripts see: styles, tables, progress lines, prompts, and the
 //! renderers of each command's result (human table or `-o json`).
 
+pub mod json;
 pub mod progress;
 pub mod prompt;
 pub mod reply;

@@ -95,6 +95,33 @@ fn raw(value: &Value) -> String {
     }
 }
 
+/// One reply as JSON, for `cli -o json`: nil is `null`, integers and doubles are numbers,
+/// strings (bulk strings lossily as UTF-8) are strings, arrays and sets are arrays, maps are
+/// arrays of `[key, value]` pairs (keys need not be strings), an error is
+/// `{"error": "CODE message"}`.
+pub fn to_json(value: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        Value::Nil => J::Null,
+        Value::Int(n) => J::from(*n),
+        Value::Double(d) => J::from(*d),
+        Value::Boolean(b) => J::from(*b),
+        Value::Okay => J::from("OK"),
+        Value::SimpleString(s) => J::from(s.as_str()),
+        Value::BulkString(bytes) => J::from(String::from_utf8_lossy(bytes).into_owned()),
+        Value::VerbatimString { text, .. } => J::from(text.as_str()),
+        Value::ServerError(e) => serde_json::json!({ "error": server_error(e) }),
+        Value::Array(items) | Value::Set(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::Map(pairs) => J::Array(
+            pairs
+                .iter()
+                .map(|(k, v)| J::Array(vec![to_json(k), to_json(v)]))
+                .collect(),
+        ),
+        other => J::from(format!("{other:?}")),
+    }
+}
+
 /// `ERR unknown command ...`.
 fn server_error(e: &redis::ServerError) -> String {
     match e.details() {
@@ -172,5 +199,14 @@ mod tests {
         assert!(always_raw(&args("info replication")));
         assert!(!always_raw(&args("cluster myid")));
         assert!(!always_raw(&args("get info")));
+    }
+
+    #[test]
+    fn replies_become_json_values() {
+        let reply = Value::Array(vec![bulk("a"), Value::Int(2), Value::Nil]);
+        assert_eq!(to_json(&reply), serde_json::json!(["a", 2, null]));
+        assert_eq!(to_json(&Value::Okay), serde_json::json!("OK"));
+        let map = Value::Map(vec![(bulk("k"), Value::Int(1))]);
+        assert_eq!(to_json(&map), serde_json::json!([["k", 1]]));
     }
 }

@@ -41,6 +41,17 @@ fn deploy_init_status_cli_and_destroy_as_a_plugin_user_through_port_forward() {
         "{}",
         dry.stdout
     );
+    let planned: serde_json::Value =
+        serde_json::from_str(&ok(&["deploy", "--dry-run", "-o", "json"]).stdout).expect("JSON");
+    assert_eq!(planned["schema"], "kubectl-redis-cluster/deploy/v1");
+    assert_eq!(planned["result"], "planned");
+    assert!(
+        planned["objects"]
+            .as_array()
+            .expect("objects")
+            .contains(&"StatefulSet/redis-cluster".into()),
+        "{planned:#}"
+    );
     assert!(kubectl_ok(&["get", "statefulsets", "-n", &ns.name, "-o", "name"]).is_empty());
     let deployed = ok(&["deploy"]);
     assert!(
@@ -159,7 +170,21 @@ fn deploy_init_status_cli_and_destroy_as_a_plugin_user_through_port_forward() {
     let refused = run(&["destroy", "--delete-pvcs"]);
     assert_eq!(refused.code, 2);
     assert!(refused.stderr.contains("pass --yes"), "{}", refused.stderr);
-    let destroyed = ok(&["destroy", "--delete-pvcs", "--yes"]);
+    let destroyed = ok(&["destroy", "--delete-pvcs", "--yes", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&destroyed.stdout).expect("JSON");
+    assert_eq!(report["schema"], "kubectl-redis-cluster/destroy/v1");
+    assert_eq!(report["result"], "deleted");
+    let objects = report["objects"].as_array().expect("objects");
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|o| o
+                .as_str()
+                .is_some_and(|o| o.starts_with("PersistentVolumeClaim/")))
+            .count(),
+        7,
+        "{report:#}"
+    );
     assert!(
         destroyed
             .stderr

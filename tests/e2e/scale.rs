@@ -82,7 +82,7 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
     );
     assert_keys(&endpoints(&up), "s", 100_000);
 
-    plugin_ok(&[
+    let report: Value = serde_json::from_str(&plugin_ok(&[
         "-n",
         &ns.name,
         "scale",
@@ -90,7 +90,15 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
         "3",
         "--delete-pvcs",
         "--yes",
-    ]);
+        "-o",
+        "json",
+    ]))
+    .expect("scale -o json");
+    assert_eq!(report["schema"], "kubectl-redis-cluster/scale/v1");
+    assert_eq!(
+        (&report["result"], &report["masters"]),
+        (&"scaled".into(), &3.into())
+    );
     let down = healthy_status(&ns.name);
     assert_eq!(slot_counts(&down).len(), 3);
     assert_eq!(

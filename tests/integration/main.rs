@@ -14,6 +14,7 @@ mod faults;
 mod fix;
 mod harness;
 mod init;
+mod json;
 mod kills;
 mod mover;
 mod status;
