@@ -19,6 +19,9 @@ pub mod redis;
 pub mod settings;
 pub mod topology;
 
+#[cfg(test)]
+mod layering;
+
 use cli::{Cli, Command};
 use cmd::{Ctx, Outcome};
 use settings::{Environment, Settings};
@@ -36,7 +39,7 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         Command::Cli(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Deploy(opts) => opts.exec(settings).await,
         Command::Destroy(opts) => opts.exec(settings).await,
-        Command::Completion(opts) => opts.exec(),
+        Command::Completion(opts) => opts.exec(&mut <Cli as clap::CommandFactory>::command()),
         Command::Rebalance(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Reshard(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::AddNode(opts) => opts.exec(&Ctx::connect(settings).await?).await,

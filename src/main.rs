@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use kubectl_redis_cluster::cli::Cli;
 use kubectl_redis_cluster::cmd::Outcome;
-use kubectl_redis_cluster::cmd::moving::NotConverged;
+use kubectl_redis_cluster::cmd::Refusal;
 use kubectl_redis_cluster::settings::Environment;
 use kubectl_redis_cluster::{exit_codes, interrupt};
 
@@ -26,12 +26,14 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(exit_codes::INTERRUPTED)
         }
-        Err(e) if e.chain().any(|c| c.is::<NotConverged>()) => {
-            eprintln!("error: {e:#}");
-            eprintln!("hint: {}", NotConverged::HINT);
-            ExitCode::from(exit_codes::UNHEALTHY)
-        }
-        Err(e) => fail(&e),
+        Err(e) => match Refusal::find(&e) {
+            Some(refusal) => {
+                eprintln!("error: {e:#}");
+                eprintln!("hint: {}", refusal.hint());
+                ExitCode::from(refusal.exit_code())
+            }
+            None => fail(&e),
+        },
     }
 }
 

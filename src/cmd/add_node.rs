@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::moving::wait_healthy;
+use super::refusal::Refusal;
 use super::report::NodeChange;
 use super::target::{domains, resolve_node};
 use crate::plan::membership::choose_master;
@@ -101,19 +102,25 @@ impl AddNodeOpts {
             .await
             .with_context(|| format!("cannot add {new}"))?;
         if report.keys() > 0 {
-            bail!(
-                "{new} is not empty: it holds {} key(s); add-node only adds empty nodes",
-                report.keys()
-            );
+            return Err(Refusal::NotEmpty {
+                node: new.to_string(),
+                keys: report.keys(),
+            }
+            .into());
         }
         if report.nodes.len() > 1 {
-            bail!(
-                "{new} already knows {} other node(s): it belongs to another cluster; reset it with `CLUSTER RESET HARD` if that is intended",
-                report.nodes.len() - 1
-            );
+            return Err(Refusal::InAnotherCluster {
+                node: new.to_string(),
+                peers: report.nodes.len() - 1,
+            }
+            .into());
         }
         if !report.myself().slots.is_empty() {
-            bail!("{new} already serves slots {}", report.myself().slots);
+            return Err(Refusal::ServesSlots {
+                node: new.to_string(),
+                slots: report.myself().slots.to_string(),
+            }
+            .into());
         }
         let id = report.id().clone();
         if ctx.settings.dry_run {
@@ -158,10 +165,12 @@ impl AddNodeOpts {
             Some(typed) => {
                 let line = resolve_node(ctx, &view, typed)?;
                 if !line.flags.master {
-                    bail!(
-                        "--replica-of {typed}: {} is not a master",
-                        line.addr.endpoint()
-                    );
+                    return Err(Refusal::NotAMaster {
+                        flag: "--replica-of",
+                        given: typed.clone(),
+                        endpoint: line.addr.endpoint(),
+                    }
+                    .into());
                 }
                 line.id.clone()
             }

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use super::refusal::Refusal;
 use crate::k8s::discover::PodAddresses;
 use crate::k8s::secret::{SecretKey, TlsKeys, password_ref};
 use crate::k8s::served_tls::{ServedTls, served_tls};
 use crate::k8s::{K8s, Pods, PortForwardConnector};
 use crate::output::Reporter;
-use crate::output::prompt::{NotConfirmed, confirm};
+use crate::output::prompt::confirm;
 use crate::redis::converge::{Addresses, AnyAddress};
 use crate::redis::{Connector, Credentials, DirectConnector, Pool, TlsConfig, TlsConnector};
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -104,11 +105,11 @@ impl Ctx {
             .await?;
         let mut members = k8s.members_of(&sts, located.port).await?;
         if members.members.is_empty() && k8s.replicas(&located.statefulset).await?.desired == 0 {
-            anyhow::bail!(
-                "statefulset {sts} in namespace {ns} has no pods (replicas: 0); give it some with `kubectl scale statefulset {sts} --replicas=6`, then run `init`",
-                sts = located.statefulset,
-                ns = k8s.scope.namespace
-            );
+            return Err(Refusal::NoPods {
+                statefulset: located.statefulset,
+                namespace: k8s.scope.namespace.clone(),
+            }
+            .into());
         }
         let mut settings = settings;
         // From here on, the target names what was found.
@@ -173,11 +174,14 @@ impl Ctx {
     }
 
     /// A context with a Kubernetes client but no discovery (`deploy`, `destroy`: the
-    /// StatefulSet may not exist).
-    pub async fn kubernetes(settings: Settings) -> anyhow::Result<(Self, KubeTarget)> {
+    /// StatefulSet may not exist); `command` names the subcommand for `--seed`'s refusal.
+    pub async fn kubernetes(
+        settings: Settings,
+        command: &'static str,
+    ) -> anyhow::Result<(Self, KubeTarget)> {
         let target = match &settings.access {
             Access::Kubernetes(target) => target.clone(),
-            Access::Seed(_) => anyhow::bail!("this command works on Kubernetes only; drop --seed"),
+            Access::Seed(_) => return Err(Refusal::KubernetesOnly { command }.into()),
         };
         let k8s = K8s::connect(&target.source).await?;
         let mut ctx = Self::direct_tcp(settings, vec![]);
@@ -240,23 +244,18 @@ impl Ctx {
 
     /// Asks before a change unless `--yes`. Non-destructive changes proceed without a
     /// terminal; destructive ones are refused there.
-    pub fn confirm(
-        &self,
-        question: &str,
-        action: &str,
-        destructive: bool,
-    ) -> Result<(), NotConfirmed> {
+    pub fn confirm(&self, question: &str, action: &str, destructive: bool) -> Result<(), Refusal> {
         if !destructive && !self.settings.interactive {
             return Ok(());
         }
-        confirm(
+        Ok(confirm(
             question,
             action,
             self.settings.yes,
             self.settings.interactive,
             &mut std::io::stdin().lock(),
             &mut std::io::stderr(),
-        )
+        )?)
     }
 }
 

@@ -10,6 +10,7 @@ use clap::Args;
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start};
+use super::refusal::Refusal;
 use super::report::NodeChange;
 use super::target::{domains, resolve_node};
 use crate::k8s::target::expand_pod_name;
@@ -66,20 +67,22 @@ impl DelNodeOpts {
                     ctx.print_json("del-node", &removal("nothing_to_do", &victim))?;
                     return Ok(Outcome::Success);
                 }
-                Leaving::Stranger => bail!(
-                    "{} lists none of this cluster's nodes: it belongs to another cluster; not touching it",
-                    self.node
-                ),
+                Leaving::Stranger => {
+                    return Err(Refusal::Stranger {
+                        node: self.node.clone(),
+                    }
+                    .into());
+                }
             }
         }
         if reachable && !victim.flags.replica {
             self.drain_if_asked(ctx, &id).await?;
         } else if !victim.slots.is_empty() {
-            bail!(
-                "{} is unreachable and still owns slots {}; bring it back or run `fix` to cover its slots first",
-                victim.addr.endpoint(),
-                victim.slots
-            );
+            return Err(Refusal::UnreachableOwnsSlots {
+                node: victim.addr.endpoint(),
+                slots: victim.slots.to_string(),
+            }
+            .into());
         }
         let view = others_ready(ctx, &id).await?;
         let domain_of = domains(ctx, &view);
@@ -199,10 +202,11 @@ impl DelNodeOpts {
             return Ok(());
         }
         if !self.drain && holds > 0 {
-            bail!(
-                "{} is a master holding {holds} slot(s); pass --drain to move them to the other masters first (or move them with `reshard`/`rebalance --weight NODE=0`)",
-                self.node
-            );
+            return Err(Refusal::NeedsDrain {
+                node: self.node.clone(),
+                slots: holds,
+            }
+            .into());
         }
         let moves =
             plan_drain(&start.slots, std::slice::from_ref(id)).context("cannot plan the drain")?;

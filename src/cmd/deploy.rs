@@ -99,7 +99,7 @@ impl DeployOpts {
             out.flush()?;
             return Ok(Outcome::Success);
         }
-        let (ctx, target) = Ctx::kubernetes(settings).await?;
+        let (ctx, target) = Ctx::kubernetes(settings, "deploy").await?;
         let k8s = ctx.k8s.as_ref().context("deploy needs Kubernetes")?;
         let sts = statefulset_name(&objects);
         if let Some(given) = target.statefulset.as_deref().filter(|given| *given != sts) {

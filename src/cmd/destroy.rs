@@ -31,7 +31,7 @@ pub struct DestroyOpts {
 impl DestroyOpts {
     /// Runs `destroy`.
     pub async fn exec(self, settings: Settings) -> anyhow::Result<Outcome> {
-        let (ctx, target) = Ctx::kubernetes(settings).await?;
+        let (ctx, target) = Ctx::kubernetes(settings, "destroy").await?;
         let k8s = ctx.k8s.as_ref().context("destroy needs Kubernetes")?;
         let objects = base();
         let sts_name = statefulset_name(&objects).to_string();

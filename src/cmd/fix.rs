@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use futures::future::try_join_all;
 use serde::Serialize;
@@ -16,6 +16,8 @@ use serde::Serialize;
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::wait_healthy;
+use super::parse;
+use super::refusal::Refusal;
 use crate::plan::heal::{SlotFix, StaleAddress, plan_slot_fixes, stale_addresses};
 use crate::plan::moves::{SlotMove, open_slots, replica_marks};
 use crate::redis::connector::resolve;
@@ -36,8 +38,8 @@ use crate::topology::{ClusterView, Endpoint, NodeId, SlotSet};
 )]
 pub struct FixOpts {
     /// Current addresses of nodes whose address changed (without Kubernetes): HOST:PORT,...
-    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
-    pub nodes: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...", value_parser = parse::endpoint)]
+    pub nodes: Vec<Endpoint>,
 
     /// How keys are moved when finishing interrupted moves and merging spread slots (with
     /// --replace, the copy of the master being merged wins over the owner's).
@@ -60,10 +62,9 @@ impl FixOpts {
     /// Runs `fix`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
         let mut seeds = ctx.seeds.clone();
-        for typed in &self.nodes {
-            let e: Endpoint = typed.parse()?;
+        for e in &self.nodes {
             seeds.push(
-                resolve(&e)
+                resolve(e)
                     .await
                     .with_context(|| format!("cannot resolve {e}"))?,
             );
@@ -152,9 +153,7 @@ impl FixOpts {
         }
         ctx.print_json("fix", &report)?;
         if refused > 0 {
-            bail!(
-                "{refused} slot(s) could not be fixed safely (see above); bring the unreachable master back, then run fix again"
-            );
+            return Err(Refusal::Unfixable(refused).into());
         }
         Ok(Outcome::Success)
     }

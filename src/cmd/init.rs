@@ -9,11 +9,12 @@ use clap::Args;
 use serde::Serialize;
 
 use super::context::{Ctx, Outcome};
+use super::parse;
 use crate::k8s::{K8s, Pods};
 use crate::plan::init::{InitPlan, StepDisplay, plan_init};
 use crate::plan::layout::Candidate;
 use crate::redis::connector::resolve;
-use crate::redis::init::{InitTarget, apply_init};
+use crate::redis::init::{InitEvent, InitTarget, apply_init};
 use crate::redis::observe::observe_nodes;
 use crate::redis::wait::{Poll, WaitTimedOut, wait_until};
 use crate::topology::health::check;
@@ -26,8 +27,8 @@ use crate::topology::{ClusterView, Endpoint, NodeReport};
 )]
 pub struct InitOpts {
     /// Nodes to build the cluster from, without Kubernetes: HOST:PORT,HOST:PORT,...
-    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...")]
-    pub nodes: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "HOST:PORT,...", value_parser = parse::endpoint)]
+    pub nodes: Vec<Endpoint>,
 
     /// Replicas per master; masters = nodes / (1 + R).
     #[arg(long, default_value_t = 1, value_name = "R")]
@@ -91,14 +92,22 @@ impl InitOpts {
                 cport: r.myself().addr.cport,
             })
             .collect();
+        for step in &steps {
+            ctx.reporter.step(StepDisplay {
+                step,
+                candidates: &candidates,
+            });
+        }
         apply_init(
             &ctx.pool,
             &targets,
-            &candidates,
             &steps,
             self.replicas_per_master,
             ctx.settings.timeout,
-            &ctx.reporter,
+            &|event| match event {
+                InitEvent::AllMet => ctx.reporter.done("all nodes have met"),
+                InitEvent::Healthy => ctx.reporter.done("cluster is healthy"),
+            },
         )
         .await
         .context("init did not finish; run the same command again to resume")?;
@@ -121,13 +130,12 @@ impl InitOpts {
         }
         let mut candidates = Vec::new();
         let mut endpoints = Vec::new();
-        for text in &self.nodes {
-            let typed: Endpoint = text.parse()?;
-            let endpoint = resolve(&typed)
+        for typed in &self.nodes {
+            let endpoint = resolve(typed)
                 .await
                 .with_context(|| format!("cannot resolve {typed}"))?;
             candidates.push(Candidate {
-                name: text.clone(),
+                name: typed.to_string(),
                 domain: endpoint.host.clone(),
             });
             endpoints.push(endpoint);

@@ -13,7 +13,9 @@ pub mod fix;
 pub mod init;
 pub mod move_args;
 pub mod moving;
+pub mod parse;
 pub mod rebalance;
+pub mod refusal;
 pub mod report;
 pub mod reshard;
 pub mod scale;
@@ -21,3 +23,4 @@ pub mod status;
 pub mod target;
 
 pub use context::{Ctx, Outcome};
+pub use refusal::Refusal;

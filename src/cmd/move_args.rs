@@ -11,11 +11,11 @@ use crate::redis::mover::MoveOptions;
 #[derive(Debug, Args)]
 pub struct MoveArgs {
     /// Keys per MIGRATE batch (redis-cli's --cluster-pipeline).
-    #[arg(long, default_value_t = 1000, value_name = "KEYS", alias = "pipeline")]
+    #[arg(long, default_value_t = 1000, value_name = "KEYS", alias = "pipeline", value_parser = super::parse::positive)]
     pub batch: usize,
 
     /// Seconds one MIGRATE may take before the batch is retried smaller.
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub migrate_timeout: u64,
 
     /// Let the source's copy overwrite a different copy of a key already on the target.

@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::context::Ctx;
+use super::refusal::Refusal;
 use crate::interrupt::SafeStop;
 use crate::output::progress::MoveProgress;
 use crate::plan::durability::{DurabilityLine, TargetDurability, durability};
@@ -82,10 +83,7 @@ pub async fn start_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<Start> 
             .iter()
             .map(|s| format!("slot {}: {}", s.slot, s.reason))
             .collect();
-        bail!(
-            "open slots need `fix` first; nothing was changed:\n  - {}",
-            lines.join("\n  - ")
-        );
+        return Err(Refusal::OpenSlots(lines).into());
     }
     if !resume.is_empty() {
         ctx.reporter.warn(format!(
@@ -298,25 +296,9 @@ pub async fn wait_healthy_from(ctx: &Ctx, seeds: &[Endpoint]) -> anyhow::Result<
         },
     )
     .await
-    .map_err(|e| NotConverged {
-        detail: format!("{e:#}"),
-    })?;
+    .map_err(|e| Refusal::NotConverged(format!("{e:#}")))?;
     ctx.reporter.done("cluster converged");
     Ok(view)
-}
-
-/// A change was made, but the cluster did not converge within `--timeout`: exit code 1
-/// ([`crate::exit_codes::UNHEALTHY`]), as `status` on an unhealthy cluster.
-#[derive(Debug, thiserror::Error)]
-#[error("the change is done but the cluster has not converged: {detail}")]
-pub struct NotConverged {
-    /// What the last look found.
-    pub detail: String,
-}
-
-impl NotConverged {
-    /// What to do next.
-    pub const HINT: &'static str = "`status` shows what is left; once the nodes answer again, running the same command again (or `fix`) finishes the job";
 }
 
 /// Prints one line per (source, target) pair.

@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start};
+use super::parse;
+use super::refusal::Refusal;
 use super::target::resolve_node;
 use crate::plan::rebalance::plan_rebalance;
 use crate::topology::NodeId;
@@ -27,7 +29,7 @@ pub struct RebalanceOpts {
 
     /// Leave the cluster alone when every master is within this percentage of its share
     /// (default 2; 0 when finishing an interrupted move, unless given).
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", value_parser = parse::percent)]
     pub threshold: Option<f64>,
 
     /// Give slots to masters that have none (otherwise they keep none).
@@ -59,10 +61,12 @@ impl RebalanceOpts {
             let typed = format!("{node}={w}");
             let line = resolve_node(ctx, &start.view, node)?;
             if !weights.contains_key(&line.id) {
-                bail!(
-                    "--weight `{typed}`: {} is not a master",
-                    line.addr.endpoint()
-                );
+                return Err(Refusal::NotAMaster {
+                    flag: "--weight",
+                    given: typed,
+                    endpoint: line.addr.endpoint(),
+                }
+                .into());
             }
             weights.insert(line.id.clone(), *w);
         }

@@ -1,11 +1,13 @@
 //! `reshard`: move N slots from some masters to one.
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start};
+use super::parse;
+use super::refusal::Refusal;
 use super::target::resolve_node;
 use crate::plan::rebalance::{BalanceError, plan_reshard};
 use crate::topology::NodeId;
@@ -30,7 +32,7 @@ pub struct ReshardOpts {
     pub to: String,
 
     /// How many slots to move.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse::slot_count)]
     pub slots: usize,
 
     /// How slots are moved.
@@ -44,7 +46,12 @@ impl ReshardOpts {
         let start = start(ctx).await?;
         let to = resolve_node(ctx, &start.view, &self.to)?;
         if !start.slots.contains_key(&to.id) {
-            bail!("--to {}: {} is not a master", self.to, to.addr.endpoint());
+            return Err(Refusal::NotAMaster {
+                flag: "--to",
+                given: self.to.clone(),
+                endpoint: to.addr.endpoint(),
+            }
+            .into());
         }
         let from: Vec<NodeId> = if self.from.iter().any(|f| f == "all") {
             start
@@ -58,18 +65,30 @@ impl ReshardOpts {
             for typed in &self.from {
                 let line = resolve_node(ctx, &start.view, typed)?;
                 if !start.slots.contains_key(&line.id) {
-                    bail!("--from {typed}: {} is not a master", line.addr.endpoint());
+                    return Err(Refusal::NotAMaster {
+                        flag: "--from",
+                        given: typed.clone(),
+                        endpoint: line.addr.endpoint(),
+                    }
+                    .into());
                 }
                 ids.push(line.id.clone());
             }
             ids
         };
         let moves = match plan_reshard(&start.slots, &from, &to.id, self.slots) {
-            Err(BalanceError::NotEnoughSlots { wanted, available }) if available > 0 => bail!(
-                "the source masters hold {available} slot(s); cannot move {wanted}. If an interrupted reshard already moved part of them, `status` shows where the slots are, and `reshard --from {} --to {} --slots {available}` (with the same other flags) moves every slot the sources still hold",
-                self.from.join(","),
-                self.to
-            ),
+            Err(BalanceError::NotEnoughSlots { wanted, available }) if available > 0 => {
+                return Err(Refusal::NotEnoughSlots {
+                    available,
+                    wanted,
+                    rerun: format!(
+                        "reshard --from {} --to {} --slots {available}",
+                        self.from.join(","),
+                        self.to
+                    ),
+                }
+                .into());
+            }
             planned => planned.context("cannot plan the reshard")?,
         };
         // After a pod was lost mid-move: the slots of this run not moved yet, less those

@@ -13,13 +13,14 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use futures::future::try_join_all;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start_from, wait_healthy_from};
+use super::refusal::Refusal;
 use super::report::ScaleChange;
 use crate::k8s::{K8s, Pods};
 use crate::plan::layout::MIN_MASTERS;
@@ -71,9 +72,7 @@ impl ScaleOpts {
     /// Runs `scale`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
         let (Some(k8s), Access::Kubernetes(target)) = (&ctx.k8s, &ctx.settings.access) else {
-            bail!(
-                "scale works on a StatefulSet; without Kubernetes use add-node, rebalance and del-node"
-            );
+            return Err(Refusal::KubernetesOnly { command: "scale" }.into());
         };
         let sts = target.statefulset_name();
         let view = observe_cluster(&ctx.pool, &ctx.seeds)
@@ -229,9 +228,11 @@ impl ScaleOpts {
         {
             let report = report?;
             if report.keys() > 0 || report.nodes.len() > 1 || !report.myself().slots.is_empty() {
-                bail!(
-                    "pod {pod} ({e}) is not an empty node; reset it (CLUSTER RESET HARD) or delete its PVC before scaling"
-                );
+                return Err(Refusal::PodNotEmpty {
+                    pod: pod.to_string(),
+                    endpoint: e.clone(),
+                }
+                .into());
             }
             ctx.reporter.step(format!("introduce pod {pod} ({e})"));
             meet(&ctx.pool, &hub, e, report.myself().addr.cport).await?;

@@ -5,9 +5,10 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 
 use super::context::{Ctx, Outcome};
+use crate::k8s::membership::PodNames;
 use crate::k8s::membership::join;
 use crate::output::OutputFormat;
-use crate::output::status::{PodNames, build, write_table};
+use crate::output::status::{build, write_table};
 use crate::redis::observe::observe_cluster;
 use crate::topology::health::check;
 

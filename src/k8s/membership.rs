@@ -2,12 +2,14 @@
 //! the cluster, and which cluster nodes match no pod. `status` judges the cluster proper with
 //! [`crate::topology::health::check`] and adds these problems.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::pods::Pods;
-use crate::output::status::PodNames;
 use crate::topology::health::{NodeRef, Problem};
 use crate::topology::{ClusterView, NodeId};
+
+/// Extra names for nodes, from Kubernetes discovery: node id → (pod, Kubernetes node).
+pub type PodNames = BTreeMap<NodeId, (String, Option<String>)>;
 
 /// Pods and nodes, joined.
 #[derive(Debug)]

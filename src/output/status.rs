@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::styles::Styles;
 use super::table::Table;
+use crate::k8s::membership::PodNames;
 use crate::topology::health::Problem;
 use crate::topology::{ClusterView, Engine, NodeId, NodeLine, SlotSet};
 
@@ -94,9 +95,6 @@ pub struct NodeRow {
     /// `fail`, `fail?`, `handshake` or `noaddr` when any node flags it so.
     pub flagged: Option<&'static str>,
 }
-
-/// Extra names for nodes, from Kubernetes discovery: node id → (pod, k8s node).
-pub type PodNames = BTreeMap<NodeId, (String, Option<String>)>;
 
 /// Builds the report from a view and its problems; `password` and `tls` say where the
 /// password and the TLS material came from, if any.

@@ -13,9 +13,8 @@ use super::membership::introduce;
 use super::observe::observe_nodes;
 use super::pool::Pool;
 use super::wait::{Poll, wait_until};
-use crate::output::Reporter;
-use crate::plan::init::{InitStep, StepDisplay};
-use crate::plan::layout::{Candidate, CandidateIdx};
+use crate::plan::init::InitStep;
+use crate::plan::layout::CandidateIdx;
 use crate::plan::membership::introductions;
 use crate::topology::health::check;
 use crate::topology::{ClusterView, Endpoint, NodeId};
@@ -31,20 +30,25 @@ pub struct InitTarget {
     pub cport: u16,
 }
 
+/// A milestone of [`apply_init`], for the caller to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitEvent {
+    /// Every node knows every other node.
+    AllMet,
+    /// Replicas follow their masters and the cluster is healthy.
+    Healthy,
+}
+
 /// Applies `steps` to `targets`, then waits until the cluster is healthy with
-/// `replicas_per_master` replicas per master.
+/// `replicas_per_master` replicas per master; `on_event` hears each milestone.
 pub async fn apply_init(
     pool: &Pool,
     targets: &[InitTarget],
-    candidates: &[Candidate],
     steps: &[InitStep],
     replicas_per_master: usize,
     timeout: Duration,
-    reporter: &Reporter,
+    on_event: &(dyn Fn(InitEvent) + Sync),
 ) -> Result<(), ApplyError> {
-    for step in steps {
-        reporter.step(StepDisplay { step, candidates });
-    }
     let mut setup: BTreeMap<CandidateIdx, ::redis::Pipeline> = BTreeMap::new();
     let mut meets: BTreeMap<CandidateIdx, ::redis::Pipeline> = BTreeMap::new();
     let mut replicate = Vec::new();
@@ -100,7 +104,7 @@ pub async fn apply_init(
         Ok::<_, ApplyError>(Poll::NotYet(reason))
     })
     .await?;
-    reporter.done("all nodes have met");
+    on_event(InitEvent::AllMet);
 
     try_join_all(replicate.iter().map(|(replica, master)| async move {
         let mut node = pool.node(&targets[*replica].endpoint).await?;
@@ -123,7 +127,7 @@ pub async fn apply_init(
         })
     })
     .await?;
-    reporter.done("cluster is healthy");
+    on_event(InitEvent::Healthy);
     Ok(())
 }
 

@@ -1,11 +1,12 @@
 //! Validated settings, built once from the raw [`GlobalOpts`] and the process environment
 //! (passed in as [`Environment`], so tests never touch real environment variables).
 
+mod flags;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::GlobalOpts;
 use crate::k8s::ConfigSource;
 use crate::output::{OutputFormat, Styles};
 use crate::redis::Credentials;
@@ -13,6 +14,8 @@ use crate::redis::TlsConfig;
 use crate::redis::tls::{ClientIdentity, Pem, ServerTrust, TlsMaterial, TlsSetupError};
 use crate::topology::Endpoint;
 use crate::topology::endpoint::EndpointParseError;
+
+pub use flags::GlobalOpts;
 
 /// Facts about the process the settings depend on.
 #[derive(Clone, Debug, Default)]
@@ -283,15 +286,21 @@ mod tests {
     use super::*;
     use clap::Parser;
 
+    /// The global flags alone, as the command line gives them.
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        global: GlobalOpts,
+    }
+
+    fn parse(args: &[&str]) -> GlobalOpts {
+        Flags::try_parse_from(["kubectl-redis_cluster"].iter().chain(args))
+            .unwrap()
+            .global
+    }
+
     fn source(args: &[&str], env: &Environment) -> ConfigSource {
-        let cli = crate::cli::Cli::try_parse_from(
-            ["kubectl-redis_cluster"]
-                .iter()
-                .chain(args)
-                .chain(&["status"]),
-        )
-        .unwrap();
-        match Settings::new(&cli.global, env).unwrap().access {
+        match Settings::new(&parse(args), env).unwrap().access {
             Access::Kubernetes(t) => t.source,
             Access::Seed(_) => panic!("kubernetes access expected"),
         }
@@ -338,11 +347,7 @@ mod tests {
     }
 
     fn settings(args: &[&str], env: &Environment) -> Result<Settings, SettingsError> {
-        let argv = ["kubectl-redis_cluster"]
-            .iter()
-            .chain(args)
-            .chain(&["status"]);
-        Settings::new(&crate::cli::Cli::try_parse_from(argv).unwrap().global, env)
+        Settings::new(&parse(args), env)
     }
 
     #[test]

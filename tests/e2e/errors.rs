@@ -237,7 +237,7 @@ fn mistakes_on_a_deployed_statefulset_are_refused_and_change_nothing() {
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
         assert!(
             run.stderr.contains(&format!(
-                "statefulset redis-cluster in namespace {n} has no pods (replicas: 0); give it some with `kubectl scale statefulset redis-cluster --replicas=6`"
+                "statefulset redis-cluster in namespace {n} has no pods (replicas: 0)\nhint: give it pods with `kubectl scale statefulset redis-cluster --replicas=6`"
             )),
             "{args:?}: {}",
             run.stderr

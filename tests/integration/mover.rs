@@ -186,7 +186,8 @@ fn del_node_refuses_a_master_with_slots_and_drains_it_when_asked() {
     let refused = plugin(&["--seed", &seed, "del-node", &new, "--yes"]);
     assert_exit(&refused, 2);
     assert!(
-        stderr(&refused).contains("is a master holding 4096 slot(s); pass --drain"),
+        stderr(&refused)
+            .contains("is a master holding 4096 slot(s); nothing was changed\nhint: pass --drain"),
         "{}",
         stderr(&refused)
     );
