@@ -49,7 +49,7 @@ fn deploy_init_status_cli_and_destroy_as_a_plugin_user_through_port_forward() {
         planned["objects"]
             .as_array()
             .expect("objects")
-            .contains(&"StatefulSet/redis-cluster".into()),
+            .contains(&"statefulset/redis-cluster".into()),
         "{planned:#}"
     );
     assert!(kubectl_ok(&["get", "statefulsets", "-n", &ns.name, "-o", "name"]).is_empty());
