@@ -111,6 +111,19 @@ fn pods_that_never_answer_time_out_naming_each_pod() {
         "-f",
         file.to_str().expect("utf-8 path"),
     ]);
+    // Pods that have IPs but never answer (pods without an IP are the test above): without
+    // this wait the plugin may start before kwok gives them IPs, and says that instead.
+    eventually("the silent pods have IPs", || {
+        let ips = kubectl_ok(&[
+            "get",
+            "pods",
+            "-n",
+            &ns.name,
+            "-o",
+            "jsonpath={range .items[*]}{.status.podIP} {end}",
+        ]);
+        (ips.split_whitespace().count() == 3).then_some(())
+    });
     let run = plugin(&[
         "-n",
         &ns.name,
