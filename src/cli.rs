@@ -16,6 +16,7 @@ use crate::cmd::rebalance::RebalanceOpts;
 use crate::cmd::reshard::ReshardOpts;
 use crate::cmd::scale::ScaleOpts;
 use crate::cmd::status::StatusOpts;
+use crate::cmd::unlock::UnlockOpts;
 pub use crate::settings::GlobalOpts;
 
 /// Run a Redis or Valkey Cluster on Kubernetes (or on plain hosts with --seed): create,
@@ -67,6 +68,9 @@ pub enum Command {
     Fix(FixOpts),
     /// Scale the StatefulSet to N masters with R replicas each, moving slots safely.
     Scale(ScaleOpts),
+    /// Remove the lock a run that is gone left on the cluster (each changing command holds
+    /// one while it runs).
+    Unlock(UnlockOpts),
 }
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ use cli::{Cli, Command};
 use cmd::{Ctx, Outcome};
 use settings::{Environment, Settings};
 
-/// Runs a parsed command line.
+/// Runs a parsed command line. Commands that change the cluster run under its lock
+/// ([`cmd::lock`]).
 pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
     let settings = Settings::new(&cli.global, env)?;
     match cli.command {
@@ -34,18 +35,33 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
             let ctx = Ctx::direct(settings, vec![])?;
             opts.exec(&ctx).await
         }
-        Command::Init(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Init(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
         Command::Status(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Cli(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Deploy(opts) => opts.exec(settings).await,
         Command::Destroy(opts) => opts.exec(settings).await,
         Command::Completion(opts) => opts.exec(&mut <Cli as clap::CommandFactory>::command()),
-        Command::Rebalance(opts) => opts.exec(&Ctx::connect(settings).await?).await,
-        Command::Reshard(opts) => opts.exec(&Ctx::connect(settings).await?).await,
-        Command::AddNode(opts) => opts.exec(&Ctx::connect(settings).await?).await,
-        Command::DelNode(opts) => opts.exec(&Ctx::connect(settings).await?).await,
-        Command::Failover(opts) => opts.exec(&Ctx::connect(settings).await?).await,
-        Command::Fix(opts) => opts.exec(&Ctx::connect(settings).await?).await,
-        Command::Scale(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Unlock(opts) => opts.exec(settings).await,
+        Command::Rebalance(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
+        Command::Reshard(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
+        Command::AddNode(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
+        Command::DelNode(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
+        Command::Failover(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
+        Command::Fix(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
+        Command::Scale(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
     }
+}
+
+/// Connects, takes the cluster's lock, runs `command` and releases the lock however it ended.
+async fn locked(
+    settings: Settings,
+    command: impl AsyncFnOnce(&Ctx) -> anyhow::Result<Outcome>,
+) -> anyhow::Result<Outcome> {
+    let ctx = Ctx::connect(settings).await?;
+    let lock = ctx.lock(&cmd::lock::operation()).await?;
+    let result = command(&ctx).await;
+    if let Some(lock) = lock {
+        lock.release(&ctx).await;
+    }
+    result
 }

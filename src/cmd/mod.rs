@@ -11,6 +11,7 @@ pub mod destroy;
 pub mod failover;
 pub mod fix;
 pub mod init;
+pub mod lock;
 pub mod move_args;
 pub mod moving;
 pub mod parse;
@@ -21,6 +22,7 @@ pub mod reshard;
 pub mod scale;
 pub mod status;
 pub mod target;
+pub mod unlock;
 
 pub use context::{Ctx, Outcome};
 pub use refusal::Refusal;

@@ -3,6 +3,7 @@
 //! finds a `Refusal` anywhere in an error's chain. Unexpected failures stay `anyhow` chains.
 
 use crate::exit_codes;
+use crate::k8s::lease::{Holder, lease_name};
 use crate::output::prompt::NotConfirmed;
 use crate::topology::Endpoint;
 
@@ -107,6 +108,20 @@ pub enum Refusal {
         /// Its namespace.
         namespace: String,
     },
+    /// Another run holds the StatefulSet's lock.
+    #[error(
+        "statefulset {statefulset} is locked by {} (pid {}), running `{}` since {}; nothing was changed",
+        holder.identity,
+        holder.pid,
+        holder.operation,
+        holder.since.map_or_else(|| "an unknown time".to_string(), |t| t.to_string())
+    )]
+    LockHeld {
+        /// The StatefulSet.
+        statefulset: String,
+        /// Who holds its Lease.
+        holder: Box<Holder>,
+    },
     /// The user did not confirm.
     #[error(transparent)]
     NotConfirmed(#[from] NotConfirmed),
@@ -151,6 +166,13 @@ impl Refusal {
             Self::KubernetesOnly { .. } => "drop --seed and name the StatefulSet".into(),
             Self::NoPods { statefulset, .. } => format!(
                 "give it pods with `kubectl scale statefulset {statefulset} --replicas=6`, then run `init`"
+            ),
+            Self::LockHeld { statefulset, holder } => format!(
+                "wait for it to finish, or pass --wait-lock to wait for it; if that run is gone, its lock lapses at {} unless renewed (`kubectl redis-cluster unlock` removes lease {} now)",
+                holder
+                    .expires()
+                    .map_or_else(|| "its expiry".to_string(), |t| t.to_string()),
+                lease_name(statefulset)
             ),
             Self::NotConfirmed(NotConfirmed::Declined) => {
                 "--dry-run prints the plan without asking".into()

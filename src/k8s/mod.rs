@@ -9,6 +9,7 @@ pub mod apply;
 pub mod client;
 pub mod discover;
 pub mod error;
+pub mod lease;
 pub mod locate;
 pub mod manifests;
 pub mod membership;

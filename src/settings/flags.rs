@@ -51,6 +51,11 @@ pub struct GlobalOpts {
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
 
+    /// When another run holds the cluster's lock, wait (up to --timeout) for it instead of
+    /// stopping at once.
+    #[arg(long, global = true)]
+    pub wait_lock: bool,
+
     /// Print the plan and change nothing.
     #[arg(long, global = true)]
     pub dry_run: bool,

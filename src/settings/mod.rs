@@ -111,6 +111,8 @@ pub struct Settings {
     pub yes: bool,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--wait-lock`.
+    pub wait_lock: bool,
     /// A person can answer prompts.
     pub interactive: bool,
     /// Convergence timeout.
@@ -201,6 +203,7 @@ impl Settings {
             err_styles,
             yes: g.yes,
             dry_run: g.dry_run,
+            wait_lock: g.wait_lock,
             interactive: env.stdin_tty && env.stderr_tty,
             timeout: Duration::from_secs(g.timeout),
             connect_timeout: Duration::from_secs(g.connect_timeout),

@@ -11,6 +11,7 @@ mod direct;
 mod errors;
 mod ground;
 mod lifecycle;
+mod lock;
 mod manifests;
 mod scale;
 mod tls;

@@ -166,6 +166,11 @@ fn plugin_user_role_grants_exactly_the_verbs_the_plugin_uses() {
             &["get", "create", "patch", "delete"],
         ),
         ("", "secrets", &["get"]),
+        (
+            "coordination.k8s.io",
+            "leases",
+            &["get", "create", "update", "delete"],
+        ),
     ];
     let expected: BTreeMap<(String, String), BTreeSet<String>> = table
         .iter()

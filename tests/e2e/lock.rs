@@ -1,0 +1,127 @@
+//! One operation at a time: a changing command holds the StatefulSet's Lease while it runs; a
+//! second run stops at once naming the first, `--wait-lock` waits for it, a lapsed or stale
+//! lock is taken over or removed with `unlock`.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
+
+use crate::ground::*;
+
+const LEASE: &str = "redis-cluster-lock";
+
+/// Whether the cluster's Lease exists.
+fn lease_exists(ns: &str) -> bool {
+    kubectl(&["get", "lease", LEASE, "-n", ns]).status.success()
+}
+
+/// Writes a Lease held by a run on another machine, renewed now, lasting `seconds`.
+fn lease_held_elsewhere(ns: &str, seconds: u32) {
+    let now = Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ");
+    let yaml = format!(
+        "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: {LEASE}\n  annotations:\n    redis-cluster.kubectl.io/host: elsewhere\n    redis-cluster.kubectl.io/pid: '4242'\n    redis-cluster.kubectl.io/operation: rebalance --yes\nspec:\n  holderIdentity: ann@elsewhere\n  leaseDurationSeconds: {seconds}\n  acquireTime: '{now}'\n  renewTime: '{now}'\n"
+    );
+    let file = std::env::temp_dir().join(format!("{ns}-lease.yaml"));
+    std::fs::write(&file, yaml).expect("write the lease");
+    kubectl_ok(&["apply", "-n", ns, "-f", file.to_str().expect("utf-8 path")]);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn a_second_scale_is_refused_naming_the_first_and_a_stale_lock_is_waited_out_or_removed() {
+    let ns = Namespace::create("lock");
+    let n = ns.name.as_str();
+    plugin_ok(&["-n", n, "deploy"]);
+    plugin_ok(&["-n", n, "init", "--yes"]);
+    assert!(!lease_exists(n), "init released its lock");
+
+    // Two scale runs at once: the second stops at once, naming the first.
+    let mut first = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
+        .env("KUBECONFIG", kubeconfig())
+        .args(["-n", n, "scale", "--masters", "4", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the first scale");
+    eventually("the first scale holds the lock", || {
+        lease_exists(n).then_some(())
+    });
+    let held = Instant::now();
+    let second = plugin(&["-n", n, "scale", "--masters", "4", "--yes"]);
+    let refused_after = held.elapsed();
+    assert!(
+        first.try_wait().expect("poll").is_none(),
+        "the first scale ended before the second was refused; the test proves nothing"
+    );
+    assert_eq!(second.code, 2, "{second:?}");
+    assert!(
+        second.stderr.contains(&format!(
+            "error: statefulset redis-cluster is locked by {}@",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )) && second
+            .stderr
+            .contains(&format!("running `-n {n} scale --masters 4 --yes` since"))
+            && second
+                .stderr
+                .contains("\nhint: wait for it to finish, or pass --wait-lock"),
+        "{}",
+        second.stderr
+    );
+    let out = first.wait_with_output().expect("the first scale ends");
+    // The margin this test stands on: how long the first run still held the lock.
+    eprintln!(
+        "second run refused {refused_after:?} after the lock was seen; the first held it {:?} in all",
+        held.elapsed()
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!lease_exists(n), "the first scale released its lock");
+
+    // A lock held on another machine: refused; `unlock` shows it, then removes it.
+    lease_held_elsewhere(n, 3600);
+    let refused = plugin(&["-n", n, "fix", "--yes"]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("is locked by ann@elsewhere (pid 4242), running `rebalance --yes`"),
+        "{}",
+        refused.stderr
+    );
+    let planned: serde_json::Value =
+        serde_json::from_str(&plugin_ok(&["-n", n, "unlock", "--dry-run", "-o", "json"]))
+            .expect("JSON");
+    assert_eq!(planned["schema"], "kubectl-redis-cluster/unlock/v1");
+    assert_eq!(planned["result"], "planned");
+    assert_eq!(planned["holder"]["identity"], "ann@elsewhere");
+    assert!(lease_exists(n), "a dry run removes nothing");
+    let unlocked = plugin(&["-n", n, "unlock"]);
+    assert_eq!(unlocked.code, 2, "no terminal, no --yes: {unlocked:?}");
+    assert!(lease_exists(n));
+    plugin_ok(&["-n", n, "unlock", "--yes"]);
+    assert!(!lease_exists(n));
+    plugin_ok(&["-n", n, "fix", "--yes"]);
+
+    // --wait-lock waits until a lock that is no longer renewed lapses, then takes it over.
+    lease_held_elsewhere(n, 3);
+    let started = Instant::now();
+    let waited = plugin(&["-n", n, "fix", "--yes", "--wait-lock"]);
+    assert_eq!(waited.code, 0, "{waited:?}");
+    assert!(
+        waited
+            .stderr
+            .contains("waiting for ann@elsewhere to finish `rebalance --yes`")
+            && waited.stderr.contains(
+                "took over the lock of ann@elsewhere (`rebalance --yes`): it was last renewed at"
+            ),
+        "{}",
+        waited.stderr
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
+    assert!(!lease_exists(n));
+}
