@@ -35,29 +35,35 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
             let ctx = Ctx::direct(settings, vec![])?;
             opts.exec(&ctx).await
         }
-        Command::Init(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
+        Command::Init(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::Status(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Cli(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Deploy(opts) => opts.exec(settings).await,
         Command::Destroy(opts) => opts.exec(settings).await,
         Command::Completion(opts) => opts.exec(&mut <Cli as clap::CommandFactory>::command()),
         Command::Unlock(opts) => opts.exec(settings).await,
-        Command::Rebalance(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
-        Command::Reshard(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
-        Command::AddNode(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
-        Command::DelNode(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
-        Command::Failover(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
-        Command::Fix(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
-        Command::Scale(opts) => locked(settings, async |ctx| opts.exec(ctx).await).await,
+        Command::Rebalance(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
+        Command::Reshard(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
+        Command::AddNode(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
+        Command::DelNode(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
+        Command::Failover(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
+        Command::Fix(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
+        Command::Scale(opts) => {
+            let needs = cmd::preflight::scale(opts.delete_pvcs);
+            locked(settings, &needs, async |ctx| opts.exec(ctx).await).await
+        }
     }
 }
 
-/// Connects, takes the cluster's lock, runs `command` and releases the lock however it ended.
+/// Connects, checks the rights the command needs (`needs` beyond every changing command's),
+/// takes the cluster's lock, runs `command` and releases the lock however it ended.
 async fn locked(
     settings: Settings,
+    needs: &[k8s::access::Need],
     command: impl AsyncFnOnce(&Ctx) -> anyhow::Result<Outcome>,
 ) -> anyhow::Result<Outcome> {
     let ctx = Ctx::connect(settings).await?;
+    ctx.preflight(needs).await?;
     let lock = ctx.lock(&cmd::lock::operation()).await?;
     let result = command(&ctx).await;
     if let Some(lock) = lock {

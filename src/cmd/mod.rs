@@ -15,6 +15,7 @@ pub mod lock;
 pub mod move_args;
 pub mod moving;
 pub mod parse;
+pub mod preflight;
 pub mod rebalance;
 pub mod refusal;
 pub mod report;

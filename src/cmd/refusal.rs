@@ -3,6 +3,7 @@
 //! finds a `Refusal` anywhere in an error's chain. Unexpected failures stay `anyhow` chains.
 
 use crate::exit_codes;
+use crate::k8s::access::Need;
 use crate::k8s::lease::{Holder, lease_name};
 use crate::output::prompt::NotConfirmed;
 use crate::topology::Endpoint;
@@ -108,6 +109,17 @@ pub enum Refusal {
         /// Its namespace.
         namespace: String,
     },
+    /// The caller lacks rights the command needs.
+    #[error(
+        "missing rights in namespace {namespace}: {}; nothing was changed",
+        missing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    MissingRights {
+        /// The namespace.
+        namespace: String,
+        /// What is missing.
+        missing: Vec<Need>,
+    },
     /// Another run holds the StatefulSet's lock.
     #[error(
         "statefulset {statefulset} is locked by {} (pid {}), running `{}` since {}; nothing was changed",
@@ -166,6 +178,10 @@ impl Refusal {
             Self::KubernetesOnly { .. } => "drop --seed and name the StatefulSet".into(),
             Self::NoPods { statefulset, .. } => format!(
                 "give it pods with `kubectl scale statefulset {statefulset} --replicas=6`, then run `init`"
+            ),
+            Self::MissingRights { missing, .. } => format!(
+                "ask for the Role in manifests/base/rbac-plugin-user.yaml, or add these rules to yours: {}",
+                missing.iter().map(Need::rule).collect::<Vec<_>>().join(", ")
             ),
             Self::LockHeld { statefulset, holder } => format!(
                 "wait for it to finish, or pass --wait-lock to wait for it; if that run is gone, its lock lapses at {} unless renewed (`kubectl redis-cluster unlock` removes lease {} now)",

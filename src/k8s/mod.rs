@@ -5,6 +5,7 @@
 //! manifests, and the join of pods with cluster nodes ([`membership`]). Named `k8s` so it does not shadow the `kube`
 //! crate.
 
+pub mod access;
 pub mod apply;
 pub mod client;
 pub mod discover;

@@ -185,7 +185,8 @@ pub fn context_name() -> String {
 
 /// A kubeconfig next to the test ground's, with the admin's credentials but impersonating
 /// users: context `operator` is user `e2e-operator` in group `redis-cluster-operators` (what
-/// manifests/base/rbac-plugin-user.yaml binds), context `nobody` is `e2e-nobody` with no rights.
+/// manifests/base/rbac-plugin-user.yaml binds), context `nobody` is `e2e-nobody` with no rights,
+/// context `restricted` is `e2e-restricted`, with whatever a test binds to that user.
 pub fn impersonating_kubeconfig(dir: &std::path::Path) -> PathBuf {
     let field = |path: &str| {
         kubectl_ok(&[
@@ -212,11 +213,15 @@ users:
     user: {{client-certificate: "{cert}", client-key: "{key}", as: e2e-operator, as-groups: [redis-cluster-operators]}}
   - name: nobody
     user: {{client-certificate: "{cert}", client-key: "{key}", as: e2e-nobody}}
+  - name: restricted
+    user: {{client-certificate: "{cert}", client-key: "{key}", as: e2e-restricted}}
 contexts:
   - name: operator
     context: {{cluster: ground, user: operator}}
   - name: nobody
     context: {{cluster: ground, user: nobody}}
+  - name: restricted
+    context: {{cluster: ground, user: restricted}}
 "#
     );
     let path = dir.join("impersonating-kubeconfig");

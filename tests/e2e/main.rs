@@ -13,6 +13,7 @@ mod ground;
 mod lifecycle;
 mod lock;
 mod manifests;
+mod preflight;
 mod scale;
 mod tls;
 mod valkey;
