@@ -14,11 +14,13 @@ use super::refusal::Refusal;
 use crate::interrupt::SafeStop;
 use crate::output::progress::MoveProgress;
 use crate::plan::durability::{DurabilityLine, TargetDurability, durability};
+use crate::plan::estimate::{Estimate, estimate, human_bytes};
 use crate::plan::method::{Method, choose_method};
 use crate::plan::moves::{MoveLine, OpenSlots, SlotMove, open_slots, projected_slots, summarize};
 use crate::redis::atomic::{move_slots_atomic, wait_for_running_exports};
 use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_slots};
 use crate::redis::mover::{MoveCounters, MoveError, MoveOptions, MoveStats, move_slots};
+use crate::redis::sample::sample;
 use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId, SlotSet};
@@ -111,6 +113,9 @@ pub struct MoveReport {
     pub moves: Vec<SlotMove>,
     /// What each target's replicas guarantee for the keys moved to it.
     pub durability: Vec<TargetDurability>,
+    /// Keys, bytes and time the moves were estimated to take, each target's memory after
+    /// them, and large keys seen (absent when nothing moves or the sampling failed).
+    pub estimate: Option<Estimate>,
     /// Slots and keys moved.
     pub stats: MoveStats,
     /// Seconds spent moving.
@@ -151,6 +156,7 @@ pub async fn execute(
             method: Method::Keys,
             moves: all,
             durability: Vec::new(),
+            estimate: None,
             stats: MoveStats::default(),
             seconds: 0.0,
         });
@@ -162,12 +168,14 @@ pub async fn execute(
     print_plan(ctx, &start.view, &all, method, start.resume.len());
     ctx.reporter
         .line(&format!("  {}", DurabilityLine(&durability)));
+    let estimate = estimate_moves(ctx, &start.view, &all).await?;
     if ctx.settings.dry_run {
         return Ok(MoveReport {
             result: "planned",
             method,
             moves: all,
             durability,
+            estimate,
             stats: MoveStats::default(),
             seconds: 0.0,
         });
@@ -239,6 +247,7 @@ pub async fn execute(
         method,
         moves: all,
         durability,
+        estimate,
         stats,
         seconds,
     })
@@ -325,4 +334,63 @@ fn print_plan(ctx: &Ctx, view: &ClusterView, moves: &[SlotMove], method: Method,
             }
         ));
     }
+}
+
+/// Samples and prints what the moves carry; refuses (before any change, `--dry-run` only
+/// warns) when a target's `maxmemory` cannot take what it receives. A failed sampling only
+/// warns: the moves themselves say what is wrong with a node.
+async fn estimate_moves(
+    ctx: &Ctx,
+    view: &ClusterView,
+    moves: &[SlotMove],
+) -> anyhow::Result<Option<Estimate>> {
+    let samples = match sample(&ctx.pool, view, moves).await {
+        Ok(samples) => samples,
+        Err(e) => {
+            ctx.reporter.warn(format!(
+                "cannot estimate the keys to move: {}",
+                e.one_line()
+            ));
+            return Ok(None);
+        }
+    };
+    let estimate = estimate(moves, &samples);
+    ctx.reporter.line(&format!(
+        "  carries {} key(s), about {}; about {:.1}s at the key-by-key speed `make bench` measures on loopback",
+        estimate.keys,
+        human_bytes(estimate.bytes),
+        estimate.seconds
+    ));
+    let name = |id: &NodeId| match endpoint_of(view, id) {
+        Some(e) => format!("{e} ({})", id.short()),
+        None => id.short().to_string(),
+    };
+    for big in &estimate.big_keys {
+        ctx.reporter.warn(format!(
+            "slot {}: key `{}` takes {}; its MIGRATE blocks the source until it is copied",
+            big.slot,
+            big.key,
+            human_bytes(big.bytes)
+        ));
+    }
+    let full: Vec<String> = estimate
+        .overflowing()
+        .map(|t| {
+            format!(
+                "{} uses {} and would receive about {} more, over its maxmemory {}",
+                name(&t.node),
+                human_bytes(t.used),
+                human_bytes(t.incoming),
+                human_bytes(t.max)
+            )
+        })
+        .collect();
+    if !full.is_empty() {
+        let refusal = Refusal::NoRoom(full);
+        if !ctx.settings.dry_run {
+            return Err(refusal.into());
+        }
+        ctx.reporter.warn(format!("{refusal}; {}", refusal.hint()));
+    }
+    Ok(Some(estimate))
 }

@@ -109,6 +109,9 @@ pub enum Refusal {
         /// Its namespace.
         namespace: String,
     },
+    /// Targets whose `maxmemory` cannot take the keys they would receive.
+    #[error("not enough memory on the targets; nothing was changed:\n  - {}", .0.join("\n  - "))]
+    NoRoom(Vec<String>),
     /// The caller lacks rights the command needs.
     #[error(
         "missing rights in namespace {namespace}: {}; nothing was changed",
@@ -179,6 +182,9 @@ impl Refusal {
             Self::NoPods { statefulset, .. } => format!(
                 "give it pods with `kubectl scale statefulset {statefulset} --replicas=6`, then run `init`"
             ),
+            Self::NoRoom(_) => {
+                "raise their maxmemory (CONFIG SET maxmemory, and the pods' memory limit), or move fewer slots to them (rebalance --weight)".into()
+            }
             Self::MissingRights { missing, .. } => format!(
                 "ask for the Role in manifests/base/rbac-plugin-user.yaml, or add these rules to yours: {}",
                 missing.iter().map(Need::rule).collect::<Vec<_>>().join(", ")

@@ -3,6 +3,7 @@
 //! re-run (a half-done plan observes as a smaller plan).
 
 pub mod durability;
+pub mod estimate;
 pub mod heal;
 pub mod init;
 pub mod layout;

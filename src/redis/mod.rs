@@ -13,6 +13,7 @@ pub mod mover;
 pub mod observe;
 pub mod pool;
 pub mod repair;
+pub mod sample;
 pub mod tls;
 pub mod wait;
 

@@ -10,6 +10,7 @@ mod bad_input;
 mod certs;
 mod databases;
 mod engine;
+mod estimate;
 mod faults;
 mod fix;
 mod harness;
