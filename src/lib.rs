@@ -62,7 +62,7 @@ async fn locked(
     needs: &[k8s::access::Need],
     command: impl AsyncFnOnce(&Ctx) -> anyhow::Result<Outcome>,
 ) -> anyhow::Result<Outcome> {
-    let ctx = Ctx::connect(settings).await?;
+    let mut ctx = Ctx::connect(settings).await?;
     ctx.preflight(needs).await?;
     let lock = ctx.lock(&cmd::lock::operation()).await?;
     let result = command(&ctx).await;

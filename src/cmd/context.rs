@@ -43,6 +43,12 @@ pub struct Ctx {
     pub k8s: Option<K8s>,
     /// The StatefulSet's pods as discovered when the command started, in Kubernetes mode.
     pub members: Option<Pods>,
+    /// This run's operation (its command line without `--yes`), once it took the lock.
+    pub operation: String,
+    /// Who holds the cluster's lock for this run (Kubernetes mode).
+    pub held: Option<crate::k8s::lease::Holder>,
+    /// The journal an interrupted run of the same operation left ([`super::lock`]).
+    pub inherited: Option<crate::plan::journal::Journal>,
 }
 
 impl Ctx {
@@ -234,6 +240,9 @@ impl Ctx {
             seeds,
             k8s: None,
             members: None,
+            operation: String::new(),
+            held: None,
+            inherited: None,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::interrupt::SafeStop;
 use crate::output::progress::MoveProgress;
 use crate::plan::durability::{DurabilityLine, TargetDurability, durability};
 use crate::plan::estimate::{Estimate, estimate, human_bytes};
+use crate::plan::journal::Journal;
 use crate::plan::method::{Method, choose_method};
 use crate::plan::moves::{MoveLine, OpenSlots, SlotMove, open_slots, projected_slots, summarize};
 use crate::redis::atomic::{move_slots_atomic, wait_for_running_exports};
@@ -146,6 +147,19 @@ pub async fn execute(
     options: &MoveOptions,
     question: &str,
 ) -> anyhow::Result<MoveReport> {
+    execute_journaled(ctx, start, moves, replan, options, question, None).await
+}
+
+/// [`execute`], saving `journal` once confirmed and before the first slot moves.
+pub async fn execute_journaled(
+    ctx: &Ctx,
+    start: &Start,
+    moves: Vec<SlotMove>,
+    replan: Replan<'_>,
+    options: &MoveOptions,
+    question: &str,
+    journal: Option<&Journal>,
+) -> anyhow::Result<MoveReport> {
     let mut all = start.resume.clone();
     all.extend(moves);
     if all.is_empty() {
@@ -181,6 +195,9 @@ pub async fn execute(
         });
     }
     ctx.confirm(question, "move slots", true)?;
+    if let Some(journal) = journal {
+        ctx.save_journal(journal).await?;
+    }
     let counters = Arc::new(MoveCounters::default());
     let progress =
         MoveProgress::start(counters.clone(), all.len() as u64, ctx.settings.interactive);

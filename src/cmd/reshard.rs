@@ -5,10 +5,12 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{Start, execute, start};
+use super::moving::{Start, execute_journaled, start};
 use super::parse;
 use super::refusal::Refusal;
 use super::target::resolve_node;
+use crate::plan::journal::Journal;
+use crate::plan::moves::SlotMove;
 use crate::plan::rebalance::{BalanceError, plan_reshard};
 use crate::topology::NodeId;
 
@@ -41,9 +43,26 @@ pub struct ReshardOpts {
 }
 
 impl ReshardOpts {
-    /// Runs `reshard`.
+    /// Runs `reshard`: continues the plan of an interrupted run of the same command when it
+    /// left a journal, else plans from the arguments.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
         let start = start(ctx).await?;
+        if let Some(journal) = ctx.inherited_journal() {
+            match journal.remaining(&start.slots) {
+                Ok(rest) => {
+                    ctx.reporter.warn(format!(
+                        "continuing the interrupted `{}`: {} of its {} slot(s) still to move",
+                        journal.operation,
+                        rest.len(),
+                        journal.slot_count()
+                    ));
+                    return self.run(ctx, &start, journal, rest).await;
+                }
+                Err(e) => ctx.reporter.warn(format!(
+                    "cannot continue the interrupted run ({e}); planning from the arguments"
+                )),
+            }
+        }
         let to = resolve_node(ctx, &start.view, &self.to)?;
         if !start.slots.contains_key(&to.id) {
             return Err(Refusal::NotAMaster {
@@ -91,22 +110,35 @@ impl ReshardOpts {
             }
             planned => planned.context("cannot plan the reshard")?,
         };
-        // After a pod was lost mid-move: the slots of this run not moved yet, less those
-        // the next start finishes first (its `resume`).
-        let asked = self.slots + start.resume.len();
-        let replan = |next: &Start, moved: u64| {
-            let rest = asked.saturating_sub(moved as usize + next.resume.len());
-            plan_reshard(&next.slots, &from, &to.id, rest).context("cannot plan the reshard")
+        let journal = Journal::of(&ctx.operation, &moves);
+        self.run(ctx, &start, &journal, moves).await
+    }
+
+    /// Moves `moves`, the rest of `journal`'s plan; after a pod was lost mid-move, what the
+    /// journal still lacks. Clears the journal once done.
+    async fn run(
+        &self,
+        ctx: &Ctx,
+        start: &Start,
+        journal: &Journal,
+        moves: Vec<SlotMove>,
+    ) -> anyhow::Result<Outcome> {
+        let replan = |next: &Start, _moved: u64| {
+            journal
+                .remaining(&next.slots)
+                .context("cannot plan the rest of the reshard")
         };
-        let report = execute(
+        let report = execute_journaled(
             ctx,
-            &start,
+            start,
             moves,
             &replan,
             &self.moves.options(),
             "Move these slots?",
+            Some(journal),
         )
         .await?;
+        ctx.clear_journal().await?;
         ctx.print_json("reshard", &report)?;
         Ok(Outcome::Success)
     }

@@ -24,6 +24,9 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(10);
 const HOST: &str = "redis-cluster.kubectl.io/host";
 const PID: &str = "redis-cluster.kubectl.io/pid";
 const OPERATION: &str = "redis-cluster.kubectl.io/operation";
+/// The journal of the running plan ([`crate::plan::journal`]), as JSON: kept when a run
+/// ends without finishing it, so the same command run again continues it.
+const JOURNAL: &str = "redis-cluster.kubectl.io/journal";
 
 /// The Lease's name for a StatefulSet.
 pub fn lease_name(statefulset: &str) -> String {
@@ -120,7 +123,12 @@ impl Holder {
                     (PID.to_string(), self.pid.to_string()),
                     (OPERATION.to_string(), self.operation.clone()),
                 ]
-                .into(),
+                .into_iter()
+                .chain(
+                    from.and_then(|l| journal_for(l, &self.operation))
+                        .map(|j| (JOURNAL.to_string(), j)),
+                )
+                .collect(),
             ),
             ..ObjectMeta::default()
         };
@@ -138,6 +146,14 @@ impl Holder {
         });
         lease
     }
+}
+
+/// The journal a Lease keeps for `operation`, if it is that operation's.
+fn journal_for(lease: &Lease, operation: &str) -> Option<String> {
+    let notes = lease.metadata.annotations.as_ref()?;
+    (notes.get(OPERATION).map(String::as_str) == Some(operation))
+        .then(|| notes.get(JOURNAL).cloned())
+        .flatten()
 }
 
 /// What to do about the Lease as found.
@@ -194,8 +210,14 @@ pub fn plugin_process_alive(pid: u32) -> bool {
 /// The outcome of [`K8s::take_lock`].
 #[derive(Debug)]
 pub enum Taken {
-    /// The lock is ours (the former holder, when it lapsed).
-    Ours(Option<(Holder, String)>),
+    /// The lock is ours: the former holder when it lapsed, and the journal an unfinished run
+    /// of the same operation left.
+    Ours {
+        /// The former holder and how we know it is gone.
+        lapsed: Option<(Holder, String)>,
+        /// The journal (JSON).
+        journal: Option<String>,
+    },
     /// Someone else holds it.
     Held(Holder),
 }
@@ -238,6 +260,7 @@ impl K8s {
                 Verdict::Lapsed { holder, why } => Some((holder, why)),
             };
             let lease = me.to_lease(&name, now, found.as_ref());
+            let journal = found.as_ref().and_then(|l| journal_for(l, &me.operation));
             let written = match &found {
                 None => {
                     let op = Op::new("create", "leases").on("lease", &name);
@@ -255,7 +278,7 @@ impl K8s {
                 }
             };
             match written {
-                Ok(_) => return Ok(Taken::Ours(lapsed)),
+                Ok(_) => return Ok(Taken::Ours { lapsed, journal }),
                 // Another run wrote it between our read and our write: read again.
                 Err((_, kube::Error::Api(s))) if s.code == 409 => continue,
                 Err((op, e)) => return Err(self.scope.classify(op, e)),
@@ -293,8 +316,51 @@ impl K8s {
         Ok(true)
     }
 
+    /// Writes (or with `None` removes) the journal on the lock `me` holds.
+    pub async fn save_journal(
+        &self,
+        statefulset: &str,
+        me: &Holder,
+        journal: Option<&str>,
+    ) -> Result<(), K8sError> {
+        let name = lease_name(statefulset);
+        let op = Op::new("update", "leases").on("lease", &name);
+        let Some(mut lease) = self.get_lease(statefulset).await? else {
+            return Err(self.scope.classify(
+                op,
+                kube::Error::Api(
+                    kube::core::Status::failure("the lock is gone", "NotFound")
+                        .with_code(409)
+                        .boxed(),
+                ),
+            ));
+        };
+        let notes = lease.metadata.annotations.get_or_insert_default();
+        match journal {
+            Some(j) => notes.insert(JOURNAL.to_string(), j.to_string()),
+            None => notes.remove(JOURNAL),
+        };
+        if !matches!(Holder::from_lease(&lease), Some(h) if h.host == me.host && h.pid == me.pid) {
+            return Err(self.scope.classify(
+                op,
+                kube::Error::Api(
+                    kube::core::Status::failure("another run holds the lock now", "Conflict")
+                        .with_code(409)
+                        .boxed(),
+                ),
+            ));
+        }
+        self.leases()
+            .replace(&name, &PostParams::default(), &lease)
+            .await
+            .map_err(|e| self.scope.classify(op, e))?;
+        Ok(())
+    }
+
     /// Deletes the lock of `statefulset`: only if `me` holds it when given (the end of a
-    /// run), whoever holds it otherwise (`unlock`). Returns the holder it removed.
+    /// run), whoever holds it otherwise (`unlock`). Returns the holder it removed. A lock
+    /// `me` holds that still keeps a journal (the run did not finish its plan) is released
+    /// but kept, with the journal, for the same command run again.
     pub async fn release_lock(
         &self,
         statefulset: &str,
@@ -310,6 +376,24 @@ impl K8s {
                 Some(h) if h.host == me.host && h.pid == me.pid => {}
                 _ => return Ok(None),
             }
+        }
+        if me.is_some()
+            && lease
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(JOURNAL))
+        {
+            let mut kept = lease;
+            if let Some(spec) = kept.spec.as_mut() {
+                spec.holder_identity = None;
+            }
+            let op = Op::new("update", "leases").on("lease", &name);
+            self.leases()
+                .replace(&name, &PostParams::default(), &kept)
+                .await
+                .map_err(|e| self.scope.classify(op, e))?;
+            return Ok(holder);
         }
         let op = Op::new("delete", "leases").on("lease", &name);
         let params = DeleteParams {

@@ -6,6 +6,7 @@ pub mod durability;
 pub mod estimate;
 pub mod heal;
 pub mod init;
+pub mod journal;
 pub mod layout;
 pub mod membership;
 pub mod method;

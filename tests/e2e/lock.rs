@@ -62,7 +62,7 @@ fn a_second_scale_is_refused_naming_the_first_and_a_stale_lock_is_waited_out_or_
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         )) && second
             .stderr
-            .contains(&format!("running `-n {n} scale --masters 4 --yes` since"))
+            .contains(&format!("running `-n {n} scale --masters 4` since"))
             && second
                 .stderr
                 .contains("\nhint: wait for it to finish, or pass --wait-lock"),
@@ -124,4 +124,83 @@ fn a_second_scale_is_refused_naming_the_first_and_a_stale_lock_is_waited_out_or_
     );
     assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
     assert!(!lease_exists(n));
+}
+
+/// Each master's pod and slot count, from `status -o json` (healthy or not).
+fn master_slots(ns: &str) -> Vec<(String, u64)> {
+    let run = plugin(&["-n", ns, "status", "-o", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let mut masters: Vec<(String, u64)> = status["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["role"] == "master")
+        .map(|n| {
+            (
+                n["pod"].as_str().expect("pod").to_string(),
+                n["slot_count"].as_u64().expect("slot_count"),
+            )
+        })
+        .collect();
+    masters.sort();
+    masters
+}
+
+#[test]
+fn a_reshard_killed_while_slots_move_is_finished_exactly_by_running_it_again() {
+    let ns = Namespace::create("journal");
+    let n = ns.name.as_str();
+    plugin_ok(&["-n", n, "deploy"]);
+    plugin_ok(&["-n", n, "init", "--yes"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&plugin_ok(&["-n", n, "status", "-o", "json"])).expect("JSON");
+    let seeds: Vec<String> = status["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| node["endpoint"].as_str().expect("endpoint").to_string())
+        .collect();
+    crate::cluster::write_keys(&seeds, "j", 20_000);
+    let before = master_slots(n);
+    let (a, b) = (before[0].0.clone(), before[1].0.clone());
+    let reshard = |from: &str, to: &str| {
+        plugin_ok(&[
+            "-n", n, "reshard", "--from", from, "--to", to, "--slots", "3000", "--batch", "20",
+            "--yes",
+        ])
+    };
+    let killed_args = [
+        "-n", n, "reshard", "--from", &b, "--to", &a, "--slots", "3000", "--batch", "20", "--yes",
+    ];
+    let mut rng = Seeded::from_env("reshard kill moments");
+    let mut mid_move = 0;
+    for round in 0..3 {
+        // a → b uninterrupted (timed), then b → a killed while its slots move.
+        let started = Instant::now();
+        reshard(&a, &b);
+        let full = started.elapsed();
+        let at = full.mul_f64(0.3 + rng.below(600) as f64 / 1000.0);
+        let killed = plugin_killed_after(&killed_args, at);
+        let a_after_kill = master_slots(n)
+            .iter()
+            .find(|(pod, _)| *pod == a)
+            .expect("a")
+            .1;
+        let landed = killed && a_after_kill > before[0].1 - 3000 && a_after_kill < before[0].1;
+        mid_move += usize::from(landed);
+        eprintln!(
+            "round {round}: killed at {at:?} of {full:?}: {killed}; {a} held {a_after_kill} slot(s) then"
+        );
+        plugin_ok(&killed_args);
+        assert_eq!(
+            master_slots(n),
+            before,
+            "round {round}: the re-run must finish exactly the killed run's 3000 slots"
+        );
+        crate::cluster::assert_keys(&seeds, "j", 20_000);
+    }
+    assert!(
+        mid_move > 0,
+        "no kill landed while slots moved; the test proved nothing"
+    );
 }

@@ -1,0 +1,177 @@
+//! The journal of a slot-moving run: the operation (its command line) and where each of its
+//! slots goes. Saved before the first slot moves and cleared when the run finishes, it lets a
+//! re-run of the same command after a kill continue *that* plan instead of reading its
+//! arguments again against the half-changed cluster (a killed `reshard --slots N` run again
+//! would otherwise move N more). Pure; where it is kept is [`crate::cmd`]'s business.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::moves::SlotMove;
+use crate::topology::{NodeId, SlotSet};
+
+/// The journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// The command line it was planned from (without `--yes`).
+    pub operation: String,
+    /// Each target's node id and the slots it receives, as ranges (`0-99 200`).
+    pub targets: Vec<(String, String)>,
+}
+
+/// Why a journal cannot be continued.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JournalError {
+    /// A target is no longer a master of the cluster (or it is another cluster's journal).
+    #[error("node {0} of the interrupted run is not a master of this cluster")]
+    UnknownTarget(String),
+    /// The journal does not parse.
+    #[error("the journal is damaged: {0}")]
+    Damaged(String),
+}
+
+/// The command line as a journal names it: `--yes`/`-y` do not change the operation.
+pub fn operation_of(args: &[String]) -> String {
+    args.iter()
+        .filter(|a| *a != "--yes" && *a != "-y")
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Journal {
+    /// The journal of `moves`, run as `operation`.
+    pub fn of(operation: &str, moves: &[SlotMove]) -> Self {
+        let mut by_target: BTreeMap<&NodeId, SlotSet> = BTreeMap::new();
+        for m in moves {
+            by_target.entry(&m.to).or_default().insert(m.slot);
+        }
+        Self {
+            operation: operation.to_string(),
+            targets: by_target
+                .into_iter()
+                .map(|(to, slots)| (to.0.clone(), slots.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The moves still to do, given each master's `slots` now: every slot of the journal
+    /// that its target does not own yet, from whoever owns it.
+    pub fn remaining(
+        &self,
+        slots: &BTreeMap<NodeId, SlotSet>,
+    ) -> Result<Vec<SlotMove>, JournalError> {
+        let owner: BTreeMap<u16, &NodeId> = slots
+            .iter()
+            .flat_map(|(id, set)| set.iter().map(move |s| (s, id)))
+            .collect();
+        let mut moves = Vec::new();
+        for (to, ranges) in &self.targets {
+            let to = NodeId(to.clone());
+            if !slots.contains_key(&to) {
+                return Err(JournalError::UnknownTarget(to.0));
+            }
+            let wanted = if ranges == "-" {
+                SlotSet::default()
+            } else {
+                let mut set = SlotSet::default();
+                for r in ranges.split(' ') {
+                    let range = crate::topology::SlotRange::parse(r)
+                        .map_err(|e| JournalError::Damaged(e.to_string()))?;
+                    set.insert_range(range);
+                }
+                set
+            };
+            for slot in wanted.iter() {
+                match owner.get(&slot) {
+                    Some(from) if **from != to => moves.push(SlotMove {
+                        slot,
+                        from: (*from).clone(),
+                        to: to.clone(),
+                    }),
+                    _ => {}
+                }
+            }
+        }
+        moves.sort();
+        Ok(moves)
+    }
+
+    /// Slots the journal moves in all.
+    pub fn slot_count(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|(_, r)| r != "-")
+            .flat_map(|(_, r)| r.split(' '))
+            .filter_map(|r| crate::topology::SlotRange::parse(r).ok())
+            .map(|r| usize::from(r.end - r.start) + 1)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::fixtures::fixture_id;
+
+    fn set(ranges: &[(u16, u16)]) -> SlotSet {
+        let mut s = SlotSet::default();
+        for (a, b) in ranges {
+            for slot in *a..=*b {
+                s.insert(slot);
+            }
+        }
+        s
+    }
+
+    fn mv(slot: u16, from: usize, to: usize) -> SlotMove {
+        SlotMove {
+            slot,
+            from: fixture_id(from),
+            to: fixture_id(to),
+        }
+    }
+
+    #[test]
+    fn a_re_run_moves_only_the_slots_of_the_plan_its_target_does_not_own_yet() {
+        let planned: Vec<SlotMove> = (0..10).map(|s| mv(s, 0, 1)).collect();
+        let journal = Journal::of("reshard --from a --to b --slots 10", &planned);
+        assert_eq!(journal.targets, [(fixture_id(1).0, "0-9".into())]);
+        assert_eq!(journal.slot_count(), 10);
+        // Slots 0-3 moved before the kill; slot 4 is still owned by the source.
+        let now: BTreeMap<NodeId, SlotSet> = [
+            (fixture_id(0), set(&[(4, 9), (10, 100)])),
+            (fixture_id(1), set(&[(0, 3), (101, 200)])),
+        ]
+        .into();
+        let rest = journal.remaining(&now).unwrap();
+        assert_eq!(rest, (4..10).map(|s| mv(s, 0, 1)).collect::<Vec<_>>());
+        // Once all moved, nothing is left: never N more.
+        let done: BTreeMap<NodeId, SlotSet> = [
+            (fixture_id(0), set(&[(10, 100)])),
+            (fixture_id(1), set(&[(0, 9), (101, 200)])),
+        ]
+        .into();
+        assert!(journal.remaining(&done).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_journal_naming_a_node_that_is_not_a_master_here_is_refused() {
+        let journal = Journal::of("reshard", &[mv(1, 0, 5)]);
+        let now: BTreeMap<NodeId, SlotSet> = [(fixture_id(0), set(&[(0, 16383)]))].into();
+        assert_eq!(
+            journal.remaining(&now),
+            Err(JournalError::UnknownTarget(fixture_id(5).0))
+        );
+    }
+
+    #[test]
+    fn yes_does_not_change_the_operation() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            operation_of(&args(&["reshard", "--slots", "10", "--yes"])),
+            operation_of(&args(&["-y", "reshard", "--slots", "10"]))
+        );
+    }
+}
