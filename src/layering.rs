@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 /// model and planners, `output` renders what they return, and `cmd` wires them all.
 const LAYERS: &[(&str, usize)] = &[
     ("exit_codes", 0),
+    ("failpoint", 0),
     ("interrupt", 0),
     ("topology", 1),
     ("plan", 2),

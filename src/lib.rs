@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod exit_codes;
+pub mod failpoint;
 pub mod interrupt;
 pub mod k8s;
 pub mod output;

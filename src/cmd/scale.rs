@@ -24,6 +24,7 @@ use super::refusal::Refusal;
 use super::report::ScaleChange;
 use crate::k8s::{K8s, Pods};
 use crate::plan::layout::MIN_MASTERS;
+use crate::plan::membership::as_staying_see_it;
 use crate::plan::rebalance::{plan_drain, plan_rebalance};
 use crate::plan::roles::{RoleFacts, assign_roles};
 use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_membership};
@@ -329,12 +330,12 @@ impl ScaleOpts {
             .filter(|m| m.ordinal < want)
             .filter_map(|m| m.endpoint(port))
             .collect();
-        // Observe only nodes in the cluster: leaving pods reset by an interrupted earlier run
-        // are lone nodes now, and must not count as members.
+        // Observe only nodes the staying pods know: leaving pods an interrupted earlier run
+        // reset (lone nodes now), or had every staying node forget, are no members.
         let seen = observe_cluster(&ctx.pool, &pods.endpoints())
             .await
             .context("cannot read the cluster")?;
-        let view = crate::k8s::membership::join(&pods, &seen).cluster;
+        let view = as_staying_see_it(&seen, &staying);
         let all: Vec<Endpoint> = view.reports.iter().map(|r| r.endpoint.clone()).collect();
         let leaving: Vec<NodeId> = view
             .reports
@@ -379,16 +380,34 @@ impl ScaleOpts {
             )
             .await?;
         }
+        // Every staying node forgets every leaving node before any leaving node is reset: a
+        // node reset while a member still lists it would linger there without an address.
         for id in &leaving {
             ctx.reporter.step(format!(
-                "forget {} on every staying node and reset it",
+                "forget {} on every staying node",
                 pod_name(&pods, &view, id)
             ));
             forget_everywhere(&ctx.pool, &staying, id).await?;
-            if let Some(e) = endpoint_of(&view, id) {
-                reset_hard(&ctx.pool, &e)
+        }
+        // Then every leaving pod whose node still knows a peer is reset: the ones leaving
+        // now, and any an interrupted run had forgotten without resetting.
+        let leaving_pods: Vec<(&str, Endpoint)> = pods
+            .members
+            .iter()
+            .filter(|m| m.ordinal >= want)
+            .filter_map(|m| Some((m.pod.as_str(), m.endpoint(port)?)))
+            .collect();
+        let endpoints: Vec<Endpoint> = leaving_pods.iter().map(|(_, e)| e.clone()).collect();
+        for ((pod, e), report) in leaving_pods
+            .iter()
+            .zip(observe_nodes(&ctx.pool, &endpoints).await)
+        {
+            if report.is_ok_and(|r| r.nodes.len() > 1) {
+                ctx.reporter.step(format!("reset {pod} ({e})"));
+                reset_hard(&ctx.pool, e)
                     .await
                     .with_context(|| format!("cannot reset {e}"))?;
+                crate::failpoint::hit("scale-down-after-a-reset");
             }
         }
         ctx.reporter

@@ -123,6 +123,29 @@ pub enum Leaving {
     Stranger,
 }
 
+/// The cluster as the `staying` nodes know it: the reports of the nodes some staying node
+/// lists. A leaving node every staying node already forgot (a scale-down stopped before
+/// resetting it) is out, whatever it still lists itself: counted in, it would win the "knows
+/// the most nodes" vote with its stale entries (a peer reset meanwhile stays in its table
+/// without an address) and block every wait for agreement.
+pub fn as_staying_see_it(view: &ClusterView, staying: &[Endpoint]) -> ClusterView {
+    let known: std::collections::BTreeSet<&NodeId> = view
+        .reports
+        .iter()
+        .filter(|r| staying.contains(&r.endpoint))
+        .flat_map(|r| r.nodes.iter().map(|l| &l.id))
+        .collect();
+    ClusterView {
+        reports: view
+            .reports
+            .iter()
+            .filter(|r| known.contains(r.id()))
+            .cloned()
+            .collect(),
+        unreachable: view.unreachable.clone(),
+    }
+}
+
 /// Where `id` stands (it must have answered: its report is in `view`).
 pub fn leaving_state(view: &ClusterView, id: &NodeId) -> Leaving {
     let others: Vec<&NodeReport> = view.reports.iter().filter(|r| r.id() != id).collect();
@@ -156,6 +179,32 @@ mod tests {
 
     fn same_host(_: &NodeId) -> String {
         "h".into()
+    }
+
+    #[test]
+    fn a_leaving_node_every_staying_node_forgot_is_out_whatever_it_lists() {
+        // Nodes 0-5 stay. 6 left and was reset: a lone node. 7 was forgotten by every
+        // staying node but not reset: it still lists them all, and 6 (its old id).
+        let mut view = Fixture::healthy(4, 1).view();
+        let (six, seven) = (fixture_id(6), fixture_id(7));
+        for r in &mut view.reports {
+            let me = r.id().clone();
+            if me == six {
+                r.nodes.retain(|l| l.id == six);
+            } else if me != seven {
+                r.nodes.retain(|l| l.id != six && l.id != seven);
+            }
+        }
+        let staying: Vec<Endpoint> = view.reports[..6]
+            .iter()
+            .map(|r| r.endpoint.clone())
+            .collect();
+        let seen = as_staying_see_it(&view, &staying);
+        let ids: Vec<NodeId> = seen.reports.iter().map(|r| r.id().clone()).collect();
+        assert_eq!(ids, (0..6).map(fixture_id).collect::<Vec<_>>());
+        // Before the scale-down began, every node is in.
+        let whole = Fixture::healthy(4, 1).view();
+        assert_eq!(as_staying_see_it(&whole, &staying).reports.len(), 8);
     }
 
     #[test]

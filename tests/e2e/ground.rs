@@ -112,6 +112,22 @@ pub fn plugin(args: &[&str]) -> Run {
     }
 }
 
+/// Runs the plugin like [`plugin`] with `env` added to its environment.
+pub fn plugin_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"))
+        .env("KUBECONFIG", kubeconfig())
+        .env_remove("REDISCLI_AUTH")
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("run the plugin");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Starts the plugin with `args` like [`plugin`] and SIGKILLs it after `delay`; returns
 /// whether it was still running then (false: it finished first, the kill came too late).
 pub fn plugin_killed_after(args: &[&str], delay: std::time::Duration) -> bool {
