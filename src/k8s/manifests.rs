@@ -114,6 +114,34 @@ pub enum RenderError {
         /// What is wrong.
         why: &'static str,
     },
+    /// An image whose name says it runs the other server.
+    #[error(
+        "--image {image} looks like a {named} image, but --engine is {engine}: the pods would run {engine}-server from it; pass --engine {named}, or an image of {engine}"
+    )]
+    ImageOfOtherEngine {
+        /// The image.
+        image: String,
+        /// The engine its name says.
+        named: EngineKind,
+        /// The engine asked for.
+        engine: EngineKind,
+    },
+}
+
+/// The engine an image's repository name says it runs (`valkey/valkey:9`, `redis:7.2`,
+/// `bitnami/redis-cluster`), if it names exactly one.
+fn engine_named_by(image: &str) -> Option<EngineKind> {
+    let repository = image.split('@').next()?;
+    let repository = match repository.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => name,
+        _ => repository,
+    };
+    let name = repository.rsplit('/').next()?.to_ascii_lowercase();
+    match (name.contains("valkey"), name.contains("redis")) {
+        (true, false) => Some(EngineKind::Valkey),
+        (false, true) => Some(EngineKind::Redis),
+        _ => None,
+    }
 }
 
 /// The base objects as shipped.
@@ -154,6 +182,15 @@ fn parse<T: serde::de::DeserializeOwned>(file: &str, doc: serde_json::Value) -> 
 pub fn render(params: &DeployParams) -> Result<Vec<Object>, RenderError> {
     if params.masters < 3 {
         return Err(RenderError::TooFewMasters(params.masters));
+    }
+    if let Some(image) = &params.image
+        && let Some(named) = engine_named_by(image).filter(|n| *n != params.engine)
+    {
+        return Err(RenderError::ImageOfOtherEngine {
+            image: image.clone(),
+            named,
+            engine: params.engine,
+        });
     }
     let replicas = params.masters * (1 + params.replicas_per_master);
     let mut objects = base();
@@ -405,6 +442,35 @@ mod tests {
             matches!(err, RenderError::BadValue { flag: "image", .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_image_named_for_the_other_engine_is_refused_and_any_other_name_is_taken_as_given() {
+        let with = |engine, image: &str| {
+            render(&DeployParams {
+                engine,
+                image: Some(image.into()),
+                ..params()
+            })
+        };
+        let err = with(EngineKind::Valkey, "redis:7.2.5").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--image redis:7.2.5 looks like a redis image, but --engine is valkey: the pods would run valkey-server from it; pass --engine redis, or an image of valkey"
+        );
+        assert!(with(EngineKind::Redis, "valkey/valkey:9.1").is_err());
+        for fine in [
+            "registry.example:5000/team/cache:1",
+            "registry.example:5000/valkey/valkey:9",
+            "bitnami/redis-cluster:7.2",
+        ] {
+            let engine = if fine.contains("valkey") {
+                EngineKind::Valkey
+            } else {
+                EngineKind::Redis
+            };
+            assert!(with(engine, fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]
