@@ -31,13 +31,29 @@ pub enum JournalError {
     Damaged(String),
 }
 
-/// The command line as a journal names it: `--yes`/`-y` do not change the operation.
+/// The command line as a journal names it, without the flags that do not change what the
+/// command does: `--yes`, `--dry-run`, `--wait-lock`, `-o`/`--output`, `--color`.
 pub fn operation_of(args: &[String]) -> String {
-    args.iter()
-        .filter(|a| *a != "--yes" && *a != "-y")
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ")
+    const ALONE: [&str; 4] = ["--yes", "-y", "--dry-run", "--wait-lock"];
+    const WITH_VALUE: [&str; 3] = ["-o", "--output", "--color"];
+    let mut kept = Vec::new();
+    let mut skip_value = false;
+    for arg in args {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if WITH_VALUE.contains(&arg.as_str()) {
+            skip_value = true;
+        } else {
+            let dropped = ALONE.contains(&arg.as_str())
+                || WITH_VALUE.iter().any(|f| arg.starts_with(&format!("{f}=")))
+                || (arg.starts_with("-o") && arg.len() > 2 && !arg.starts_with("--"));
+            if !dropped {
+                kept.push(arg.as_str());
+            }
+        }
+    }
+    kept.join(" ")
 }
 
 impl Journal {
@@ -83,14 +99,16 @@ impl Journal {
                 }
                 set
             };
-            for slot in wanted.iter() {
-                match owner.get(&slot) {
-                    Some(from) if **from != to => moves.push(SlotMove {
+            // A slot its target claims is done, even while its source still claims it too
+            // (the source had not been told yet when the run stopped).
+            let done = &slots[&to];
+            for slot in wanted.iter().filter(|s| !done.contains(*s)) {
+                if let Some(from) = owner.get(&slot) {
+                    moves.push(SlotMove {
                         slot,
                         from: (*from).clone(),
                         to: to.clone(),
-                    }),
-                    _ => {}
+                    });
                 }
             }
         }
@@ -147,6 +165,14 @@ mod tests {
         .into();
         let rest = journal.remaining(&now).unwrap();
         assert_eq!(rest, (4..10).map(|s| mv(s, 0, 1)).collect::<Vec<_>>());
+        // Slot 4's target already claims it while its source was not told yet: done.
+        let told_target_only: BTreeMap<NodeId, SlotSet> = [
+            (fixture_id(0), set(&[(4, 9), (10, 100)])),
+            (fixture_id(1), set(&[(0, 4), (101, 200)])),
+        ]
+        .into();
+        let rest = journal.remaining(&told_target_only).unwrap();
+        assert_eq!(rest, (5..10).map(|s| mv(s, 0, 1)).collect::<Vec<_>>());
         // Once all moved, nothing is left: never N more.
         let done: BTreeMap<NodeId, SlotSet> = [
             (fixture_id(0), set(&[(10, 100)])),
@@ -167,11 +193,26 @@ mod tests {
     }
 
     #[test]
-    fn yes_does_not_change_the_operation() {
+    fn flags_that_do_not_change_what_runs_do_not_change_the_operation() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            operation_of(&args(&["reshard", "--slots", "10", "--yes"])),
-            operation_of(&args(&["-y", "reshard", "--slots", "10"]))
-        );
+        let plain = operation_of(&args(&["reshard", "--slots", "10"]));
+        assert_eq!(plain, "reshard --slots 10");
+        for same in [
+            &["reshard", "--slots", "10", "--yes"][..],
+            &["-y", "reshard", "--slots", "10"],
+            &["reshard", "--slots", "10", "--dry-run", "-o", "json"],
+            &[
+                "--output=json",
+                "reshard",
+                "--wait-lock",
+                "--slots",
+                "10",
+                "-ojson",
+            ],
+            &["--color", "never", "reshard", "--slots", "10"],
+        ] {
+            assert_eq!(operation_of(&args(same)), plain, "{same:?}");
+        }
+        assert_ne!(operation_of(&args(&["reshard", "--slots", "11"])), plain);
     }
 }
