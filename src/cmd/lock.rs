@@ -51,10 +51,6 @@ impl Ctx {
                     lease_name(&statefulset)
                 ));
             }
-            self.inherited = k8s
-                .pending_journal(&statefulset, operation, &Holder::me(operation).host)
-                .await?
-                .and_then(|j| serde_json::from_str::<Journal>(&j).ok());
             return Ok(None);
         }
         let me = Holder::me(operation);

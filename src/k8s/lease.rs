@@ -236,30 +236,6 @@ impl K8s {
             .and_then(Holder::from_lease))
     }
 
-    /// The journal an unfinished run of `operation` left on the lock, when no live run holds
-    /// it (what a real run taking the lock now would continue; for `--dry-run`).
-    pub async fn pending_journal(
-        &self,
-        statefulset: &str,
-        operation: &str,
-        my_host: &str,
-    ) -> Result<Option<String>, K8sError> {
-        let Some(lease) = self.get_lease(statefulset).await? else {
-            return Ok(None);
-        };
-        Ok(
-            match judge(
-                Some(&lease),
-                Timestamp::now(),
-                my_host,
-                &plugin_process_alive,
-            ) {
-                Verdict::Held(_) => None,
-                Verdict::Free | Verdict::Lapsed { .. } => journal_for(&lease, operation),
-            },
-        )
-    }
-
     async fn get_lease(&self, statefulset: &str) -> Result<Option<Lease>, K8sError> {
         let name = lease_name(statefulset);
         let op = Op::new("get", "leases").on("lease", &name);

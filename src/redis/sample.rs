@@ -47,6 +47,11 @@ pub async fn sample(
             fullest.sort_by_key(|b| std::cmp::Reverse(b.1));
             fullest.retain(|(_, n)| *n > 0);
             fullest.truncate(SLOTS_SAMPLED);
+            let mut per_slot: BTreeMap<u16, Vec<(String, u64)>> = BTreeMap::new();
+            if fullest.is_empty() {
+                // No key in any moving slot: nothing to size (and no empty pipeline to send).
+                return Ok::<_, NodeError>((keys, per_slot));
+            }
             let mut node = pool.node(&endpoint).await?;
             let mut list = ::redis::pipe();
             for (slot, _) in &fullest {
@@ -70,8 +75,11 @@ pub async fn sample(
             for (_, key) in &named {
                 usage.cmd("MEMORY").arg("USAGE").arg(key);
             }
-            let sizes = node.pipeline(&usage).await?;
-            let mut per_slot: BTreeMap<u16, Vec<(String, u64)>> = BTreeMap::new();
+            let sizes = if named.is_empty() {
+                Vec::new()
+            } else {
+                node.pipeline(&usage).await?
+            };
             for ((slot, key), size) in named.into_iter().zip(sizes) {
                 if let Value::Int(bytes) = size {
                     per_slot.entry(slot).or_default().push((
