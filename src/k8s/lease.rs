@@ -73,6 +73,11 @@ impl Holder {
         }
     }
 
+    /// Whether `other` is the same run (same machine, same process).
+    pub fn same_run(&self, other: &Holder) -> bool {
+        self.host == other.host && self.pid == other.pid
+    }
+
     /// When the lock lapses unless renewed.
     pub fn expires(&self) -> Option<Timestamp> {
         let renewed = self.renewed.or(self.since)?;
@@ -254,7 +259,7 @@ impl K8s {
             let found = self.get_lease(statefulset).await?;
             let now = Timestamp::now();
             let lapsed = match judge(found.as_ref(), now, &me.host, &plugin_process_alive) {
-                Verdict::Held(holder) if holder.host == me.host && holder.pid == me.pid => None,
+                Verdict::Held(holder) if holder.same_run(me) => None,
                 Verdict::Held(holder) => return Ok(Taken::Held(holder)),
                 Verdict::Free => None,
                 Verdict::Lapsed { holder, why } => Some((holder, why)),
@@ -302,7 +307,7 @@ impl K8s {
             return Ok(false);
         };
         match Holder::from_lease(&lease) {
-            Some(h) if h.host == me.host && h.pid == me.pid => {}
+            Some(h) if h.same_run(me) => {}
             _ => return Ok(false),
         }
         if let Some(spec) = lease.spec.as_mut() {
@@ -340,7 +345,7 @@ impl K8s {
             Some(j) => notes.insert(JOURNAL.to_string(), j.to_string()),
             None => notes.remove(JOURNAL),
         };
-        if !matches!(Holder::from_lease(&lease), Some(h) if h.host == me.host && h.pid == me.pid) {
+        if !Holder::from_lease(&lease).is_some_and(|h| h.same_run(me)) {
             return Err(self.scope.classify(
                 op,
                 kube::Error::Api(
@@ -373,7 +378,7 @@ impl K8s {
         let holder = Holder::from_lease(&lease);
         if let Some(me) = me {
             match &holder {
-                Some(h) if h.host == me.host && h.pid == me.pid => {}
+                Some(h) if h.same_run(me) => {}
                 _ => return Ok(None),
             }
         }

@@ -142,22 +142,6 @@ pub fn estimate(moves: &[SlotMove], samples: &Samples) -> Estimate {
     }
 }
 
-/// Bytes for people: `512 B`, `12.3 MiB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,11 +200,5 @@ mod tests {
                 bytes: big
             }]
         );
-    }
-
-    #[test]
-    fn sizes_read_in_binary_units() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(3 * 1024 * 1024 / 2), "1.5 MiB");
     }
 }
