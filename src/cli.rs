@@ -12,6 +12,7 @@ use crate::cmd::destroy::DestroyOpts;
 use crate::cmd::failover::FailoverOpts;
 use crate::cmd::fix::FixOpts;
 use crate::cmd::init::InitOpts;
+use crate::cmd::proxy::ProxyOpts;
 use crate::cmd::rebalance::RebalanceOpts;
 use crate::cmd::reshard::ReshardOpts;
 use crate::cmd::scale::ScaleOpts;
@@ -68,6 +69,9 @@ pub enum Command {
     Fix(FixOpts),
     /// Scale the StatefulSet to N masters with R replicas each, moving slots safely.
     Scale(ScaleOpts),
+    /// Every node on a local port, with the addresses nodes give clients rewritten to them,
+    /// so any cluster client works from this machine (runs until Ctrl-C).
+    Proxy(ProxyOpts),
     /// Remove the lock a run that is gone left on the cluster (each changing command holds
     /// one while it runs).
     Unlock(UnlockOpts),

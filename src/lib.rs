@@ -39,6 +39,7 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         Command::Init(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::Status(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Cli(opts) => opts.exec(&Ctx::connect(settings).await?).await,
+        Command::Proxy(opts) => opts.exec(&Ctx::connect(settings).await?).await,
         Command::Deploy(opts) => opts.exec(settings).await,
         Command::Destroy(opts) => opts.exec(settings).await,
         Command::Completion(opts) => opts.exec(&mut <Cli as clap::CommandFactory>::command()),

@@ -16,6 +16,7 @@ pub mod move_args;
 pub mod moving;
 pub mod parse;
 pub mod preflight;
+pub mod proxy;
 pub mod rebalance;
 pub mod refusal;
 pub mod report;

@@ -16,6 +16,7 @@ pub mod manifests;
 pub mod membership;
 #[cfg(test)]
 mod mock;
+pub mod naming;
 pub mod pods;
 pub mod portforward;
 pub mod pvc;

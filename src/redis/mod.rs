@@ -12,6 +12,7 @@ pub mod membership;
 pub mod mover;
 pub mod observe;
 pub mod pool;
+pub mod proxy;
 pub mod repair;
 pub mod sample;
 pub mod tls;

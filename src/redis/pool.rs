@@ -134,6 +134,22 @@ impl Pool {
         self.connector.route_now(endpoint).await
     }
 
+    /// The connector this pool dials through (TLS included), for raw streams to nodes.
+    pub fn connector(&self) -> Arc<dyn Connector> {
+        self.connector.clone()
+    }
+
+    /// A new, empty pool with the same connector, credentials and timeouts (for work that
+    /// outlives the command's own pool, such as the proxy's).
+    pub fn sibling(&self) -> Self {
+        Self::new(
+            self.connector.clone(),
+            self.credentials.clone(),
+            self.greeting_timeout,
+            self.response_timeout,
+        )
+    }
+
     /// The credentials nodes use among themselves too (MIGRATE needs them).
     pub fn credentials(&self) -> Option<&Credentials> {
         self.credentials.as_ref()

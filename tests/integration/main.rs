@@ -18,6 +18,7 @@ mod init;
 mod json;
 mod kills;
 mod mover;
+mod proxy;
 mod status;
 mod tls;
 mod tunnels;

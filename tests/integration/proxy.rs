@@ -1,0 +1,202 @@
+//! `proxy` with `--seed`, on real servers: clients nobody on the project wrote (redis-py's
+//! `RedisCluster`, `redis-cli -c` and `--cluster check`, `redis-benchmark --cluster`,
+//! redis-rs' cluster client) given only the proxy's address work through it, and every node
+//! address they are told is a listener of the proxy, across a failover and a new master. The
+//! nodes listen on one loopback host and the proxy on another, so an address that was not
+//! rewritten shows.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::*;
+#[path = "../support/proxy.rs"]
+mod support;
+use support::{ProxyProcess, redis_benchmark, redis_cli, redis_py};
+
+/// `proxy` for `nodes` on a host of its own.
+fn start_proxy(nodes: &Nodes) -> ProxyProcess {
+    let mut command = Command::new(PLUGIN);
+    command.args([
+        "--seed",
+        &nodes.seed(),
+        "proxy",
+        "--address",
+        &next_host(),
+        "-o",
+        "json",
+    ]);
+    ProxyProcess::start(command, Duration::from_secs(30))
+}
+
+#[test]
+fn cluster_clients_given_only_the_proxy_work_across_a_failover_and_a_new_master() {
+    let mut nodes = Nodes::start(6);
+    nodes.init(1);
+    nodes.write_keys("before", 300);
+    let proxy = start_proxy(&nodes);
+    let (host, port) = (proxy.host(), proxy.port());
+    assert_eq!(proxy.locals().len(), 6, "{}", proxy.report);
+    let only_proxy: BTreeSet<String> = [host.clone()].into();
+
+    // redis-py writes and reads through the proxy; the real nodes hold what it wrote.
+    let (bad, hosts) = redis_py(&host, port, "py", 400, true);
+    assert!(bad.is_empty(), "redis-py read back wrong keys: {bad:?}");
+    assert_eq!(
+        hosts, only_proxy,
+        "redis-py was told about addresses beyond the proxy"
+    );
+    nodes.assert_keys_intact("py", 400);
+    // redis-rs' cluster client, seeded at the proxy, reads what was there before.
+    assert_keys_intact_with(&nodes.access, &proxy.seed(), "before", 300);
+
+    // redis-cli: -c follows MOVED through the proxy; --cluster check agrees the cluster is
+    // healthy from the proxy's addresses alone.
+    let p = port.to_string();
+    for i in 0..20 {
+        let key = format!("cli:{i}");
+        redis_cli(&["-c", "-h", &host, "-p", &p, "set", &key, &value_for(&key)]);
+    }
+    nodes.assert_keys_intact("cli", 20);
+    let check = redis_cli(&["--cluster", "check", &proxy.seed()]);
+    assert!(check.contains("[OK] All 16384 slots covered"), "{check}");
+    assert!(!check.contains(&nodes.nodes[0].host), "{check}");
+    let bench = redis_benchmark(&host, port, 2000);
+    let said = String::from_utf8_lossy(&bench.stdout);
+    assert!(bench.status.success() && said.contains("GET:"), "{bench:?}");
+
+    // A failover, then a new master given slots: the proxy follows both.
+    let replica = nodes
+        .nodes
+        .iter()
+        .find(|n| n.cli(&["role"]).starts_with("slave"))
+        .expect("a replica")
+        .addr();
+    assert_success(&nodes.plugin(&["failover", &replica, "--yes"]));
+    proxy.wait_for_stderr("is a master now", 1, Duration::from_secs(20));
+    let added = nodes.add(1);
+    assert_success(&nodes.plugin(&["add-node", &added[0], "--yes"]));
+    assert_success(&nodes.plugin(&["rebalance", "--use-empty-masters", "--yes"]));
+    proxy.wait_for_stderr("joined: listening on", 1, Duration::from_secs(20));
+    let (bad, hosts) = redis_py(&host, port, "py", 400, false);
+    assert!(
+        bad.is_empty(),
+        "after the changes, redis-py read back wrong keys: {bad:?}"
+    );
+    assert_eq!(hosts, only_proxy);
+    assert_keys_intact_with(&nodes.access, &proxy.seed(), "before", 300);
+    assert_keys_intact_with(&nodes.access, &proxy.seed(), "cli", 20);
+
+    let status = proxy.interrupt();
+    assert!(
+        status.success(),
+        "Ctrl-C should end the proxy with 0: {status:?}"
+    );
+}
+
+#[test]
+fn replies_keep_their_shape_and_only_node_addresses_change() {
+    let nodes = Nodes::start(3);
+    nodes.init(0);
+    let proxy = start_proxy(&nodes);
+    let node_host = nodes.nodes[0].host.clone();
+    let shown = |v: &redis::Value| format!("{v:?}");
+    for protocol in ["resp2", "resp3"] {
+        let url = format!("redis://{}/?protocol={protocol}", proxy.seed());
+        let replies: Vec<redis::Value> = runtime().block_on(async {
+            let client = redis::Client::open(url.as_str()).expect("client");
+            let mut conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect");
+            // One pipeline: plain replies between rewritten ones stay in order.
+            let mut pipe = redis::pipe();
+            pipe.cmd("PING")
+                .cmd("CLUSTER")
+                .arg("SLOTS")
+                .cmd("ECHO")
+                .arg("10.0.0.1:6379")
+                .cmd("CLUSTER")
+                .arg("NODES")
+                .cmd("CLUSTER")
+                .arg("SHARDS")
+                .cmd("CLUSTER")
+                .arg("MYID");
+            let mut replies: Vec<redis::Value> =
+                pipe.query_async(&mut conn).await.expect("pipeline");
+            // MULTI/EXEC: CLUSTER NODES answered inside EXEC's array.
+            let exec: redis::Value = redis::pipe()
+                .atomic()
+                .cmd("CLUSTER")
+                .arg("NODES")
+                .cmd("PING")
+                .query_async(&mut conn)
+                .await
+                .expect("transaction");
+            replies.push(exec);
+            replies
+        });
+        assert_eq!(replies.len(), 7, "{protocol}: {replies:?}");
+        assert!(
+            shown(&replies[0]).contains("PONG"),
+            "{protocol}: {replies:?}"
+        );
+        assert!(
+            shown(&replies[2]).contains("10.0.0.1:6379"),
+            "ECHO is data, never rewritten"
+        );
+        for (i, reply) in replies
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| [1, 3, 4, 6].contains(i))
+        {
+            let text = shown(reply);
+            assert!(
+                text.contains(&proxy.host()),
+                "{protocol} reply {i} names no listener: {text}"
+            );
+            assert!(
+                !text.contains(&node_host),
+                "{protocol} reply {i} still names a node: {text}"
+            );
+        }
+    }
+    // A node answering for a slot it does not hold: MOVED names the owner's listener.
+    let (host, port) = (proxy.host(), proxy.port().to_string());
+    let moved = (0..50)
+        .map(|i| redis_cli(&["-h", &host, "-p", &port, "get", &format!("k{i}")]))
+        .find(|reply| reply.contains("MOVED"))
+        .expect("some key lives on another node");
+    assert!(moved.contains(&format!("{host}:")), "{moved}");
+    // Pub/sub passes through: a subscriber hears a publish (PUBLISH counts the receivers on
+    // the node it ran on, so both go through the same listener).
+    let mut subscriber = Command::new("redis-cli")
+        .args(["-h", &host, "-p", &port, "subscribe", "news"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("redis-cli subscribe");
+    let mut heard = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let receivers = redis_cli(&["-h", &host, "-p", &port, "publish", "news", "hello"]);
+        if receivers.trim() == "1" {
+            heard = "published".into();
+            break;
+        }
+    }
+    let _ = subscriber.kill();
+    let out = subscriber.wait_with_output().expect("subscriber output");
+    assert_eq!(heard, "published", "the subscriber never counted");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hello"),
+        "{out:?}"
+    );
+}
+
+/// A small runtime for redis-rs.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
