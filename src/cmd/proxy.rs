@@ -74,6 +74,12 @@ impl ProxyOpts {
             naming,
             ctx.seeds.clone(),
         );
+        if !self.address.is_loopback() {
+            ctx.reporter.warn(format!(
+                "listening on {}: anyone who can reach this machine there reaches the cluster",
+                self.address
+            ));
+        }
         let stop = interrupt::SafeStop::begin();
         proxy.refresh().await.with_context(|| {
             format!(

@@ -14,6 +14,7 @@ mod lifecycle;
 mod lock;
 mod manifests;
 mod preflight;
+mod proxy;
 mod scale;
 mod tls;
 mod valkey;

@@ -12,6 +12,7 @@
 use crate::certs::CertDir;
 use crate::cluster::*;
 use crate::ground::*;
+use crate::proxy::support::{ProxyProcess, redis_cli};
 
 /// The CA and the pods' certificate, for the StatefulSet's headless Service in `ns`.
 fn pod_certificates(ns: &str) -> CertDir {
@@ -174,6 +175,39 @@ fn a_tls_only_cluster_is_run_from_the_certificate_in_its_secret() {
     );
     let pong = ok(&["cli", "redis-cluster-0", "--", "ping"]);
     assert_eq!(pong.stdout, "PONG\n");
+
+    // The proxy speaks TLS to the pods (the same certificates, found the same way) and plain
+    // text on loopback: redis-cli -c without any TLS flag reads the keys.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-redis_cluster"));
+    command.env("KUBECONFIG", kubeconfig()).args([
+        "-n",
+        &ns.name,
+        "proxy",
+        "--address",
+        &format!("127.78.{}.1", std::process::id() % 250),
+        "-o",
+        "json",
+    ]);
+    let proxy = ProxyProcess::start(command, std::time::Duration::from_secs(60));
+    let port = proxy.port().to_string();
+    for i in [0, 4999, 19_999] {
+        let got = redis_cli(&[
+            "-c",
+            "-h",
+            &proxy.host(),
+            "-p",
+            &port,
+            "get",
+            &format!("tls:{i}"),
+        ]);
+        assert_eq!(got.trim(), i.to_string(), "tls:{i} through the proxy");
+    }
+    let slots = redis_cli(&["-h", &proxy.host(), "-p", &port, "cluster", "slots"]);
+    assert!(
+        !slots.contains("127.1."),
+        "CLUSTER SLOTS still names pods: {slots}"
+    );
+    drop(proxy);
 
     // In plain text (here straight to a node, where no StatefulSet says TLS) the nodes hang
     // up; a missing Secret is named.

@@ -193,6 +193,50 @@ fn replies_keep_their_shape_and_only_node_addresses_change() {
     );
 }
 
+#[test]
+fn a_node_back_at_a_new_address_keeps_its_listener() {
+    let mut nodes = Nodes::start(3);
+    nodes.init(0);
+    let proxy = start_proxy(&nodes);
+    let (host, port) = (proxy.host(), proxy.port());
+    let (bad, _) = redis_py(&host, port, "moved", 300, true);
+    assert!(bad.is_empty(), "{bad:?}");
+    let old = nodes.nodes[2].addr();
+    let listener = proxy.report["listeners"]
+        .as_array()
+        .expect("listeners")
+        .iter()
+        .find(|l| l["endpoint"] == old.as_str())
+        .and_then(|l| l["local"].as_str())
+        .expect("the node's listener")
+        .to_string();
+    // The node restarts on another loopback address with its nodes.conf and data.
+    let moved = {
+        let node = &mut nodes.nodes[2];
+        node.kill();
+        let parts: Vec<&str> = node.host.split('.').collect();
+        node.host = format!("{}.{}.{}.2", parts[0], parts[1], parts[2]);
+        node.spawn();
+        node.addr()
+    };
+    proxy.wait_for_stderr(
+        &format!("moved from {old} to {moved}"),
+        1,
+        Duration::from_secs(30),
+    );
+    let (lh, lp) = listener.rsplit_once(':').expect("host:port");
+    assert_eq!(
+        redis_cli(&["-h", lh, "-p", lp, "cluster", "myid"]).trim(),
+        nodes.nodes[2].id()
+    );
+    let (bad, hosts) = redis_py(&host, port, "moved", 300, false);
+    assert!(
+        bad.is_empty(),
+        "after the move, redis-py read back wrong keys: {bad:?}"
+    );
+    assert_eq!(hosts, [host].into());
+}
+
 /// A small runtime for redis-rs.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

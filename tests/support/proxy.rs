@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! The plugin's `proxy` as a child process, and the cluster clients nobody on the project
 //! wrote (redis-py's `RedisCluster`, `redis-cli -c`, `redis-benchmark --cluster`) pointed at
 //! it. Shared by the integration tests (`--seed`) and the e2e tests (port-forward).

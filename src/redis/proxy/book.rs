@@ -49,11 +49,17 @@ pub struct NodeListener {
     /// Where clients reach it: `127.0.0.1:7000`.
     pub local: SocketAddr,
     /// Where the node is in the cluster now (`10.244.0.7:6379`).
+    #[serde(serialize_with = "as_text")]
     pub endpoint: Endpoint,
     /// Its pod, in Kubernetes mode.
     pub pod: Option<String>,
     /// `master` or `replica`.
     pub role: &'static str,
+}
+
+/// `host:port`.
+fn as_text<S: serde::Serializer>(endpoint: &Endpoint, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(endpoint)
 }
 
 /// What happened to the proxy's nodes.
@@ -292,8 +298,10 @@ impl Proxy {
         })
     }
 
-    /// `CLUSTER NODES` from the first node that answers, known nodes before the seeds; the
-    /// lines with an address.
+    /// `CLUSTER NODES` from the first node that answers as a member of the cluster (some
+    /// master it lists holds slots: a node just reset, or a new pod not met yet, lists only
+    /// itself and would make every other listener look gone), known nodes before the seeds;
+    /// the lines with an address. Without such an answer, the first answer.
     async fn cluster_nodes(&self) -> Result<Vec<NodeLine>, ProxyError> {
         let mut candidates: Vec<Endpoint> = self
             .lock()
@@ -302,26 +310,24 @@ impl Proxy {
             .collect();
         candidates.extend(self.seeds.iter().cloned());
         let mut last = String::from("no node to ask");
+        let mut outsider = None;
         for endpoint in candidates {
             let text: Result<String, _> = self
                 .pool
                 .quick(&endpoint, ::redis::cmd("CLUSTER").arg("NODES").clone())
                 .await;
             match text.map(|t| parse_cluster_nodes(&t)) {
+                Ok(Ok(lines)) if lines.iter().any(|l| !l.slots.is_empty()) => {
+                    return Ok(addressed(lines));
+                }
                 Ok(Ok(lines)) => {
-                    let mut lines: Vec<NodeLine> = lines
-                        .into_iter()
-                        .filter(|l| l.addr.is_known() && l.addr.port > 0)
-                        .collect();
-                    // Without pods to number them, ports follow the nodes' addresses.
-                    lines.sort_by_key(|l| (l.addr.ip.parse::<IpAddr>().ok(), l.addr.port));
-                    return Ok(lines);
+                    outsider.get_or_insert(lines);
                 }
                 Ok(Err(e)) => last = e.to_string(),
                 Err(e) => last = format!("{e:#}"),
             }
         }
-        Err(ProxyError::NoAnswer(last))
+        outsider.map(addressed).ok_or(ProxyError::NoAnswer(last))
     }
 
     /// Opens the listener of a node seen for the first time: on its pod's port (first port
@@ -430,6 +436,17 @@ impl Proxy {
         }
         traffic.clients.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// The lines with an address, in address order (without pods to number them, ports follow
+/// the nodes' addresses).
+fn addressed(lines: Vec<NodeLine>) -> Vec<NodeLine> {
+    let mut lines: Vec<NodeLine> = lines
+        .into_iter()
+        .filter(|l| l.addr.is_known() && l.addr.port > 0)
+        .collect();
+    lines.sort_by_key(|l| (l.addr.ip.parse::<IpAddr>().ok(), l.addr.port));
+    lines
 }
 
 /// Accepts clients of node `id` until the listener is closed.
