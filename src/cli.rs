@@ -15,6 +15,7 @@ use crate::cmd::init::InitOpts;
 use crate::cmd::proxy::ProxyOpts;
 use crate::cmd::rebalance::RebalanceOpts;
 use crate::cmd::reshard::ReshardOpts;
+use crate::cmd::rollout::{RollingRestartOpts, UpgradeOpts};
 use crate::cmd::scale::ScaleOpts;
 use crate::cmd::status::StatusOpts;
 use crate::cmd::unlock::UnlockOpts;
@@ -69,6 +70,11 @@ pub enum Command {
     Fix(FixOpts),
     /// Scale the StatefulSet to N masters with R replicas each, moving slots safely.
     Scale(ScaleOpts),
+    /// Restart every pod one at a time, replicas first, failing each master over to an
+    /// in-sync replica before its pod goes.
+    RollingRestart(RollingRestartOpts),
+    /// Move every pod to a new image, one at a time, like rolling-restart.
+    Upgrade(UpgradeOpts),
     /// Every node on a local port, with the addresses nodes give clients rewritten to them,
     /// so any cluster client works from this machine (runs until Ctrl-C).
     Proxy(ProxyOpts),

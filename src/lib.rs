@@ -50,6 +50,14 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         Command::DelNode(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::Failover(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::Fix(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
+        Command::RollingRestart(opts) => {
+            let needs = cmd::preflight::rollout();
+            locked(settings, &needs, async |ctx| opts.exec(ctx).await).await
+        }
+        Command::Upgrade(opts) => {
+            let needs = cmd::preflight::rollout();
+            locked(settings, &needs, async |ctx| opts.exec(ctx).await).await
+        }
         Command::Scale(opts) => {
             let needs = cmd::preflight::scale(opts.delete_pvcs);
             locked(settings, &needs, async |ctx| opts.exec(ctx).await).await

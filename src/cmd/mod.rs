@@ -21,6 +21,7 @@ pub mod rebalance;
 pub mod refusal;
 pub mod report;
 pub mod reshard;
+pub mod rollout;
 pub mod scale;
 pub mod status;
 pub mod target;

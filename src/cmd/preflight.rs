@@ -34,6 +34,18 @@ pub fn scale(delete_pvcs: bool) -> Vec<Need> {
     needs
 }
 
+/// What `rolling-restart` and `upgrade` need beyond every changing command: change the
+/// StatefulSet's template and strategy, and delete its pods one at a time.
+pub fn rollout() -> Vec<Need> {
+    vec![
+        Need::new("get", "apps", "statefulsets"),
+        Need::new("patch", "apps", "statefulsets"),
+        Need::new("get", "apps", "statefulsets/scale"),
+        Need::new("list", "", "pods"),
+        Need::new("delete", "", "pods"),
+    ]
+}
+
 impl Ctx {
     /// Checks the rights of a changing command that needs `extra` beyond the lock and the
     /// port-forward; refuses with every missing one, or with `--dry-run` only says so.

@@ -140,6 +140,12 @@ pub enum Refusal {
     /// The user did not confirm.
     #[error(transparent)]
     NotConfirmed(#[from] NotConfirmed),
+    /// A rolling restart or upgrade would stop serving slots.
+    #[error("{0}; the rollout stops before that pod")]
+    NoFailoverTarget(#[from] crate::plan::rollout::RollRefusal),
+    /// Pods are restarted only in a healthy cluster.
+    #[error("the cluster is not healthy, so no pod is restarted: {0}")]
+    NotHealthy(String),
     /// A change was made, but the cluster did not converge within `--timeout`.
     #[error("the change is done but the cluster has not converged: {0}")]
     NotConverged(String),
@@ -201,6 +207,12 @@ impl Refusal {
             }
             Self::NotConfirmed(NotConfirmed::NoTerminal { .. }) => {
                 "pass --yes to proceed (or --dry-run to see the plan)".into()
+            }
+            Self::NoFailoverTarget(_) => {
+                "give that master a replica first (`scale --replicas-per-master 1`, or `add-node NEW --replica-of NODE`), then run the same command again".into()
+            }
+            Self::NotHealthy(_) => {
+                "`status` lists what is wrong and `fix` heals most of it; then run the same command again".into()
             }
             Self::NotConverged(_) => {
                 "`status` shows what is left; once the nodes answer again, running the same command again (or `fix`) finishes the job".into()

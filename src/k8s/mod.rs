@@ -20,6 +20,7 @@ pub mod naming;
 pub mod pods;
 pub mod portforward;
 pub mod pvc;
+pub mod rollout;
 pub mod scale;
 pub mod secret;
 pub mod served_tls;

@@ -25,6 +25,10 @@ pub struct Member {
     pub node: Option<String>,
     /// That node's zone label, when set.
     pub zone: Option<String>,
+    /// The pod's uid (a pod deleted and recreated under the same name has another).
+    pub uid: Option<String>,
+    /// The StatefulSet revision it was created from (`controller-revision-hash`).
+    pub revision: Option<String>,
 }
 
 impl Member {
@@ -94,6 +98,12 @@ impl Pods {
                     ready,
                     zone: node.as_ref().and_then(|n| zones.get(n).cloned()),
                     node,
+                    uid: pod.metadata.uid.clone(),
+                    revision: pod
+                        .metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get("controller-revision-hash").cloned()),
                 })
             })
             .collect();

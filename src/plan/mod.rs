@@ -13,3 +13,4 @@ pub mod method;
 pub mod moves;
 pub mod rebalance;
 pub mod roles;
+pub mod rollout;

@@ -15,6 +15,7 @@ mod lock;
 mod manifests;
 mod preflight;
 mod proxy;
+mod rollout;
 mod scale;
 mod tls;
 mod valkey;
