@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The Valkey 9 rebalance (valkey-cli, ours key by key, ours atomic, the bare-jobs floor).
 if [ "${1:-}" = valkey ]; then shift; exec bench/valkey.sh "$@"; fi
+# The proxy against kubectl port-forward and the pod IP, on the test ground.
+if [ "${1:-}" = proxy ]; then shift; exec bench/proxy.sh "$@"; fi
 
 for tool in redis-server redis-cli; do
   command -v "$tool" >/dev/null || { echo "bench: $tool not found; run \`make deps\`" >&2; exit 1; }
