@@ -14,6 +14,7 @@ use crate::cmd::fix::FixOpts;
 use crate::cmd::init::InitOpts;
 use crate::cmd::proxy::ProxyOpts;
 use crate::cmd::rebalance::RebalanceOpts;
+use crate::cmd::rebalance_replicas::RebalanceReplicasOpts;
 use crate::cmd::reshard::ReshardOpts;
 use crate::cmd::rollout::{RollingRestartOpts, UpgradeOpts};
 use crate::cmd::scale::ScaleOpts;
@@ -70,6 +71,9 @@ pub enum Command {
     Fix(FixOpts),
     /// Scale the StatefulSet to N masters with R replicas each, moving slots safely.
     Scale(ScaleOpts),
+    /// Re-point replicas so that no shard sits entirely in one failure domain (Kubernetes
+    /// node, or zone).
+    RebalanceReplicas(RebalanceReplicasOpts),
     /// Restart every pod one at a time, replicas first, failing each master over to an
     /// in-sync replica before its pod goes.
     RollingRestart(RollingRestartOpts),

@@ -50,6 +50,9 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         Command::DelNode(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::Failover(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::Fix(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
+        Command::RebalanceReplicas(opts) => {
+            locked(settings, &[], async |ctx| opts.exec(ctx).await).await
+        }
         Command::RollingRestart(opts) => {
             let needs = cmd::preflight::rollout();
             locked(settings, &needs, async |ctx| opts.exec(ctx).await).await

@@ -18,6 +18,7 @@ pub mod parse;
 pub mod preflight;
 pub mod proxy;
 pub mod rebalance;
+pub mod rebalance_replicas;
 pub mod refusal;
 pub mod report;
 pub mod reshard;

@@ -6,9 +6,10 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use crate::k8s::membership::PodNames;
-use crate::k8s::membership::join;
+use crate::k8s::membership::{join, placement};
 use crate::output::OutputFormat;
 use crate::output::status::{build, write_table};
+use crate::plan::replicas::exposed;
 use crate::redis::observe::observe_cluster;
 use crate::topology::health::check;
 
@@ -35,19 +36,25 @@ impl StatusOpts {
         let view = observe_cluster(&ctx.pool, &ctx.seeds)
             .await
             .context("cannot read the cluster")?;
-        let (problems, names) = match &ctx.members {
+        let (problems, names, exposed) = match &ctx.members {
             Some(pods) => {
                 // Pods outside the cluster are problems of their own, not of the cluster.
                 let joined = join(pods, &view);
                 let mut problems = check(&joined.cluster, self.replicas_per_master);
+                let exposed = exposed(&placement(pods, &joined));
                 problems.extend(joined.problems);
-                (problems, joined.names)
+                (problems, joined.names, exposed)
             }
-            None => (check(&view, self.replicas_per_master), PodNames::new()),
+            None => (
+                check(&view, self.replicas_per_master),
+                PodNames::new(),
+                Vec::new(),
+            ),
         };
         let password = ctx.settings.credentials.as_ref().map(|c| c.origin.clone());
         let tls = ctx.settings.tls.as_ref().map(|t| t.origin().to_string());
-        let report = build(&view, problems, &names, password, tls);
+        let mut report = build(&view, problems, &names, password, tls);
+        report.exposed = exposed;
         let mut out = ctx.stdout();
         match ctx.settings.output {
             OutputFormat::Json => crate::output::json::write_report(&mut out, "status", &report)?,

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::pods::Pods;
+use crate::plan::replicas::Placed;
 use crate::topology::health::{NodeRef, Problem};
 use crate::topology::{ClusterView, NodeId};
 
@@ -81,6 +82,27 @@ pub fn join(pods: &Pods, view: &ClusterView) -> Joined {
         names,
         problems,
     }
+}
+
+/// Every node of the cluster proper that runs in a pod, with its failure domain (zone, else
+/// Kubernetes node) and its master, as each node says of itself.
+pub fn placement(pods: &Pods, joined: &Joined) -> Vec<Placed> {
+    joined
+        .cluster
+        .reports
+        .iter()
+        .filter_map(|r| {
+            let me = r.myself();
+            let (pod, _) = joined.names.get(&me.id)?;
+            let member = pods.by_name(pod)?;
+            Some(Placed {
+                id: me.id.clone(),
+                name: pod.clone(),
+                domain: member.domain(),
+                master: me.master_id.clone().filter(|_| !me.flags.master),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ use std::io::{self, Write};
 use owo_colors::{OwoColorize, Style};
 use serde::Serialize;
 
+use crate::plan::replicas::Exposure;
+
 use super::styles::Styles;
 use super::table::Table;
 use crate::k8s::membership::PodNames;
@@ -27,6 +29,9 @@ pub struct StatusReport {
     pub engines: Vec<EngineCount>,
     /// What the plugin found and relies on, beyond the releases.
     pub setup: Setup,
+    /// Shards one failure domain (Kubernetes node, or zone) holds entirely: a warning, not a
+    /// problem (Kubernetes mode, pods over more than one domain).
+    pub exposed: Vec<Exposure>,
 }
 
 /// What the plugin found about how the nodes are set up (the pre-flight of a cluster it did
@@ -113,6 +118,7 @@ pub fn build(
         *counts.entry(engine).or_default() += 1;
     }
     StatusReport {
+        exposed: Vec::new(),
         healthy: problems.is_empty(),
         nodes: rows,
         problems,
@@ -273,6 +279,19 @@ pub fn write_table(report: &StatusReport, styles: &Styles, out: &mut dyn Write) 
                 .style(styles.warn)
             )?;
         }
+    }
+    for e in &report.exposed {
+        writeln!(
+            out,
+            "{}",
+            format!(
+                "warning: the shard of {} and its replica(s) {} all run in {}: draining or losing it takes the shard down (`rebalance-replicas` spreads them)",
+                e.master,
+                e.replicas.join(", "),
+                e.domain
+            )
+            .style(styles.warn)
+        )?;
     }
     if report.healthy {
         writeln!(out, "{}", "cluster is healthy".style(styles.ok))?;

@@ -12,5 +12,6 @@ pub mod membership;
 pub mod method;
 pub mod moves;
 pub mod rebalance;
+pub mod replicas;
 pub mod roles;
 pub mod rollout;

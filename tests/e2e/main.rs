@@ -8,6 +8,7 @@ mod auth;
 mod certs;
 mod cluster;
 mod direct;
+mod domains;
 mod errors;
 mod ground;
 mod lifecycle;
