@@ -9,6 +9,7 @@ use crate::cmd::completion::CompletionOpts;
 use crate::cmd::del_node::DelNodeOpts;
 use crate::cmd::deploy::DeployOpts;
 use crate::cmd::destroy::DestroyOpts;
+use crate::cmd::drain_prep::DrainPrepOpts;
 use crate::cmd::failover::FailoverOpts;
 use crate::cmd::fix::FixOpts;
 use crate::cmd::init::InitOpts;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Re-point replicas so that no shard sits entirely in one failure domain (Kubernetes
     /// node, or zone).
     RebalanceReplicas(RebalanceReplicasOpts),
+    /// Before `kubectl drain NODE`: hand every master on that Kubernetes node to an in-sync
+    /// replica on another node.
+    DrainPrep(DrainPrepOpts),
     /// Restart every pod one at a time, replicas first, failing each master over to an
     /// in-sync replica before its pod goes.
     RollingRestart(RollingRestartOpts),

@@ -8,6 +8,7 @@ pub mod context;
 pub mod del_node;
 pub mod deploy;
 pub mod destroy;
+pub mod drain_prep;
 pub mod failover;
 pub mod fix;
 pub mod init;

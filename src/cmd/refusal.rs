@@ -143,8 +143,11 @@ pub enum Refusal {
     /// A rolling restart or upgrade would stop serving slots.
     #[error("{0}; the rollout stops before that pod")]
     NoFailoverTarget(#[from] crate::plan::rollout::RollRefusal),
+    /// A drain would stop serving slots.
+    #[error("{0}; nothing was changed")]
+    NoDrainTarget(#[from] crate::plan::replicas::DrainRefusal),
     /// Pods are restarted only in a healthy cluster.
-    #[error("the cluster is not healthy, so no pod is restarted: {0}")]
+    #[error("the cluster is not healthy, so nothing was changed: {0}")]
     NotHealthy(String),
     /// A change was made, but the cluster did not converge within `--timeout`.
     #[error("the change is done but the cluster has not converged: {0}")]
@@ -210,6 +213,9 @@ impl Refusal {
             }
             Self::NoFailoverTarget(_) => {
                 "give that master a replica first (`scale --replicas-per-master 1`, or `add-node NEW --replica-of NODE`), then run the same command again".into()
+            }
+            Self::NoDrainTarget(_) => {
+                "give that master a replica on another node first (`add-node NEW --replica-of NODE`, or `rebalance-replicas`), then run drain-prep again".into()
             }
             Self::NotHealthy(_) => {
                 "`status` lists what is wrong and `fix` heals most of it; then run the same command again".into()

@@ -100,6 +100,9 @@ pub fn placement(pods: &Pods, joined: &Joined) -> Vec<Placed> {
                 name: pod.clone(),
                 domain: member.domain(),
                 master: me.master_id.clone().filter(|_| !me.flags.master),
+                k8s_node: member.node.clone(),
+                slots: me.slots.len(),
+                in_sync: r.replica_in_sync(),
             })
         })
         .collect()

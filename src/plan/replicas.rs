@@ -17,6 +17,12 @@ pub struct Placed {
     pub domain: String,
     /// Its master, for a replica.
     pub master: Option<NodeId>,
+    /// The Kubernetes node it runs on.
+    pub k8s_node: Option<String>,
+    /// Slots it serves (a master).
+    pub slots: usize,
+    /// For a replica, whether it is in sync with its master.
+    pub in_sync: bool,
 }
 
 /// A shard whose master and every replica sit in one failure domain.
@@ -125,6 +131,74 @@ fn swap_for(state: &[Placed], e: &Exposure) -> Option<[ReplicaMove; 2]> {
     None
 }
 
+/// A master handed over to one of its replicas before a drain.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Handover {
+    /// The master's pod.
+    pub master: String,
+    /// The replica's pod.
+    pub to: String,
+    /// The replica's node.
+    #[serde(skip)]
+    pub to_id: NodeId,
+}
+
+/// Why a Kubernetes node cannot be drained without taking slots down.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DrainRefusal {
+    /// A master on the node serves slots and has no in-sync replica on another node.
+    #[error(
+        "{master} on {node} serves {slots} slot(s) and has no in-sync replica on another Kubernetes node: draining {node} would stop them"
+    )]
+    NoReplicaElsewhere {
+        /// The master's pod.
+        master: String,
+        /// The Kubernetes node.
+        node: String,
+        /// Its slots.
+        slots: usize,
+    },
+}
+
+/// What to do before `kubectl drain NODE`: every master on it that serves slots is handed
+/// to an in-sync replica on another Kubernetes node (preferring another domain); returns the
+/// handovers and the shards that will run without a replica while the node is away (all
+/// their replicas are on it).
+pub fn drain_prep(
+    placed: &[Placed],
+    node: &str,
+) -> Result<(Vec<Handover>, Vec<String>), DrainRefusal> {
+    let on = |p: &Placed| p.k8s_node.as_deref() == Some(node);
+    let mut handovers = Vec::new();
+    for m in masters(placed).filter(|m| on(m) && m.slots > 0) {
+        let mut candidates: Vec<&Placed> = replicas_of(placed, &m.id)
+            .filter(|r| !on(r) && r.in_sync)
+            .collect();
+        candidates.sort_by_key(|r| (r.domain == m.domain, r.name.clone()));
+        let Some(to) = candidates.first() else {
+            return Err(DrainRefusal::NoReplicaElsewhere {
+                master: m.name.clone(),
+                node: node.to_string(),
+                slots: m.slots,
+            });
+        };
+        handovers.push(Handover {
+            master: m.name.clone(),
+            to: to.name.clone(),
+            to_id: to.id.clone(),
+        });
+    }
+    let bare = masters(placed)
+        .filter(|m| m.slots > 0 && !on(m))
+        .filter(|m| {
+            let mut replicas = replicas_of(placed, &m.id).peekable();
+            replicas.peek().is_some() && replicas.all(on)
+        })
+        .map(|m| m.name.clone())
+        .collect();
+    Ok((handovers, bare))
+}
+
 fn masters(placed: &[Placed]) -> impl Iterator<Item = &Placed> {
     placed.iter().filter(|p| p.master.is_none())
 }
@@ -153,6 +227,9 @@ mod tests {
                 name: format!("pod-{i}"),
                 domain: domain.to_string(),
                 master: master.map(id),
+                k8s_node: Some(domain.to_string()),
+                slots: if master.is_none() { 100 } else { 0 },
+                in_sync: true,
             })
             .collect()
     }
@@ -203,6 +280,38 @@ mod tests {
         for m in 0..3 {
             assert_eq!(after.iter().filter(|p| p.master == Some(id(m))).count(), 1);
         }
+    }
+
+    #[test]
+    fn before_a_drain_each_master_on_the_node_hands_over_to_a_replica_elsewhere() {
+        let nodes = placed(&[("a", None), ("b", None), ("b", Some(0)), ("a", Some(1))]);
+        let (handovers, bare) = drain_prep(&nodes, "a").unwrap();
+        assert_eq!(
+            handovers,
+            vec![Handover {
+                master: "pod-0".into(),
+                to: "pod-2".into(),
+                to_id: id(2),
+            }]
+        );
+        // pod-1's only replica (pod-3) is on a: pod-1 runs without one while a is away.
+        assert_eq!(bare, vec!["pod-1".to_string()]);
+        // A master whose only replica is on the same node cannot be handed over.
+        let mut stuck = nodes.clone();
+        stuck[2].k8s_node = Some("a".into());
+        assert_eq!(
+            drain_prep(&stuck, "a").unwrap_err(),
+            DrainRefusal::NoReplicaElsewhere {
+                master: "pod-0".into(),
+                node: "a".into(),
+                slots: 100
+            }
+        );
+        // Out of sync counts as no replica.
+        let mut lagging = nodes.clone();
+        lagging[2].in_sync = false;
+        assert!(drain_prep(&lagging, "a").is_err());
+        assert_eq!(drain_prep(&nodes, "c").unwrap(), (vec![], vec![]));
     }
 
     #[test]

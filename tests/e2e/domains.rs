@@ -1,7 +1,8 @@
 //! Failure domains on the test ground: three more kwok nodes, each in a zone of its own
 //! (`topology.kubernetes.io/zone`), the test ground's own node cordoned for the test. A
 //! replica forced onto its master's zone is flagged by `status` (a warning: the cluster is
-//! still healthy) and moved away by `rebalance-replicas`, keys intact.
+//! still healthy) and moved away by `rebalance-replicas`, keys intact; `drain-prep` then
+//! hands the masters on one node to replicas elsewhere.
 
 use std::collections::BTreeMap;
 
