@@ -15,6 +15,7 @@ use crate::cmd::fix::FixOpts;
 use crate::cmd::init::InitOpts;
 use crate::cmd::proxy::ProxyOpts;
 use crate::cmd::rebalance::RebalanceOpts;
+use crate::cmd::rebalance_primaries::RebalancePrimariesOpts;
 use crate::cmd::rebalance_replicas::RebalanceReplicasOpts;
 use crate::cmd::reshard::ReshardOpts;
 use crate::cmd::rollout::{RollingRestartOpts, UpgradeOpts};
@@ -75,6 +76,9 @@ pub enum Command {
     /// Re-point replicas so that no shard sits entirely in one failure domain (Kubernetes
     /// node, or zone).
     RebalanceReplicas(RebalanceReplicasOpts),
+    /// Fail masters over to replicas in the failure domains with fewest masters (failback
+    /// after failovers).
+    RebalancePrimaries(RebalancePrimariesOpts),
     /// Before `kubectl drain NODE`: hand every master on that Kubernetes node to an in-sync
     /// replica on another node.
     DrainPrep(DrainPrepOpts),

@@ -53,6 +53,9 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         Command::RebalanceReplicas(opts) => {
             locked(settings, &[], async |ctx| opts.exec(ctx).await).await
         }
+        Command::RebalancePrimaries(opts) => {
+            locked(settings, &[], async |ctx| opts.exec(ctx).await).await
+        }
         Command::DrainPrep(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::RollingRestart(opts) => {
             let needs = cmd::preflight::rollout();

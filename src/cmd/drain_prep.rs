@@ -5,17 +5,12 @@
 
 use std::time::Instant;
 
-use anyhow::Context as _;
 use clap::Args;
 
 use super::context::{Ctx, Outcome};
+use super::placement::{fail_over_to, observe_placed};
 use super::refusal::Refusal;
-use crate::k8s::membership::{join, placement};
 use crate::plan::replicas::{Handover, drain_prep};
-use crate::redis::membership::failover_and_wait;
-use crate::redis::observe::observe_cluster;
-use crate::settings::Access;
-use crate::topology::health::{check, explain};
 
 /// Options of `drain-prep`.
 #[derive(Debug, Args)]
@@ -47,33 +42,14 @@ impl DrainPrepOpts {
     /// Runs `drain-prep`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
         let started = Instant::now();
-        let (Some(k8s), Access::Kubernetes(target)) = (&ctx.k8s, &ctx.settings.access) else {
-            return Err(Refusal::KubernetesOnly {
-                command: "drain-prep",
-            }
-            .into());
-        };
-        let pods = k8s
-            .members(target.statefulset_name(), target.client_port())
-            .await?;
-        let view = observe_cluster(&ctx.pool, &pods.endpoints())
-            .await
-            .context("cannot read the cluster")?;
-        let joined = join(&pods, &view);
-        let mut problems = check(&joined.cluster, None);
-        problems.extend(joined.problems.iter().cloned());
-        if let Some(p) = problems.first() {
-            return Err(Refusal::NotHealthy(explain(&joined.cluster, p)).into());
-        }
-        let placed = placement(&pods, &joined);
+        let (pods, placed) = observe_placed(ctx, "drain-prep").await?;
         if !placed
             .iter()
             .any(|p| p.k8s_node.as_deref() == Some(self.node.as_str()))
         {
             ctx.reporter.warn(format!(
                 "no pod of statefulset {} runs on node {}",
-                target.statefulset_name(),
-                self.node
+                pods.statefulset, self.node
             ));
         }
         let (handovers, bare) = drain_prep(&placed, &self.node).map_err(Refusal::from)?;
@@ -118,14 +94,8 @@ impl DrainPrepOpts {
             "fail over",
             true,
         )?;
-        let port = target.client_port();
         for h in &handovers {
-            let endpoint = pods
-                .by_name(&h.to)
-                .and_then(|m| m.endpoint(port))
-                .with_context(|| format!("pod {} has no IP", h.to))?;
-            failover_and_wait(&ctx.pool, &endpoint, None, ctx.settings.timeout).await?;
-            super::moving::wait_healthy_from(ctx, &pods.endpoints()).await?;
+            fail_over_to(ctx, &pods, &h.to).await?;
             ctx.reporter
                 .done(format!("{} is the master, {} its replica", h.to, h.master));
         }

@@ -15,6 +15,7 @@ use crate::interrupt;
 use crate::k8s::naming::PodNaming;
 use crate::output::status::human_bytes;
 use crate::redis::proxy::{Listen, Naming, NodeListener, Proxy, ProxyEvent, TrafficCount, Unnamed};
+use crate::redis::tls::{ClientIdentity, Pem, acceptor};
 use crate::settings::Access;
 
 /// How often the proxy looks at the cluster for new nodes, failovers and moved pods.
@@ -35,6 +36,15 @@ pub struct ProxyOpts {
     #[arg(long, short = 'p', default_value_t = 7000, value_name = "PORT",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub local_port: u16,
+
+    /// Offer TLS on the local side with this certificate (PEM, chain first); clients then
+    /// connect with TLS and trust its CA. With it, --listen-key.
+    #[arg(long, value_name = "FILE", requires = "listen_key")]
+    pub listen_cert: Option<std::path::PathBuf>,
+
+    /// The private key of --listen-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "listen_cert")]
+    pub listen_key: Option<std::path::PathBuf>,
 
     /// Print each node's traffic every few seconds.
     #[arg(long, short = 'v')]
@@ -63,9 +73,17 @@ impl ProxyOpts {
             }),
             _ => Box::new(Unnamed),
         };
+        let tls = match (&self.listen_cert, &self.listen_key) {
+            (Some(cert), Some(key)) => Some(acceptor(&ClientIdentity {
+                cert: Pem::read("--listen-cert", cert)?,
+                key: Pem::read("--listen-key", key)?,
+            })?),
+            _ => None,
+        };
         let listen = Listen {
             address: self.address,
             first_port: self.local_port,
+            tls,
         };
         let (proxy, mut events) = Proxy::new(
             ctx.pool.sibling(),
@@ -134,11 +152,14 @@ impl ProxyOpts {
             .first()
             .map(|(n, _)| n.local)
             .context("the cluster has no node with an address")?;
-        let redis_cli = if first.ip().is_loopback() && first.ip() == IpAddr::from([127, 0, 0, 1]) {
+        let mut redis_cli = if first.ip() == IpAddr::from([127, 0, 0, 1]) {
             format!("redis-cli -c -p {}", first.port())
         } else {
             format!("redis-cli -c -h {} -p {}", first.ip(), first.port())
         };
+        if self.listen_cert.is_some() {
+            redis_cli.push_str(" --tls --cacert CA.pem");
+        }
         let auth = ctx.settings.credentials.as_ref();
         if ctx.settings.output == crate::output::OutputFormat::Json {
             ctx.print_json(
@@ -172,9 +193,14 @@ impl ProxyOpts {
         writeln!(out)?;
         let ask = if auth.is_some() { " --askpass" } else { "" };
         writeln!(out, "Connect with:  {redis_cli}{ask}")?;
+        let ssl = if self.listen_cert.is_some() {
+            ", ssl=True, ssl_ca_certs=\"CA.pem\""
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "       or:    redis.RedisCluster(host=\"{}\", port={}) (redis-py)",
+            "       or:    redis.RedisCluster(host=\"{}\", port={}{ssl}) (redis-py)",
             first.ip(),
             first.port()
         )?;

@@ -9,13 +9,9 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::context::{Ctx, Outcome};
-use super::refusal::Refusal;
-use crate::k8s::membership::{join, placement};
+use super::placement::observe_placed;
 use crate::plan::replicas::{Exposure, Placed, ReplicaMove, exposed, rebalance_replicas};
 use crate::redis::membership::replicate;
-use crate::redis::observe::observe_cluster;
-use crate::settings::Access;
-use crate::topology::health::{check, explain};
 
 /// Options of `rebalance-replicas`.
 #[derive(Debug, Args)]
@@ -41,25 +37,7 @@ impl RebalanceReplicasOpts {
     /// Runs `rebalance-replicas`.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
         let started = Instant::now();
-        let (Some(k8s), Access::Kubernetes(target)) = (&ctx.k8s, &ctx.settings.access) else {
-            return Err(Refusal::KubernetesOnly {
-                command: "rebalance-replicas",
-            }
-            .into());
-        };
-        let pods = k8s
-            .members(target.statefulset_name(), target.client_port())
-            .await?;
-        let view = observe_cluster(&ctx.pool, &pods.endpoints())
-            .await
-            .context("cannot read the cluster")?;
-        let joined = join(&pods, &view);
-        let mut problems = check(&joined.cluster, None);
-        problems.extend(joined.problems.iter().cloned());
-        if let Some(p) = problems.first() {
-            return Err(Refusal::NotHealthy(explain(&joined.cluster, p)).into());
-        }
-        let placed = placement(&pods, &joined);
+        let (pods, placed) = observe_placed(ctx, "rebalance-replicas").await?;
         let moves = rebalance_replicas(&placed);
         let left = exposed(&after(&placed, &moves));
         let report = |result, moves: Vec<ReplicaMove>| RebalanceReplicasReport {
@@ -110,11 +88,10 @@ impl RebalanceReplicasOpts {
             "re-point replicas",
             false,
         )?;
-        let port = target.client_port();
         for m in &moves {
             let endpoint = pods
                 .by_name(&m.replica)
-                .and_then(|p| p.endpoint(port))
+                .and_then(|p| p.endpoint(pods.port))
                 .with_context(|| format!("pod {} has no IP", m.replica))?;
             replicate(&ctx.pool, &endpoint, &m.to_id).await?;
             super::moving::wait_healthy_from(ctx, &pods.endpoints()).await?;

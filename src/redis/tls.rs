@@ -219,6 +219,32 @@ impl TlsMaterial {
     }
 }
 
+/// A TLS server configuration for the proxy's local listeners: `identity`'s certificate
+/// chain and key, no client certificates asked (ring, TLS 1.2 and 1.3).
+pub fn acceptor(identity: &ClientIdentity) -> Result<tokio_rustls::TlsAcceptor, TlsSetupError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = certificates(&identity.cert)?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&identity.key.text).map_err(|e| TlsSetupError::Parse {
+            origin: identity.key.origin.clone(),
+            what: "private key",
+            detail: e.to_string(),
+        })?;
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|source| TlsSetupError::Rustls {
+            origin: "the TLS protocol versions".into(),
+            source,
+        })?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|source| TlsSetupError::Rustls {
+            origin: format!("{} with {}", identity.cert.origin, identity.key.origin),
+            source,
+        })?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
 /// Every certificate in `pem`; at least one.
 fn certificates(pem: &Pem) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
     let parse_error = |detail: String| TlsSetupError::Parse {

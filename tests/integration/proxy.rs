@@ -237,6 +237,87 @@ fn a_node_back_at_a_new_address_keeps_its_listener() {
     assert_eq!(hosts, [host].into());
 }
 
+#[test]
+fn the_proxy_offers_tls_on_its_side_when_asked() {
+    let nodes = Nodes::start(3);
+    nodes.init(0);
+    let host = next_host();
+    let certs = crate::certs::CertDir::new();
+    certs.make_ca("ca");
+    certs.make_leaf(
+        "proxy",
+        "ca",
+        &format!("subjectAltName=IP:{host}\nextendedKeyUsage=serverAuth\n"),
+    );
+    let path = |name: &str| certs.path(name).to_string_lossy().into_owned();
+    let mut command = Command::new(PLUGIN);
+    command.args([
+        "--seed",
+        &nodes.seed(),
+        "proxy",
+        "--address",
+        &host,
+        "-o",
+        "json",
+    ]);
+    command.args([
+        "--listen-cert",
+        &path("proxy.crt"),
+        "--listen-key",
+        &path("proxy.key"),
+    ]);
+    let proxy = ProxyProcess::start(command, Duration::from_secs(30));
+    let port = proxy.port().to_string();
+    assert!(
+        proxy.report["redis_cli"]
+            .as_str()
+            .unwrap()
+            .contains("--tls"),
+        "{}",
+        proxy.report
+    );
+    let tls = [
+        "--tls",
+        "--cacert",
+        &path("ca.crt"),
+        "-h",
+        &host,
+        "-p",
+        &port,
+    ];
+    for i in 0..20 {
+        let key = format!("tls:{i}");
+        let args: Vec<&str> = tls
+            .iter()
+            .copied()
+            .chain(["-c", "set", &key, "v"])
+            .collect();
+        assert_eq!(redis_cli(&args).trim(), "OK");
+    }
+    let slots: Vec<&str> = tls.iter().copied().chain(["cluster", "slots"]).collect();
+    let slots = redis_cli(&slots);
+    assert!(
+        slots.contains(&host) && !slots.contains(&nodes.nodes[0].host),
+        "{slots}"
+    );
+    // In plain text the listener answers nothing a client could use.
+    let plain = Command::new("redis-cli")
+        .args(["-h", &host, "-p", &port, "ping"])
+        .output()
+        .expect("redis-cli");
+    assert!(
+        !String::from_utf8_lossy(&plain.stdout).contains("PONG"),
+        "{plain:?}"
+    );
+    // The nodes hold what went through, read straight from them.
+    let (node_host, node_port) = (nodes.nodes[0].host.clone(), nodes.nodes[0].port.to_string());
+    for i in 0..20 {
+        let key = format!("tls:{i}");
+        let got = redis_cli(&["-c", "-h", &node_host, "-p", &node_port, "get", &key]);
+        assert_eq!(got.trim(), "v", "{key}");
+    }
+}
+
 /// A small runtime for redis-rs.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

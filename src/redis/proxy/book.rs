@@ -18,12 +18,14 @@ use crate::topology::Endpoint;
 use crate::topology::node_line::{NodeId, NodeLine, parse_cluster_nodes};
 
 /// Where the proxy listens.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct Listen {
     /// The local address (loopback unless the user asks otherwise).
     pub address: IpAddr,
     /// The first node's port; the others follow it.
     pub first_port: u16,
+    /// TLS on the local side, when asked for.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Names a node's pod (Kubernetes mode): its name and ordinal, which picks its port.
@@ -417,9 +419,29 @@ impl Proxy {
         self.nodes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Serves one client of node `id`'s listener.
+    /// Serves one client of node `id`'s listener (after a TLS handshake, with TLS on the
+    /// local side).
     async fn serve(&self, id: &NodeId, client: tokio::net::TcpStream, traffic: Arc<Traffic>) {
         let _ = client.set_nodelay(true);
+        match &self.listen.tls {
+            Some(acceptor) => match acceptor.accept(client).await {
+                Ok(tls) => self.relay_to(id, tls, traffic).await,
+                Err(e) => {
+                    if let Some(node) = self.node(id) {
+                        let error = format!("the client's TLS handshake failed: {e}");
+                        let _ = self.events.send(ProxyEvent::Unreachable { node, error });
+                    }
+                }
+            },
+            None => self.relay_to(id, client, traffic).await,
+        }
+    }
+
+    /// Relays `client` to node `id` where it is now.
+    async fn relay_to<C>(&self, id: &NodeId, client: C, traffic: Arc<Traffic>)
+    where
+        C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
         let server = match self.connect(id).await {
             Ok(server) => server,
             Err(error) => {
@@ -430,8 +452,7 @@ impl Proxy {
             }
         };
         traffic.clients.fetch_add(1, Ordering::Relaxed);
-        let proxy = self.me.upgrade();
-        if let Some(proxy) = proxy {
+        if let Some(proxy) = self.me.upgrade() {
             let _ = relay(client, server, proxy, traffic.clone()).await;
         }
         traffic.clients.fetch_sub(1, Ordering::Relaxed);

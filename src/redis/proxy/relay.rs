@@ -18,13 +18,16 @@ use crate::redis::connector::BoxedStream;
 const READ: usize = 64 * 1024;
 
 /// Relays between `client` and `server` until either side is done.
-pub async fn relay(
-    client: tokio::net::TcpStream,
+pub async fn relay<C>(
+    client: C,
     server: BoxedStream,
     proxy: Arc<Proxy>,
     traffic: Arc<Traffic>,
-) -> std::io::Result<()> {
-    let (client_read, client_write) = client.into_split();
+) -> std::io::Result<()>
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (client_read, client_write) = tokio::io::split(client);
     let (server_read, mut server_write) = tokio::io::split(server);
     let (expects, expected) = mpsc::unbounded_channel();
     let untracked = Arc::new(AtomicBool::new(false));
