@@ -52,7 +52,7 @@ impl DrainPrepOpts {
                 pods.statefulset, self.node
             ));
         }
-        let (handovers, bare) = drain_prep(&placed, &self.node).map_err(Refusal::from)?;
+        let (handovers, bare) = drain_prep(&placed, &self.node).map_err(Refusal::NoDrainTarget)?;
         let report = |result, handovers: Vec<Handover>| DrainPrepReport {
             result,
             node: self.node.clone(),

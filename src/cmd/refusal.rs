@@ -142,10 +142,10 @@ pub enum Refusal {
     NotConfirmed(#[from] NotConfirmed),
     /// A rolling restart or upgrade would stop serving slots.
     #[error("{0}; the rollout stops before that pod")]
-    NoFailoverTarget(#[from] crate::plan::rollout::RollRefusal),
+    NoFailoverTarget(crate::plan::rollout::RollRefusal),
     /// A drain would stop serving slots.
     #[error("{0}; nothing was changed")]
-    NoDrainTarget(#[from] crate::plan::replicas::DrainRefusal),
+    NoDrainTarget(crate::plan::replicas::DrainRefusal),
     /// Pods are restarted only in a healthy cluster.
     #[error("the cluster is not healthy, so nothing was changed: {0}")]
     NotHealthy(String),

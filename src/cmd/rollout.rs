@@ -104,7 +104,7 @@ async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Resul
         settle(ctx, &target, "the pods of the rollout in progress").await?;
     }
     let members = observe(ctx, &target, preview_revision.as_deref(), true).await?;
-    let steps = plan(&members)?;
+    let steps = plan(&members).map_err(Refusal::NoFailoverTarget)?;
     let report = |result, steps: Vec<RollStep>| RolloutReport {
         result,
         change: change.label(),
@@ -147,7 +147,9 @@ async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Resul
     let mut taken = Vec::new();
     loop {
         let members = observe(ctx, &target, Some(&revision), false).await?;
-        let Some(step) = next(&members)? else { break };
+        let Some(step) = next(&members).map_err(Refusal::NoFailoverTarget)? else {
+            break;
+        };
         let began = Instant::now();
         match &step {
             RollStep::Failover { pod, to_pod, .. } => {

@@ -236,3 +236,43 @@ fn rolling_restart_and_upgrade_replace_every_pod_under_live_writes_and_lose_no_a
         &lost[..lost.len().min(5)]
     );
 }
+
+#[test]
+fn masters_without_replicas_are_refused_before_anything_changes() {
+    let ns = Namespace::create("rollout-bare");
+    let n = ns.name.as_str();
+    plugin_ok(&["-n", n, "deploy"]);
+    plugin_ok(&["-n", n, "init", "--replicas-per-master", "0", "--yes"]);
+    let uids = pods_field(n, "{.metadata.uid}");
+    let strategy = || {
+        kubectl_ok(&[
+            "-n",
+            n,
+            "get",
+            "statefulset",
+            "redis-cluster",
+            "-o",
+            "jsonpath={.spec.updateStrategy.type} {.spec.template.metadata.annotations}",
+        ])
+    };
+    let before = strategy();
+    let restart = plugin(&["-n", n, "rolling-restart", "--yes"]);
+    assert_eq!(restart.code, 2, "{restart:?}");
+    assert!(
+        restart.stderr.contains("with no replica to fail over to")
+            && restart
+                .stderr
+                .contains("hint: give that master a replica first"),
+        "{}",
+        restart.stderr
+    );
+    let drain = plugin(&["-n", n, "drain-prep", "kwok-node-0", "--yes"]);
+    assert_eq!(drain.code, 2, "{drain:?}");
+    assert!(
+        drain.stderr.contains("nothing was changed"),
+        "{}",
+        drain.stderr
+    );
+    assert_eq!(pods_field(n, "{.metadata.uid}"), uids, "a pod was replaced");
+    assert_eq!(strategy(), before, "the StatefulSet was changed");
+}
