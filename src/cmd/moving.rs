@@ -362,7 +362,7 @@ async fn estimate_moves(
     view: &ClusterView,
     moves: &[SlotMove],
 ) -> anyhow::Result<Option<Estimate>> {
-    let samples = match sample(&ctx.pool, view, moves).await {
+    let mut samples = match sample(&ctx.pool, view, moves).await {
         Ok(samples) => samples,
         Err(e) => {
             ctx.reporter.warn(format!(
@@ -372,6 +372,16 @@ async fn estimate_moves(
             return Ok(None);
         }
     };
+    if let Some(pods) = &ctx.members {
+        for id in moves.iter().map(|m| &m.to) {
+            let limit = endpoint_of(view, id)
+                .and_then(|e| pods.by_ip(&e.host))
+                .and_then(|m| m.memory_limit);
+            if let Some(limit) = limit {
+                samples.limits.insert(id.clone(), limit);
+            }
+        }
+    }
     let estimate = estimate(moves, &samples);
     ctx.reporter.line(&format!(
         "  carries {} key(s), about {}; about {:.1}s at the key-by-key speed `make bench` measures on loopback",
@@ -393,14 +403,15 @@ async fn estimate_moves(
     }
     let full: Vec<String> = estimate
         .overflowing()
-        .map(|t| {
-            format!(
-                "{} uses {} and would receive about {} more, over its maxmemory {}",
+        .filter_map(|t| {
+            let (what, cap) = t.ceiling()?;
+            Some(format!(
+                "{} uses {} and would receive about {} more, over its {what} {}",
                 name(&t.node),
                 human_bytes(t.used),
                 human_bytes(t.incoming),
-                human_bytes(t.max)
-            )
+                human_bytes(cap)
+            ))
         })
         .collect();
     if !full.is_empty() {

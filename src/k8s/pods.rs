@@ -10,6 +10,42 @@ use crate::topology::Endpoint;
 /// The node label that names a node's zone.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
+/// The memory limit of the pod's Redis container (its first container when none looks like
+/// Redis), in bytes.
+fn memory_limit(pod: &Pod) -> Option<u64> {
+    let containers = &pod.spec.as_ref()?.containers;
+    let redis = containers
+        .iter()
+        .find(|c| super::locate::is_redis_container(c))
+        .or(containers.first())?;
+    let limit = redis.resources.as_ref()?.limits.as_ref()?.get("memory")?;
+    quantity_bytes(&limit.0)
+}
+
+/// A Kubernetes memory quantity in bytes: `512Mi`, `2Gi`, `1G`, `128974848`, `129e6`.
+pub fn quantity_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'e')
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let factor: f64 = match suffix {
+        "" => 1.0,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "m" => 1e-3,
+        _ => return None,
+    };
+    let value: f64 = number.parse().ok()?;
+    (value >= 0.0).then(|| (value * factor).ceil() as u64)
+}
+
 /// One pod of the StatefulSet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -29,6 +65,8 @@ pub struct Member {
     pub uid: Option<String>,
     /// The StatefulSet revision it was created from (`controller-revision-hash`).
     pub revision: Option<String>,
+    /// The Redis container's memory limit in bytes, when it has one.
+    pub memory_limit: Option<u64>,
 }
 
 impl Member {
@@ -104,6 +142,7 @@ impl Pods {
                         .labels
                         .as_ref()
                         .and_then(|l| l.get("controller-revision-hash").cloned()),
+                    memory_limit: memory_limit(pod),
                 })
             })
             .collect();
@@ -203,6 +242,16 @@ pub mod fixtures {
 mod tests {
     use super::fixtures::{pod, unready};
     use super::*;
+
+    #[test]
+    fn memory_quantities_read_as_bytes() {
+        assert_eq!(quantity_bytes("512Mi"), Some(512 * 1024 * 1024));
+        assert_eq!(quantity_bytes("2Gi"), Some(2 * 1024 * 1024 * 1024));
+        assert_eq!(quantity_bytes("1G"), Some(1_000_000_000));
+        assert_eq!(quantity_bytes("128974848"), Some(128_974_848));
+        assert_eq!(quantity_bytes("129e6"), Some(129_000_000));
+        assert_eq!(quantity_bytes("3Xi"), None);
+    }
 
     #[test]
     fn ordinals_come_only_from_this_statefulsets_pod_names() {

@@ -27,6 +27,8 @@ pub struct Samples {
     pub sizes: BTreeMap<u16, Vec<(String, u64)>>,
     /// `used_memory` and `maxmemory` (0: no limit) of each target.
     pub memory: BTreeMap<NodeId, (u64, u64)>,
+    /// Each target pod's memory limit, where it has one (Kubernetes mode).
+    pub limits: BTreeMap<NodeId, u64>,
 }
 
 /// A target's memory after the moves.
@@ -40,12 +42,23 @@ pub struct TargetRoom {
     pub incoming: u64,
     /// `maxmemory` (0: no limit).
     pub max: u64,
+    /// Its pod's memory limit (0: none, or no pod).
+    pub limit: u64,
 }
 
 impl TargetRoom {
-    /// Whether what it receives fits under its `maxmemory`.
+    /// Whether what it receives fits under its `maxmemory` and its pod's memory limit.
     pub fn fits(&self) -> bool {
-        self.max == 0 || self.used + self.incoming <= self.max
+        self.ceiling().is_none()
+    }
+
+    /// The first ceiling what it receives passes: `maxmemory` or the pod's memory limit,
+    /// with its value.
+    pub fn ceiling(&self) -> Option<(&'static str, u64)> {
+        let after = self.used + self.incoming;
+        [("maxmemory", self.max), ("pod memory limit", self.limit)]
+            .into_iter()
+            .find(|&(_, cap)| cap > 0 && after > cap)
     }
 }
 
@@ -115,6 +128,7 @@ pub fn estimate(moves: &[SlotMove], samples: &Samples) -> Estimate {
                 used,
                 incoming,
                 max,
+                limit: samples.limits.get(node).copied().unwrap_or(0),
             }
         })
         .collect();
@@ -165,6 +179,7 @@ mod tests {
             ]
             .into(),
             memory: [(fixture_id(3), (1000, 0))].into(),
+            limits: BTreeMap::new(),
         };
         let e = estimate(&[mv(1, 0, 3), mv(2, 0, 3)], &samples);
         // Slot 2 was not sampled: the median of the four samples (300), not their mean.
@@ -175,11 +190,29 @@ mod tests {
                 node: fixture_id(3),
                 used: 1000,
                 incoming: 3200,
-                max: 0
+                max: 0,
+                limit: 0,
             }]
         );
         assert!(e.targets[0].fits(), "no maxmemory, no limit");
         assert!(e.seconds > 0.0);
+    }
+
+    #[test]
+    fn a_target_without_maxmemory_still_cannot_pass_its_pods_memory_limit() {
+        let samples = Samples {
+            keys: [(7, 10)].into(),
+            sizes: [(7, vec![("k".into(), 100)])].into(),
+            memory: [(fixture_id(1), (500, 0))].into(),
+            limits: [(fixture_id(1), 1200)].into(),
+        };
+        let e = estimate(&[mv(7, 0, 1)], &samples);
+        assert_eq!(e.targets[0].ceiling(), Some(("pod memory limit", 1200)));
+        let roomy = Samples {
+            limits: [(fixture_id(1), 1500)].into(),
+            ..samples
+        };
+        assert!(estimate(&[mv(7, 0, 1)], &roomy).targets[0].fits());
     }
 
     #[test]
@@ -189,9 +222,11 @@ mod tests {
             keys: [(7, 2)].into(),
             sizes: [(7, vec![("huge".into(), big), ("small".into(), 1)])].into(),
             memory: [(fixture_id(1), (100, big))].into(),
+            limits: BTreeMap::new(),
         };
         let e = estimate(&[mv(7, 0, 1)], &samples);
         assert_eq!(e.overflowing().count(), 1);
+        assert_eq!(e.targets[0].ceiling(), Some(("maxmemory", big)));
         assert_eq!(
             e.big_keys,
             [BigKey {

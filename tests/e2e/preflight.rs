@@ -87,3 +87,82 @@ fn a_scale_without_the_rights_it_needs_lists_them_all_and_changes_nothing() {
         serde_json::from_str(&plugin_ok(&["-n", n, "status", "-o", "json"])).expect("JSON");
     assert_eq!(status["healthy"], true, "{status:#}");
 }
+
+#[test]
+fn a_move_past_a_pods_memory_limit_is_refused_before_any_slot_moves() {
+    let ns = Namespace::create("memlimit");
+    let n = ns.name.as_str();
+    plugin_ok(&["-n", n, "deploy"]);
+    // A 5 MiB memory limit on the Redis container (kwok does not enforce it; the plugin
+    // reads it), rolled out before the cluster is formed.
+    kubectl_ok(&[
+        "-n",
+        n,
+        "patch",
+        "statefulset",
+        "redis-cluster",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/spec/template/spec/containers/0/resources/limits","value":{"memory":"5Mi"}},{"op":"replace","path":"/spec/template/spec/containers/0/resources/requests/memory","value":"5Mi"}]"#,
+    ]);
+    kubectl_ok(&[
+        "-n",
+        n,
+        "rollout",
+        "status",
+        "statefulset/redis-cluster",
+        "--timeout=120s",
+    ]);
+    plugin_ok(&["-n", n, "init", "--yes"]);
+    let status = crate::cluster::status_json(&plugin_ok(&["-n", n, "status", "-o", "json"]));
+    let nodes: Vec<String> = status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["endpoint"].as_str().unwrap().to_string())
+        .collect();
+    // About 5 MB of values over three masters: each uses some 3-4 MB of its 5 MiB.
+    let urls: Vec<String> = nodes.iter().map(|e| format!("redis://{e}")).collect();
+    let client = redis::cluster::ClusterClient::new(urls).expect("cluster client");
+    let mut conn = client.get_connection().expect("cluster connection");
+    let value = "x".repeat(1000);
+    for i in 0..5000 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("mem:{i}"))
+            .arg(&value)
+            .query(&mut conn)
+            .expect("SET");
+    }
+    let target = status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["role"] == "master")
+        .and_then(|x| x["pod"].as_str())
+        .expect("a master pod")
+        .to_string();
+    let layout = || {
+        crate::cluster::masters_from_status(&crate::cluster::status_json(&plugin_ok(&[
+            "-n", n, "status", "-o", "json",
+        ])))
+    };
+    let before = layout();
+
+    // 10000 slots (some 3 MB) onto one master: past its limit, refused, nothing moved.
+    let big = plugin(&[
+        "-n", n, "reshard", "--from", "all", "--to", &target, "--slots", "10000", "--yes",
+    ]);
+    assert_eq!(big.code, 2, "{big:?}");
+    assert!(
+        big.stderr.contains("over its pod memory limit 5.0MiB")
+            && big.stderr.contains("hint: raise their maxmemory"),
+        "{}",
+        big.stderr
+    );
+    assert_eq!(layout(), before, "a refused reshard moved slots");
+    // 100 slots fit.
+    let small = plugin(&[
+        "-n", n, "reshard", "--from", "all", "--to", &target, "--slots", "100", "--yes",
+    ]);
+    assert_eq!(small.code, 0, "{small:?}");
+}
