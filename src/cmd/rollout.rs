@@ -11,13 +11,13 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::context::{Ctx, Outcome};
+use super::placement::fail_over_to;
 use super::refusal::Refusal;
 use crate::k8s::K8s;
 use crate::k8s::membership::join;
 use crate::k8s::rollout::{Change, RolloutState};
 use crate::plan::rollout::{RollMember, RollStep, next, plan};
 use crate::redis::converge::wait_for_addresses;
-use crate::redis::membership::failover_and_wait;
 use crate::redis::observe::observe_cluster;
 use crate::redis::wait::{Poll, wait_until};
 use crate::settings::Access;
@@ -154,7 +154,8 @@ async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Resul
         match &step {
             RollStep::Failover { pod, to_pod, .. } => {
                 ctx.reporter.step(format!("failing {pod} over to {to_pod}"));
-                failover(ctx, &target, to_pod).await?;
+                let pods = k8s.members(&target.name, target.port).await?;
+                fail_over_to(ctx, &pods, to_pod).await?;
                 ctx.reporter.done(format!(
                     "{to_pod} is the master, {pod} its replica ({:.1}s)",
                     began.elapsed().as_secs_f64()
@@ -274,18 +275,6 @@ async fn new_revision(ctx: &Ctx, target: &Target<'_>) -> anyhow::Result<String> 
         })
     })
     .await
-}
-
-/// Promotes the node of `to_pod` (a coordinated failover) and waits for a healthy cluster.
-async fn failover(ctx: &Ctx, target: &Target<'_>, to_pod: &str) -> anyhow::Result<()> {
-    let pods = target.k8s.members(&target.name, target.port).await?;
-    let endpoint = pods
-        .by_name(to_pod)
-        .and_then(|m| m.endpoint(target.port))
-        .with_context(|| format!("pod {to_pod} has no IP"))?;
-    failover_and_wait(&ctx.pool, &endpoint, None, ctx.settings.timeout).await?;
-    super::moving::wait_healthy_from(ctx, &pods.endpoints()).await?;
-    Ok(())
 }
 
 /// Deletes `pod` and waits until a new pod of that name is Ready and answering, every node

@@ -112,27 +112,8 @@ fn apply(state: &mut [Placed], step: &PrimaryMove) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::replicas::fixtures::{id, placed};
     use super::*;
-
-    fn id(n: usize) -> NodeId {
-        NodeId(format!("{n:040}"))
-    }
-
-    fn placed(nodes: &[(&str, Option<usize>)]) -> Vec<Placed> {
-        nodes
-            .iter()
-            .enumerate()
-            .map(|(i, (domain, master))| Placed {
-                id: id(i),
-                name: format!("pod-{i}"),
-                domain: domain.to_string(),
-                master: master.map(id),
-                k8s_node: Some(domain.to_string()),
-                slots: if master.is_none() { 100 } else { 0 },
-                in_sync: true,
-            })
-            .collect()
-    }
 
     #[test]
     fn primaries_piled_on_one_domain_fail_back_to_the_emptiest_one() {

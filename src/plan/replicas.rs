@@ -209,16 +209,20 @@ fn replicas_of<'a>(placed: &'a [Placed], master: &'a NodeId) -> impl Iterator<It
         .filter(move |p| p.master.as_ref() == Some(master))
 }
 
+/// Test fixtures: nodes `pod-i` with id `i`, each `(domain, master index)`, on a Kubernetes
+/// node named like its domain; masters serve 100 slots, replicas are in sync.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub mod fixtures {
+    use super::Placed;
+    use crate::topology::NodeId;
 
-    fn id(n: usize) -> NodeId {
+    /// Node id `n`.
+    pub fn id(n: usize) -> NodeId {
         NodeId(format!("{n:040}"))
     }
 
-    /// `(domain, master index)` per node; index = position.
-    fn placed(nodes: &[(&str, Option<usize>)]) -> Vec<Placed> {
+    /// The nodes.
+    pub fn placed(nodes: &[(&str, Option<usize>)]) -> Vec<Placed> {
         nodes
             .iter()
             .enumerate()
@@ -233,6 +237,12 @@ mod tests {
             })
             .collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{id, placed};
+    use super::*;
 
     #[test]
     fn a_shard_held_by_one_domain_is_exposed_and_a_single_domain_cluster_is_not_flagged() {
