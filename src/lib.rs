@@ -82,6 +82,7 @@ async fn locked(
     let mut ctx = Ctx::connect(settings).await?;
     ctx.preflight(needs).await?;
     let lock = ctx.lock(&cmd::lock::operation()).await?;
+    failpoint::hit("lock-taken");
     let result = command(&ctx).await;
     if let Some(lock) = lock {
         lock.release(&ctx).await;

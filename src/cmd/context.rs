@@ -45,10 +45,15 @@ pub struct Ctx {
     pub members: Option<Pods>,
     /// This run's operation (its command line without `--yes`), once it took the lock.
     pub operation: String,
-    /// Who holds the cluster's lock for this run (Kubernetes mode).
+    /// Who holds the cluster's lock for this run.
     pub held: Option<crate::k8s::lease::Holder>,
     /// The journal an interrupted run of the same operation left ([`super::lock`]).
     pub inherited: Option<crate::plan::journal::Journal>,
+    /// Whether this run's journal says its plan is done ([`Ctx::finish_journal`]): the lock
+    /// then goes with it when released.
+    pub journal_done: std::sync::atomic::AtomicBool,
+    /// The lock this run holds with `--seed` (a local state file).
+    pub local_lock: Option<super::local_lock::LocalLock>,
 }
 
 impl Ctx {
@@ -243,6 +248,8 @@ impl Ctx {
             operation: String::new(),
             held: None,
             inherited: None,
+            journal_done: Default::default(),
+            local_lock: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod drain_prep;
 pub mod failover;
 pub mod fix;
 pub mod init;
+pub mod local_lock;
 pub mod lock;
 pub mod move_args;
 pub mod moving;

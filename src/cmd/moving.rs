@@ -198,6 +198,7 @@ pub async fn execute_journaled(
     ctx.confirm(question, "move slots", true)?;
     if let Some(journal) = journal {
         ctx.save_journal(journal).await?;
+        crate::failpoint::hit("journal-saved");
     }
     let counters = Arc::new(MoveCounters::default());
     let progress =

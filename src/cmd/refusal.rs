@@ -4,7 +4,7 @@
 
 use crate::exit_codes;
 use crate::k8s::access::Need;
-use crate::k8s::lease::{Holder, lease_name};
+use crate::k8s::lease::Holder;
 use crate::output::prompt::NotConfirmed;
 use crate::topology::Endpoint;
 
@@ -123,18 +123,20 @@ pub enum Refusal {
         /// What is missing.
         missing: Vec<Need>,
     },
-    /// Another run holds the StatefulSet's lock.
+    /// Another run holds the cluster's lock.
     #[error(
-        "statefulset {statefulset} is locked by {} (pid {}), running `{}` since {}; nothing was changed",
+        "{cluster} is locked by {} (pid {}), running `{}` since {}; nothing was changed",
         holder.identity,
         holder.pid,
         holder.operation,
         holder.since.map_or_else(|| "an unknown time".to_string(), |t| t.to_string())
     )]
     LockHeld {
-        /// The StatefulSet.
-        statefulset: String,
-        /// Who holds its Lease.
+        /// The cluster: `statefulset NAME`, or `the cluster` with `--seed`.
+        cluster: String,
+        /// The Lease holding the lock, in Kubernetes mode (else a state file on this machine).
+        lease: Option<String>,
+        /// Who holds it.
         holder: Box<Holder>,
     },
     /// The user did not confirm.
@@ -198,13 +200,19 @@ impl Refusal {
                 "ask for the Role in manifests/base/rbac-plugin-user.yaml, or add these rules to yours: {}",
                 missing.iter().map(Need::rule).collect::<Vec<_>>().join(", ")
             ),
-            Self::LockHeld { statefulset, holder } => format!(
-                "wait for it to finish, or pass --wait-lock to wait for it; if that run is gone, its lock lapses at {} unless renewed (`kubectl redis-cluster unlock` removes lease {} now)",
+            Self::LockHeld {
+                lease: Some(lease),
+                holder,
+                ..
+            } => format!(
+                "wait for it to finish, or pass --wait-lock to wait for it; if that run is gone, its lock lapses at {} unless renewed (`kubectl redis-cluster unlock` removes lease {lease} now)",
                 holder
                     .expires()
                     .map_or_else(|| "its expiry".to_string(), |t| t.to_string()),
-                lease_name(statefulset)
             ),
+            Self::LockHeld { lease: None, .. } => {
+                "wait for it to finish, or pass --wait-lock to wait for it; once its process is gone the next run takes the lock over (`unlock` with the same --seed removes it now)".into()
+            }
             Self::NotConfirmed(NotConfirmed::Declined) => {
                 "--dry-run prints the plan without asking".into()
             }

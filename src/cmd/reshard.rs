@@ -48,6 +48,14 @@ impl ReshardOpts {
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
         let start = start(ctx).await?;
         if let Some(journal) = ctx.inherited_journal() {
+            if journal.done {
+                ctx.reporter.warn(format!(
+                    "the last `{}` had moved all {} of its slot(s) when it was stopped, before it let go of the lock: nothing of it is left to do (run the command again for a new reshard)",
+                    journal.operation,
+                    journal.slot_count()
+                ));
+                return self.run(ctx, &start, journal, Vec::new()).await;
+            }
             match journal.remaining(&start.slots) {
                 Ok(rest) => {
                     ctx.reporter.warn(format!(
@@ -115,7 +123,7 @@ impl ReshardOpts {
     }
 
     /// Moves `moves`, the rest of `journal`'s plan; after a pod was lost mid-move, what the
-    /// journal still lacks. Clears the journal once done.
+    /// journal still lacks. Marks the journal done at the end.
     async fn run(
         &self,
         ctx: &Ctx,
@@ -138,7 +146,7 @@ impl ReshardOpts {
             Some(journal),
         )
         .await?;
-        ctx.clear_journal().await?;
+        ctx.finish_journal(journal).await?;
         ctx.print_json("reshard", &report)?;
         Ok(Outcome::Success)
     }

@@ -34,7 +34,7 @@ pub fn lease_name(statefulset: &str) -> String {
 }
 
 /// Who runs (or ran) an operation.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Holder {
     /// `user@host`.
     pub identity: String,
@@ -241,6 +241,24 @@ impl K8s {
             .and_then(Holder::from_lease))
     }
 
+    /// The Lease of `statefulset` judged as a run of `me` would find it, and the journal it
+    /// keeps for `me`'s operation: what a dry run shows instead of taking it.
+    pub async fn peek_lock(
+        &self,
+        statefulset: &str,
+        me: &Holder,
+    ) -> Result<(Verdict, Option<String>), K8sError> {
+        let found = self.get_lease(statefulset).await?;
+        let verdict = judge(
+            found.as_ref(),
+            Timestamp::now(),
+            &me.host,
+            &plugin_process_alive,
+        );
+        let journal = found.as_ref().and_then(|l| journal_for(l, &me.operation));
+        Ok((verdict, journal))
+    }
+
     async fn get_lease(&self, statefulset: &str) -> Result<Option<Lease>, K8sError> {
         let name = lease_name(statefulset);
         let op = Op::new("get", "leases").on("lease", &name);
@@ -363,13 +381,14 @@ impl K8s {
     }
 
     /// Deletes the lock of `statefulset`: only if `me` holds it when given (the end of a
-    /// run), whoever holds it otherwise (`unlock`). Returns the holder it removed. A lock
-    /// `me` holds that still keeps a journal (the run did not finish its plan) is released
-    /// but kept, with the journal, for the same command run again.
+    /// run), whoever holds it otherwise (`unlock`). Returns the holder it removed. With
+    /// `keep_journal`, a lock `me` holds that keeps a journal (the run did not finish its
+    /// plan) is released but kept, with the journal, for the same command run again.
     pub async fn release_lock(
         &self,
         statefulset: &str,
         me: Option<&Holder>,
+        keep_journal: bool,
     ) -> Result<Option<Holder>, K8sError> {
         let name = lease_name(statefulset);
         let Some(lease) = self.get_lease(statefulset).await? else {
@@ -383,6 +402,7 @@ impl K8s {
             }
         }
         if me.is_some()
+            && keep_journal
             && lease
                 .metadata
                 .annotations

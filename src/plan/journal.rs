@@ -18,6 +18,11 @@ pub struct Journal {
     pub operation: String,
     /// Each target's node id and the slots it receives, as ranges (`0-99 200`).
     pub targets: Vec<(String, String)>,
+    /// Every slot moved and the cluster converged: kept until the run lets go of the lock,
+    /// so a run stopped in between is not taken for an unfinished one, nor its command run
+    /// again as a new one (a new `reshard --slots N` would move N more).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub done: bool,
 }
 
 /// Why a journal cannot be continued.
@@ -69,6 +74,7 @@ impl Journal {
                 .into_iter()
                 .map(|(to, slots)| (to.0.clone(), slots.to_string()))
                 .collect(),
+            done: false,
         }
     }
 
@@ -114,6 +120,14 @@ impl Journal {
         }
         moves.sort();
         Ok(moves)
+    }
+
+    /// The same journal, its plan done.
+    pub fn finished(&self) -> Self {
+        Self {
+            done: true,
+            ..self.clone()
+        }
     }
 
     /// Slots the journal moves in all.
@@ -180,6 +194,17 @@ mod tests {
         ]
         .into();
         assert!(journal.remaining(&done).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_finished_journal_says_so_and_one_saved_before_that_field_existed_is_unfinished() {
+        let journal = Journal::of("reshard --slots 1", &[mv(1, 0, 1)]);
+        let text = serde_json::to_string(&journal).unwrap();
+        assert!(!text.contains("done"), "{text}");
+        let finished = serde_json::to_string(&journal.finished()).unwrap();
+        assert!(serde_json::from_str::<Journal>(&finished).unwrap().done);
+        let older = r#"{"operation":"reshard --slots 1","targets":[["x","1"]]}"#;
+        assert!(!serde_json::from_str::<Journal>(older).unwrap().done);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod harness;
 mod init;
 mod json;
 mod kills;
+mod locks;
 mod mover;
 mod proxy;
 mod status;
