@@ -29,7 +29,7 @@ build:
 ## safety and chaos tests (init, mover, faults, fix, kills) again on Valkey 8.1 and 9.1
 ## (tests/integration/engine.rs; TLS and tunnels stay on Redis: the Valkey wheels are built
 ## without TLS)
-MATRIX_TESTS := init:: mover:: faults:: fix:: kills::
+MATRIX_TESTS := init:: mover:: faults:: fix:: kills:: hostnames::
 unit: deps
 	$(CARGO) test --lib --bins --test integration --test packaging
 	TEST_ENGINE=valkey-8.1 $(CARGO) test --test integration -- $(MATRIX_TESTS)

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::cmd::add_node::AddNodeOpts;
+use crate::cmd::announce::AnnounceHostnamesOpts;
 use crate::cmd::cli::CliOpts;
 use crate::cmd::completion::CompletionOpts;
 use crate::cmd::del_node::DelNodeOpts;
@@ -87,6 +88,9 @@ pub enum Command {
     RollingRestart(RollingRestartOpts),
     /// Move every pod to a new image, one at a time, like rolling-restart.
     Upgrade(UpgradeOpts),
+    /// Make every node announce a stable DNS name (<pod>.<headless service>...) instead of
+    /// its pod IP, live and then in the pod template, one pod at a time.
+    AnnounceHostnames(AnnounceHostnamesOpts),
     /// Every node on a local port, with the addresses nodes give clients rewritten to them,
     /// so any cluster client works from this machine (runs until Ctrl-C).
     Proxy(ProxyOpts),

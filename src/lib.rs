@@ -65,6 +65,10 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
             let needs = cmd::preflight::rollout();
             locked(settings, &needs, async |ctx| opts.exec(ctx).await).await
         }
+        Command::AnnounceHostnames(opts) => {
+            let needs = cmd::preflight::rollout();
+            locked(settings, &needs, async |ctx| opts.exec(ctx).await).await
+        }
         Command::Scale(opts) => {
             let needs = cmd::preflight::scale(opts.delete_pvcs);
             locked(settings, &needs, async |ctx| opts.exec(ctx).await).await

@@ -37,7 +37,7 @@ impl From<Server> for EngineKind {
 /// Options of `deploy`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  kubectl redis-cluster deploy\n  kubectl redis-cluster deploy -n cache --masters 4 --storage 10Gi --storage-class fast\n  kubectl redis-cluster deploy --dry-run > redis-cluster.yaml\n  kubectl redis-cluster deploy --engine valkey\n\nThen: kubectl redis-cluster init\n\nThe plugin user's RBAC (manifests/base/rbac-plugin-user.yaml) is not applied: a cluster admin grants it once."
+    after_help = "Examples:\n  kubectl redis-cluster deploy\n  kubectl redis-cluster deploy -n cache --masters 4 --storage 10Gi --storage-class fast\n  kubectl redis-cluster deploy --dry-run > redis-cluster.yaml\n  kubectl redis-cluster deploy --engine valkey\n  kubectl redis-cluster deploy --announce hostname\n\nThen: kubectl redis-cluster init\n\nThe plugin user's RBAC (manifests/base/rbac-plugin-user.yaml) is not applied: a cluster admin grants it once."
 )]
 pub struct DeployOpts {
     /// Masters; the StatefulSet gets masters × (1 + replicas-per-master) pods.
@@ -66,6 +66,24 @@ pub struct DeployOpts {
     /// StorageClass of the volumes (default: the cluster's default class).
     #[arg(long, value_name = "C")]
     pub storage_class: Option<String>,
+
+    /// What each node announces to clients: its pod IP, or a stable DNS name
+    /// (<pod>.<headless service>.<namespace>.svc.<cluster domain>; Redis >= 7, Valkey).
+    #[arg(long, value_enum, default_value_t = Announce::Ip, value_name = "WHAT")]
+    pub announce: Announce,
+
+    /// The cluster's DNS domain, for `--announce hostname`.
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN", value_parser = super::announce::dns_domain)]
+    pub cluster_domain: String,
+}
+
+/// What `deploy --announce` makes nodes announce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Announce {
+    /// The pod IP (`cluster-announce-ip`).
+    Ip,
+    /// A stable DNS name (`cluster-announce-hostname`, `cluster-preferred-endpoint-type hostname`).
+    Hostname,
 }
 
 impl DeployOpts {
@@ -78,6 +96,7 @@ impl DeployOpts {
             engine: self.engine.into(),
             image: self.image,
             storage_class: self.storage_class,
+            hostnames: (self.announce == Announce::Hostname).then_some(self.cluster_domain),
         })?;
         let names = || {
             objects

@@ -2,6 +2,7 @@
 //! their own beyond that wiring.
 
 pub mod add_node;
+pub mod announce;
 pub mod cli;
 pub mod completion;
 pub mod context;

@@ -95,6 +95,9 @@ pub enum Refusal {
         /// Its endpoint.
         endpoint: Endpoint,
     },
+    /// The pod template's command line cannot be given the hostname options.
+    #[error("{0}; nothing was changed")]
+    CannotAnnounce(#[from] crate::k8s::announce::NotDirect),
     /// The command needs Kubernetes and was run with `--seed`.
     #[error("{command} works on a StatefulSet, not with --seed")]
     KubernetesOnly {
@@ -190,6 +193,9 @@ impl Refusal {
                 "without Kubernetes use add-node, rebalance and del-node".into()
             }
             Self::KubernetesOnly { .. } => "drop --seed and name the StatefulSet".into(),
+            Self::CannotAnnounce(_) => {
+                "once the template has them, `rolling-restart` brings every pod to it safely".into()
+            }
             Self::NoPods { statefulset, .. } => format!(
                 "give it pods with `kubectl scale statefulset {statefulset} --replicas=6`, then run `init`"
             ),

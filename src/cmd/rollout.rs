@@ -14,6 +14,7 @@ use super::context::{Ctx, Outcome};
 use super::placement::fail_over_to;
 use super::refusal::Refusal;
 use crate::k8s::K8s;
+use crate::k8s::announce::announces;
 use crate::k8s::membership::join;
 use crate::k8s::rollout::{Change, RolloutState};
 use crate::plan::rollout::{RollMember, RollStep, next, plan};
@@ -44,12 +45,15 @@ pub struct UpgradeOpts {
 /// `-o json` result of `rolling-restart` and `upgrade`.
 #[derive(Debug, serde::Serialize)]
 pub struct RolloutReport {
-    /// `restarted`, `upgraded`, `planned` (dry run) or `nothing_to_do`.
+    /// `restarted`, `upgraded`, `announced`, `planned` (dry run) or `nothing_to_do`.
     pub result: &'static str,
-    /// `restart`, or `upgrade IMAGE`.
+    /// `restart`, `upgrade IMAGE`, or `hostnames`.
     pub change: String,
     /// The StatefulSet.
     pub statefulset: String,
+    /// `announce-hostnames`: each pod's name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<super::announce::PodHostname>,
     /// The steps taken (or planned).
     pub steps: Vec<RollStep>,
     /// Wall time.
@@ -78,7 +82,13 @@ struct Target<'a> {
     port: u16,
 }
 
-async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Result<Outcome> {
+/// Runs the rollout of `change` as `command`: plan, confirm, then every pod replaced one at
+/// a time; for hostname mode, the names are set live first ([`super::announce`]).
+pub(super) async fn roll(
+    ctx: &Ctx,
+    change: Change,
+    command: &'static str,
+) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let (Some(k8s), Access::Kubernetes(target)) = (&ctx.k8s, &ctx.settings.access) else {
         return Err(Refusal::KubernetesOnly { command }.into());
@@ -95,7 +105,11 @@ async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Resul
     // Which pods the rollout replaces: those not on the new revision once it exists; before
     // the template changes, every pod (an upgrade to the image already there: only those
     // not on the current revision).
-    let unchanged = matches!(&change, Change::Image(image) if state.container.as_ref().is_some_and(|(_, i)| i == image));
+    let unchanged = match &change {
+        Change::Image(image) => state.container.as_ref().is_some_and(|(_, i)| i == image),
+        Change::Hostnames { .. } => state.redis.as_ref().is_some_and(announces),
+        Change::Restart { .. } => false,
+    };
     let preview_revision = (continuing || unchanged)
         .then(|| state.update_revision.clone())
         .flatten();
@@ -105,10 +119,20 @@ async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Resul
     }
     let members = observe(ctx, &target, preview_revision.as_deref(), true).await?;
     let steps = plan(&members).map_err(Refusal::NoFailoverTarget)?;
+    let hostnames = match &change {
+        Change::Hostnames {
+            service, domain, ..
+        } => {
+            let pods = k8s.members(&target.name, target.port).await?;
+            super::announce::hostnames(k8s, &pods, service, domain)
+        }
+        _ => Vec::new(),
+    };
     let report = |result, steps: Vec<RollStep>| RolloutReport {
         result,
         change: change.label(),
         statefulset: target.name.clone(),
+        hostnames: hostnames.clone(),
         steps,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -123,7 +147,7 @@ async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Resul
         ctx.print_json(command, &report("nothing_to_do", steps))?;
         return Ok(Outcome::Success);
     }
-    print_plan(ctx, &change, continuing, &steps);
+    print_plan(ctx, &change, continuing, &steps, &hostnames);
     if ctx.settings.dry_run {
         ctx.print_json(command, &report("planned", steps))?;
         return Ok(Outcome::Success);
@@ -140,6 +164,14 @@ async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Resul
         "replace pods",
         true,
     )?;
+    if let Change::Hostnames {
+        service, domain, ..
+    } = &change
+    {
+        super::announce::announce_live(ctx, k8s, &target.name, target.port, service, domain)
+            .await?;
+        crate::failpoint::hit("hostnames-announced");
+    }
     if !continuing {
         k8s.start_rollout(&target.name, &change).await?;
     }
@@ -178,9 +210,14 @@ async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Resul
     let result = match change {
         Change::Restart { .. } => "restarted",
         Change::Image(_) => "upgraded",
+        Change::Hostnames { .. } => "announced",
+    };
+    let summary = match change {
+        Change::Hostnames { .. } => "every node announces its hostname, kept in the pod template",
+        _ => &format!("every pod {result}"),
     };
     ctx.reporter.done(format!(
-        "statefulset {}: every pod {result} in {:.1}s",
+        "statefulset {}: {summary} in {:.1}s",
         target.name,
         started.elapsed().as_secs_f64()
     ));
@@ -189,19 +226,43 @@ async fn roll(ctx: &Ctx, change: Change, command: &'static str) -> anyhow::Resul
 }
 
 /// The plan, one line per step.
-fn print_plan(ctx: &Ctx, change: &Change, continuing: bool, steps: &[RollStep]) {
-    let what = match change {
-        Change::Restart { .. } => "restart".to_string(),
-        Change::Image(image) => format!("move to image {image}"),
-    };
+fn print_plan(
+    ctx: &Ctx,
+    change: &Change,
+    continuing: bool,
+    steps: &[RollStep],
+    hostnames: &[super::announce::PodHostname],
+) {
     let resumed = if continuing {
         " (continuing the rollout in progress)"
     } else {
         ""
     };
-    ctx.reporter.line(&format!(
-        "Plan: {what}, one pod at a time, replicas first{resumed}:"
-    ));
+    let header = match change {
+        Change::Restart { .. } => {
+            format!("Plan: restart, one pod at a time, replicas first{resumed}:")
+        }
+        Change::Image(image) => {
+            format!("Plan: move to image {image}, one pod at a time, replicas first{resumed}:")
+        }
+        Change::Hostnames { .. } => {
+            ctx.reporter.line(&format!(
+                "Plan: announce hostnames ({} node(s)), then keep them in the pod template:",
+                hostnames.len()
+            ));
+            for named in hostnames {
+                ctx.reporter
+                    .line(&format!("  {} → {}", named.pod, named.hostname));
+            }
+            ctx.reporter.line(
+                "  live first: each node's name (one node at a time, each until every node knows it), then every node sends clients to names (cluster-preferred-endpoint-type hostname)",
+            );
+            format!(
+                "Then the template gets both options (and POD_NAME, POD_NAMESPACE), every pod replaced one at a time, replicas first{resumed}:"
+            )
+        }
+    };
+    ctx.reporter.line(&header);
     for (i, step) in steps.iter().enumerate() {
         let line = match step {
             RollStep::Failover { pod, to_pod, .. } => {

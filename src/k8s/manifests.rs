@@ -56,6 +56,8 @@ pub struct DeployParams {
     pub image: Option<String>,
     /// StorageClass, when not the cluster's default.
     pub storage_class: Option<String>,
+    /// Hostname mode ([`super::announce`]) under this cluster DNS domain; IPs when none.
+    pub hostnames: Option<String>,
 }
 
 /// One object of the base.
@@ -199,6 +201,9 @@ pub fn render(params: &DeployParams) -> Result<Vec<Object>, RenderError> {
             if params.engine == EngineKind::Valkey {
                 valkey(sts, params.image.as_deref());
             }
+            if let Some(domain) = &params.hostnames {
+                hostnames(sts, domain);
+            }
             adjust(sts, params, replicas)?;
         }
     }
@@ -223,6 +228,22 @@ fn valkey(sts: &mut StatefulSet, image: Option<&str>) {
                 cmd.drain(at..at + 2);
             }
         }
+    }
+}
+
+/// Hostname mode: the redis container announces `$(POD_NAME).<serviceName>...svc.<domain>`.
+fn hostnames(sts: &mut StatefulSet, domain: &str) {
+    let service = sts
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_name.clone())
+        .expect("the base StatefulSet names its headless Service");
+    for c in containers(sts) {
+        // The base's redis container starts redis-server (or valkey-server) itself; the unit
+        // tests check it.
+        let (edited, env) = super::announce::with_hostnames(c, &service, domain)
+            .expect("the base's command starts the server");
+        super::announce::apply(c, edited, env);
     }
 }
 
@@ -313,6 +334,7 @@ mod tests {
             engine: EngineKind::Redis,
             image: None,
             storage_class: None,
+            hostnames: None,
         }
     }
 
@@ -366,6 +388,7 @@ mod tests {
             engine: EngineKind::Redis,
             image: Some("redis:7.2.5".into()),
             storage_class: Some("fast".into()),
+            hostnames: None,
         })
         .unwrap();
         let spec = statefulset(&objects).spec.as_ref().unwrap();
@@ -392,6 +415,45 @@ mod tests {
         let cmd = command(&objects);
         assert_eq!(cmd[0], "valkey-server");
         assert_eq!(cmd[cmd.len() - 2..], SIGTERM_FAILOVER);
+    }
+
+    #[test]
+    fn hostname_mode_renders_what_the_hostname_overlay_patches_in() {
+        let rendered = render(&DeployParams {
+            hostnames: Some("cluster.local".into()),
+            ..params()
+        })
+        .unwrap();
+        let patch: json_patch::Patch = serde_saphyr::from_str(include_str!(
+            "../../manifests/overlays/hostname/statefulset-hostname.yaml"
+        ))
+        .unwrap();
+        let mut overlay = serde_json::to_value(statefulset(&render(&params()).unwrap())).unwrap();
+        json_patch::patch(&mut overlay, &patch).unwrap();
+        assert_eq!(
+            serde_json::to_value(statefulset(&rendered)).unwrap(),
+            overlay
+        );
+        let cmd = command(&rendered);
+        assert!(cmd.ends_with(&[
+            "--cluster-announce-hostname".to_string(),
+            "$(POD_NAME).redis-cluster-headless.$(POD_NAMESPACE).svc.cluster.local".into(),
+            "--cluster-preferred-endpoint-type".into(),
+            "hostname".into(),
+        ]));
+        // Valkey too, under another domain.
+        let valkey = render(&DeployParams {
+            engine: EngineKind::Valkey,
+            hostnames: Some("k8s.example.org".into()),
+            ..params()
+        })
+        .unwrap();
+        let cmd = command(&valkey);
+        assert_eq!(cmd[0], "valkey-server");
+        assert!(cmd.contains(&"failover".to_string()));
+        assert!(cmd.contains(
+            &"$(POD_NAME).redis-cluster-headless.$(POD_NAMESPACE).svc.k8s.example.org".to_string()
+        ));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! crate.
 
 pub mod access;
+pub mod announce;
 pub mod apply;
 pub mod client;
 pub mod discover;

@@ -28,6 +28,16 @@ pub enum Change {
     },
     /// The Redis container's image.
     Image(String),
+    /// Hostname mode ([`super::announce`]): the redis container's patch (strategic merge)
+    /// that announces `<pod>.<service>.<namespace>.svc.<domain>`.
+    Hostnames {
+        /// The headless Service the names live under.
+        service: String,
+        /// The cluster's DNS domain.
+        domain: String,
+        /// The container patch: name, edited command or args, env.
+        container: serde_json::Value,
+    },
 }
 
 impl Change {
@@ -36,6 +46,7 @@ impl Change {
         match self {
             Change::Restart { .. } => "restart".into(),
             Change::Image(image) => format!("upgrade {image}"),
+            Change::Hostnames { .. } => "hostnames".into(),
         }
     }
 }
@@ -58,6 +69,10 @@ pub struct RolloutState {
     pub update_revision: Option<String>,
     /// The Redis container's name and image.
     pub container: Option<(String, String)>,
+    /// The Redis container as the template has it.
+    pub redis: Option<k8s_openapi::api::core::v1::Container>,
+    /// `spec.serviceName`: the headless Service.
+    pub service: Option<String>,
 }
 
 impl K8s {
@@ -83,6 +98,12 @@ impl K8s {
                 .into_iter()
                 .find(is_redis_container)
                 .map(|c| (c.name, c.image.unwrap_or_default())),
+            redis: containers(&sts).into_iter().find(is_redis_container),
+            service: sts
+                .spec
+                .as_ref()
+                .and_then(|s| s.service_name.clone())
+                .filter(|s| !s.is_empty()),
         })
     }
 
@@ -119,6 +140,9 @@ impl K8s {
                     "spec": { "containers": [ { "name": container, "image": image } ] }
                 })
             }
+            Change::Hostnames { container, .. } => serde_json::json!({
+                "spec": { "containers": [ container ] }
+            }),
         };
         let patch = serde_json::json!({
             "metadata": { "annotations": {

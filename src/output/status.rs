@@ -45,6 +45,8 @@ pub struct Setup {
     /// The distinct cluster bus ports, each as its offset from the node's client port
     /// (10000 by default; another when `cluster-port` is set).
     pub bus_port_offsets: Vec<i64>,
+    /// Of them, those announcing a hostname (`cluster-announce-hostname`).
+    pub hostname_nodes: usize,
     /// Where the password came from, `None` without one.
     pub password: Option<String>,
     /// Where the TLS material came from (`secret NS/NAME, found from the StatefulSet's volume
@@ -81,6 +83,8 @@ pub struct NodeRow {
     pub k8s_node: Option<String>,
     /// `ip:port`.
     pub endpoint: String,
+    /// The hostname it announces (`cluster-announce-hostname`), if any.
+    pub hostname: Option<String>,
     /// `master`, `replica`, or `unknown` when unreachable and unflagged.
     pub role: &'static str,
     /// The master's id, for a replica.
@@ -140,6 +144,11 @@ pub fn build(
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect(),
+            hostname_nodes: view
+                .reports
+                .iter()
+                .filter(|r| r.myself().addr.hostname.is_some())
+                .count(),
             password,
             tls,
         },
@@ -164,6 +173,10 @@ fn row(view: &ClusterView, line: &NodeLine, pods: &PodNames) -> NodeRow {
         pod,
         k8s_node,
         endpoint: report.map_or_else(|| line.addr.endpoint(), |r| r.endpoint.to_string()),
+        hostname: report.map_or_else(
+            || line.addr.hostname.clone(),
+            |r| r.myself().addr.hostname.clone(),
+        ),
         role: if line.flags.master {
             "master"
         } else if line.flags.replica {
@@ -314,6 +327,7 @@ fn write_setup(setup: &Setup, out: &mut dyn Write) -> io::Result<()> {
         nodes,
         aof_nodes,
         bus_port_offsets,
+        hostname_nodes,
         password,
         tls,
     } = setup;
@@ -344,7 +358,12 @@ fn write_setup(setup: &Setup, out: &mut dyn Write) -> io::Result<()> {
     let tls = tls
         .as_deref()
         .map_or_else(|| "no TLS".to_string(), |t| format!("TLS from {t}"));
-    writeln!(out, "{aof}; {bus}; {password}; {tls}")
+    let names = match *hostname_nodes {
+        0 => String::new(),
+        n if n == *nodes => "; every node announces a hostname".to_string(),
+        n => format!("; {n} of {nodes} node(s) announce a hostname"),
+    };
+    writeln!(out, "{aof}; {bus}; {password}; {tls}{names}")
 }
 
 /// `5461 (0-5460)`; long range lists are cut after three ranges.

@@ -11,6 +11,7 @@ mod direct;
 mod domains;
 mod errors;
 mod ground;
+mod hostnames;
 mod lifecycle;
 mod lock;
 mod manifests;

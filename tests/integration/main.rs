@@ -14,6 +14,7 @@ mod estimate;
 mod faults;
 mod fix;
 mod harness;
+mod hostnames;
 mod init;
 mod json;
 mod kills;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::harness::*;
 #[path = "../support/proxy.rs"]
-mod support;
+pub mod support;
 use support::{ProxyProcess, redis_benchmark, redis_cli, redis_py};
 
 /// `proxy` for `nodes` on a host of its own.

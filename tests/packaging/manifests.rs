@@ -63,7 +63,13 @@ fn plugin_user_rbac_lives_in_its_own_file_of_the_base() {
 #[test]
 fn every_yaml_file_under_manifests_is_used_by_a_kustomization() {
     let mut used = BTreeSet::from(["kustomization.yaml".to_owned()]);
-    for dir in ["base", "overlays/auth", "overlays/tls", "overlays/valkey"] {
+    for dir in [
+        "base",
+        "overlays/auth",
+        "overlays/tls",
+        "overlays/valkey",
+        "overlays/hostname",
+    ] {
         let k = load::kustomization(dir);
         used.insert(format!("{dir}/kustomization.yaml"));
         let local = k.resources.iter().filter(|r| !r.starts_with(".."));

@@ -1,4 +1,4 @@
-//! Manifests: the auth, valkey and tls overlays, and the loaders' own checks.
+//! Manifests: the auth, valkey, tls and hostname overlays, and the loaders' own checks.
 
 use super::*;
 
@@ -107,6 +107,75 @@ fn valkey_overlay_runs_valkey_server_from_the_stock_image_and_changes_nothing_el
         redis.image = None;
         redis.command = None;
         redis.readiness_probe = None;
+    }
+    assert_eq!(overlay, original);
+}
+
+#[test]
+fn hostname_overlay_announces_the_pods_dns_name_and_changes_nothing_else() {
+    let base = load::base();
+    let mut overlay = load::overlay_statefulset("hostname");
+    let redis = redis_container(&overlay);
+    let base_command = redis_container(statefulset(&base))
+        .command
+        .clone()
+        .expect("base command");
+    let command = redis.command.clone().expect("a command");
+    assert_eq!(
+        command[..base_command.len()],
+        base_command[..],
+        "the base command is kept"
+    );
+    assert_eq!(
+        command[base_command.len()..],
+        [
+            "--cluster-announce-hostname",
+            "$(POD_NAME).redis-cluster-headless.$(POD_NAMESPACE).svc.cluster.local",
+            "--cluster-preferred-endpoint-type",
+            "hostname"
+        ]
+    );
+    let service = statefulset(&base)
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_name.clone());
+    assert_eq!(
+        service.as_deref(),
+        Some("redis-cluster-headless"),
+        "the name's service"
+    );
+    let env: Vec<(String, String)> = redis
+        .env
+        .iter()
+        .flatten()
+        .filter_map(|e| {
+            let field = e.value_from.as_ref()?.field_ref.as_ref()?;
+            Some((e.name.clone(), field.field_path.clone()))
+        })
+        .collect();
+    for wanted in [
+        ("POD_NAME", "metadata.name"),
+        ("POD_NAMESPACE", "metadata.namespace"),
+    ] {
+        assert!(
+            env.contains(&(wanted.0.to_string(), wanted.1.to_string())),
+            "{env:?}"
+        );
+    }
+    let mut original = statefulset(&base).clone();
+    for sts in [&mut overlay, &mut original] {
+        let spec = sts
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.spec.as_mut())
+            .expect("pod spec");
+        let redis = spec
+            .containers
+            .iter_mut()
+            .find(|c| c.name == "redis")
+            .expect("redis container");
+        redis.env = None;
+        redis.command = None;
     }
     assert_eq!(overlay, original);
 }
