@@ -29,6 +29,7 @@ pub mod report;
 pub mod reshard;
 pub mod rollout;
 pub mod scale;
+pub mod scale_plan;
 pub mod status;
 pub mod target;
 pub mod unlock;

@@ -95,6 +95,9 @@ pub enum Refusal {
         /// Its endpoint.
         endpoint: Endpoint,
     },
+    /// The pods cannot take the shape `scale` was asked for.
+    #[error("cannot scale to that shape: {0}; nothing was changed")]
+    CannotScale(String),
     /// The pod template's command line cannot be given the hostname options.
     #[error("{0}; nothing was changed")]
     CannotAnnounce(#[from] crate::k8s::announce::NotDirect),
@@ -193,6 +196,9 @@ impl Refusal {
                 "without Kubernetes use add-node, rebalance and del-node".into()
             }
             Self::KubernetesOnly { .. } => "drop --seed and name the StatefulSet".into(),
+            Self::CannotScale(_) => {
+                "`status` shows the masters and their slots; drain a master first (`reshard`, or `del-node --drain`) or ask for more masters".into()
+            }
             Self::CannotAnnounce(_) => {
                 "once the template has them, `rolling-restart` brings every pod to it safely".into()
             }

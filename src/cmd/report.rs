@@ -29,6 +29,11 @@ pub struct ScaleChange {
     pub masters: usize,
     /// Replicas per master.
     pub replicas_per_master: usize,
+    /// The plan: `direction`, `from_pods`, `to_pods` and every `steps` (`step`:
+    /// `scale_statefulset`, `join`, `promote`, `move_slots` with `keys`, `replicate`,
+    /// `forget`, `reset`, `delete_claim`).
+    #[serde(flatten)]
+    pub plan: crate::plan::scale::ScalePlan,
 }
 
 /// The result of `deploy` or `destroy`.

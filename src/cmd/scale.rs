@@ -22,6 +22,7 @@ use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start_from, wait_healthy_from};
 use super::refusal::Refusal;
 use super::report::ScaleChange;
+use super::scale_plan::{self, Shape};
 use crate::k8s::{K8s, Pods};
 use crate::plan::layout::MIN_MASTERS;
 use crate::plan::membership::as_staying_see_it;
@@ -84,10 +85,27 @@ impl ScaleOpts {
             .unwrap_or_else(|| current_replicas(&view));
         let want = u32::try_from(self.masters * (1 + replicas)).context("too many pods")?;
         let have = k8s.replicas(sts).await?.desired;
-        ctx.reporter.line(&format!(
-            "Plan: {} masters with {replicas} replica(s) each: statefulset {sts} {have} → {want} pods",
-            self.masters
-        ));
+        let pods = ctx.members.clone().context("no pods discovered")?;
+        let shape = Shape {
+            statefulset: sts,
+            port: target.client_port(),
+            pods_now: have,
+            masters: self.masters,
+            replicas,
+            delete_pvcs: self.delete_pvcs,
+        };
+        let plan = scale_plan::plan(ctx, k8s, &pods, &view, &shape).await?;
+        let report = |result, plan| ScaleChange {
+            result,
+            statefulset: sts.to_string(),
+            masters: self.masters,
+            replicas_per_master: replicas,
+            plan,
+        };
+        if ctx.settings.dry_run {
+            ctx.print_json("scale", &report("planned", plan))?;
+            return Ok(Outcome::Success);
+        }
         if want >= have {
             self.up(ctx, k8s, sts, target.client_port(), want, replicas)
                 .await?;
@@ -95,19 +113,7 @@ impl ScaleOpts {
             self.down(ctx, k8s, sts, target.client_port(), want, replicas)
                 .await?;
         }
-        ctx.print_json(
-            "scale",
-            &ScaleChange {
-                result: if ctx.settings.dry_run {
-                    "planned"
-                } else {
-                    "scaled"
-                },
-                statefulset: sts.to_string(),
-                masters: self.masters,
-                replicas_per_master: replicas,
-            },
-        )?;
+        ctx.print_json("scale", &report("scaled", plan))?;
         Ok(Outcome::Success)
     }
 
@@ -122,10 +128,6 @@ impl ScaleOpts {
         replicas: usize,
     ) -> anyhow::Result<()> {
         let current = k8s.replicas(sts).await?.desired;
-        if ctx.settings.dry_run {
-            ctx.reporter.line(&format!("  scale statefulset {sts} to {want}; new pods join; roles and slots rebalanced onto the new masters"));
-            return Ok(());
-        }
         ctx.confirm(
             &format!("Scale {sts} to {want} pods and rebalance?"),
             "scale",
@@ -343,16 +345,6 @@ impl ScaleOpts {
             .filter(|r| !staying.contains(&r.endpoint))
             .map(|r| r.id().clone())
             .collect();
-        for id in &leaving {
-            ctx.reporter.line(&format!(
-                "  {} leaves the cluster",
-                pod_name(&pods, &view, id)
-            ));
-        }
-        if ctx.settings.dry_run {
-            ctx.reporter.line(&format!("  promote or drain its masters, re-point replicas, forget and reset them, scale {sts} to {want}"));
-            return Ok(());
-        }
         ctx.confirm(
             &format!(
                 "Remove {} node(s) and scale {sts} to {want} pods?",

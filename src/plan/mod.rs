@@ -16,3 +16,4 @@ pub mod rebalance;
 pub mod replicas;
 pub mod roles;
 pub mod rollout;
+pub mod scale;

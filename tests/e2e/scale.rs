@@ -65,6 +65,57 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
         same.stderr
     );
 
+    // The dry run lists every step, with the keys each move carries; the real run then
+    // ends where that plan says.
+    let planned: Value = serde_json::from_str(&plugin_ok(&[
+        "-n",
+        &ns.name,
+        "scale",
+        "--masters",
+        "4",
+        "--dry-run",
+        "-o",
+        "json",
+    ]))
+    .expect("scale --dry-run -o json");
+    assert_eq!(planned["result"], "planned");
+    assert_eq!(
+        (&planned["from_pods"], &planned["to_pods"]),
+        (&6.into(), &8.into())
+    );
+    let steps = planned["steps"].as_array().expect("steps");
+    let kinds: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "scale_statefulset",
+            "join",
+            "join",
+            "replicate",
+            "move_slots",
+            "move_slots",
+            "move_slots"
+        ],
+        "{planned:#}"
+    );
+    assert_eq!(
+        (&steps[3]["pod"], &steps[3]["master"]),
+        (&"redis-cluster-7".into(), &"redis-cluster-6".into())
+    );
+    let moving: Vec<&Value> = steps.iter().filter(|s| s["step"] == "move_slots").collect();
+    assert!(
+        moving.iter().all(|m| m["to"] == "redis-cluster-6"),
+        "{planned:#}"
+    );
+    let planned_slots: u64 = moving.iter().map(|m| m["slots"].as_u64().unwrap()).sum();
+    let planned_keys: u64 = moving.iter().map(|m| m["keys"].as_u64().unwrap()).sum();
+    assert_eq!(planned_slots, 4096);
+    assert_eq!(
+        healthy_status(&ns.name)["nodes"].as_array().unwrap().len(),
+        6,
+        "a dry run"
+    );
+
     let up = plugin(&["-n", &ns.name, "scale", "--masters", "4", "--yes"]);
     assert_eq!(up.code, 0, "{up:?}");
     assert_eq!(
@@ -76,12 +127,67 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
     let up = healthy_status(&ns.name);
     assert_eq!(slot_counts(&up), vec![4096; 4]);
     assert_eq!(up["nodes"].as_array().unwrap().len(), 8);
+    let node = |pod: &str| {
+        up["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["pod"] == pod)
+            .cloned()
+            .expect("pod's node")
+    };
+    let (six, seven) = (node("redis-cluster-6"), node("redis-cluster-7"));
+    assert_eq!(
+        six["keys"].as_u64(),
+        Some(planned_keys),
+        "the plan counted the keys that moved"
+    );
+    assert_eq!(seven["master"], six["id"], "the plan's replica link");
     assert_eq!(
         masters_from_status(&up),
         masters_from_redis_cli(&endpoints(&up)[0])
     );
     assert_keys(&endpoints(&up), "s", 100_000);
 
+    let planned: Value = serde_json::from_str(&plugin_ok(&[
+        "-n",
+        &ns.name,
+        "scale",
+        "--masters",
+        "3",
+        "--delete-pvcs",
+        "--dry-run",
+        "-o",
+        "json",
+    ]))
+    .expect("scale --dry-run -o json");
+    let steps: Vec<String> = planned["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            let who = s["pod"].as_str().or(s["claim"].as_str()).unwrap_or("");
+            format!("{} {who}", s["step"].as_str().unwrap())
+        })
+        .collect();
+    let tail: Vec<&str> = steps
+        .iter()
+        .map(String::as_str)
+        .skip_while(|s| !s.starts_with("forget"))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "forget redis-cluster-6",
+            "forget redis-cluster-7",
+            "reset redis-cluster-6",
+            "reset redis-cluster-7",
+            "scale_statefulset ",
+            "delete_claim data-redis-cluster-6",
+            "delete_claim data-redis-cluster-7",
+        ],
+        "{planned:#}"
+    );
     let report: Value = serde_json::from_str(&plugin_ok(&[
         "-n",
         &ns.name,
@@ -94,6 +200,10 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
         "json",
     ]))
     .expect("scale -o json");
+    assert_eq!(
+        report["steps"], planned["steps"],
+        "the real run reports the plan it ran"
+    );
     assert_eq!(report["schema"], "kubectl-redis-cluster/scale/v1");
     assert_eq!(
         (&report["result"], &report["masters"]),
