@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 use crate::cmd::add_node::AddNodeOpts;
 use crate::cmd::announce::AnnounceHostnamesOpts;
+use crate::cmd::apply::ApplyOpts;
 use crate::cmd::cli::CliOpts;
 use crate::cmd::completion::CompletionOpts;
 use crate::cmd::del_node::DelNodeOpts;
@@ -64,6 +65,9 @@ pub enum Command {
     Rebalance(RebalanceOpts),
     /// Move N slots, with their keys, from some masters to one.
     Reshard(ReshardOpts),
+    /// Run a plan saved with `--dry-run -o json` (reshard, rebalance, scale), refused if the
+    /// cluster changed since it was made.
+    Apply(ApplyOpts),
     /// Add an empty node as a master or a replica.
     AddNode(AddNodeOpts),
     /// Remove a node for good (draining its slots first with --drain).

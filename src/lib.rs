@@ -46,6 +46,13 @@ pub async fn run(cli: Cli, env: &Environment) -> anyhow::Result<Outcome> {
         Command::Unlock(opts) => opts.exec(settings).await,
         Command::Rebalance(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::Reshard(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
+        Command::Apply(opts) => {
+            let needs = match &opts.plan.what {
+                cmd::apply::Saved::Scale { delete_pvcs, .. } => cmd::preflight::scale(*delete_pvcs),
+                cmd::apply::Saved::Moves(_) => Vec::new(),
+            };
+            locked(settings, &needs, async |ctx| opts.exec(ctx).await).await
+        }
         Command::AddNode(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::DelNode(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,
         Command::Failover(opts) => locked(settings, &[], async |ctx| opts.exec(ctx).await).await,

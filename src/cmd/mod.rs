@@ -3,6 +3,7 @@
 
 pub mod add_node;
 pub mod announce;
+pub mod apply;
 pub mod cli;
 pub mod completion;
 pub mod context;

@@ -122,6 +122,10 @@ pub struct MoveReport {
     pub stats: MoveStats,
     /// Seconds spent moving.
     pub seconds: f64,
+    /// With `--dry-run`: the topology the plan was made against ([`ClusterView::fingerprint`]),
+    /// which `apply -f` checks before it runs the saved moves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 impl MoveReport {
@@ -174,6 +178,7 @@ pub async fn execute_journaled(
             estimate: None,
             stats: MoveStats::default(),
             seconds: 0.0,
+            fingerprint: None,
         });
     }
     // Slots an interrupted run left open carry legacy marks, which atomic migration refuses:
@@ -193,6 +198,7 @@ pub async fn execute_journaled(
             estimate,
             stats: MoveStats::default(),
             seconds: 0.0,
+            fingerprint: Some(start.view.fingerprint()),
         });
     }
     ctx.confirm(question, "move slots", true)?;
@@ -269,6 +275,7 @@ pub async fn execute_journaled(
         estimate,
         stats,
         seconds,
+        fingerprint: None,
     })
 }
 

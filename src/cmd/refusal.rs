@@ -95,6 +95,12 @@ pub enum Refusal {
         /// Its endpoint.
         endpoint: Endpoint,
     },
+    /// A saved plan (`apply -f`) no longer fits the cluster.
+    #[error("the cluster changed since the plan was made ({why}); nothing was changed")]
+    PlanStale {
+        /// What differs.
+        why: String,
+    },
     /// The pods cannot take the shape `scale` was asked for.
     #[error("cannot scale to that shape: {0}; nothing was changed")]
     CannotScale(String),
@@ -196,6 +202,9 @@ impl Refusal {
                 "without Kubernetes use add-node, rebalance and del-node".into()
             }
             Self::KubernetesOnly { .. } => "drop --seed and name the StatefulSet".into(),
+            Self::PlanStale { .. } => {
+                "make the plan again (the same command with --dry-run -o json), review it, and apply that one".into()
+            }
             Self::CannotScale(_) => {
                 "`status` shows the masters and their slots; drain a master first (`reshard`, or `del-node --drain`) or ask for more masters".into()
             }

@@ -34,6 +34,9 @@ pub struct ScaleChange {
     /// `forget`, `reset`, `delete_claim`).
     #[serde(flatten)]
     pub plan: crate::plan::scale::ScalePlan,
+    /// With `--dry-run`: the topology the plan was made against, for `apply -f`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// The result of `deploy` or `destroy`.

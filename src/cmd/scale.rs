@@ -57,6 +57,10 @@ pub struct ScaleOpts {
     /// How slots are moved.
     #[command(flatten)]
     pub moves: MoveArgs,
+
+    /// `apply -f`: the steps of the saved plan, which the plan made now must repeat.
+    #[arg(skip)]
+    pub expect: Option<serde_json::Value>,
 }
 
 /// `--masters N`: a whole number of at least [`MIN_MASTERS`], checked before anything is read
@@ -95,15 +99,26 @@ impl ScaleOpts {
             delete_pvcs: self.delete_pvcs,
         };
         let plan = scale_plan::plan(ctx, k8s, &pods, &view, &shape).await?;
-        let report = |result, plan| ScaleChange {
+        if let Some(saved) = &self.expect {
+            let now = serde_json::to_value(&plan.steps)?;
+            if without_keys(saved) != without_keys(&now) {
+                return Err(Refusal::PlanStale {
+                    why: "the steps planned now differ from the saved ones".into(),
+                }
+                .into());
+            }
+        }
+        let report = |result, plan, fingerprint| ScaleChange {
             result,
             statefulset: sts.to_string(),
             masters: self.masters,
             replicas_per_master: replicas,
             plan,
+            fingerprint,
         };
         if ctx.settings.dry_run {
-            ctx.print_json("scale", &report("planned", plan))?;
+            let fingerprint = Some(view.fingerprint());
+            ctx.print_json("scale", &report("planned", plan, fingerprint))?;
             return Ok(Outcome::Success);
         }
         if want >= have {
@@ -113,7 +128,7 @@ impl ScaleOpts {
             self.down(ctx, k8s, sts, target.client_port(), want, replicas)
                 .await?;
         }
-        ctx.print_json("scale", &report("scaled", plan))?;
+        ctx.print_json("scale", &report("scaled", plan, None))?;
         Ok(Outcome::Success)
     }
 
@@ -504,6 +519,18 @@ impl ScaleOpts {
         .await?;
         Ok(())
     }
+}
+
+/// Saved or planned steps without their key counts (keys come and go between a plan and
+/// its apply; the steps must not).
+fn without_keys(steps: &serde_json::Value) -> serde_json::Value {
+    let mut steps = steps.clone();
+    for step in steps.as_array_mut().into_iter().flatten() {
+        if let Some(fields) = step.as_object_mut() {
+            fields.remove("keys");
+        }
+    }
+    steps
 }
 
 /// Replicas per master the cluster has now (rounded), 1 when it has no master.

@@ -8,7 +8,7 @@ use std::fmt;
 use crate::topology::{ClusterView, NodeId, SlotSet};
 
 /// Move one slot, with its keys, from one master to another.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct SlotMove {
     /// The slot.
     pub slot: u16,

@@ -5,7 +5,9 @@ use std::fmt;
 use super::slots::{SlotRange, SlotSet, parse_slot};
 
 /// A 40-character Redis Cluster node id.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct NodeId(pub String);
 

@@ -197,6 +197,23 @@ impl ClusterView {
         answered.chain(listed).collect()
     }
 
+    /// A short digest of the topology a plan is made against: every known node's id, role,
+    /// master and slots (not addresses, epochs or link states, which change without
+    /// changing what a plan does). A saved plan is applied only while it is the same.
+    pub fn fingerprint(&self) -> String {
+        let mut text = String::new();
+        for (id, line) in self.known_nodes() {
+            let role = if line.flags.master { "m" } else { "r" };
+            let master = line.master_id.as_ref().map_or("-", |m| m.0.as_str());
+            text.push_str(&format!("{} {role} {master} {}\n", id.0, line.slots));
+        }
+        // FNV-1a, 64 bits: a change detector, not a signature.
+        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        format!("{hash:016x}")
+    }
+
     /// Every node id known to any reachable node, with the line that describes it best: its
     /// own `myself` line when we reached it, else the first peer's line.
     pub fn known_nodes(&self) -> BTreeMap<NodeId, &NodeLine> {
@@ -215,6 +232,25 @@ impl ClusterView {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_fingerprint_changes_with_slots_and_roles_not_with_addresses() {
+        use crate::topology::fixtures::Fixture;
+        let base = Fixture::healthy(3, 1);
+        let same = base.view().fingerprint();
+        assert_eq!(same, Fixture::healthy(3, 1).view().fingerprint());
+        assert_eq!(same.len(), 16);
+        let moved = base.clone().uncover(7).view().fingerprint();
+        assert_ne!(same, moved, "a slot less");
+        let readdressed = Fixture::healthy(3, 1)
+            .with(0, |n| n.port += 1)
+            .view()
+            .fingerprint();
+        assert_eq!(
+            same, readdressed,
+            "a node at another address plans the same"
+        );
+    }
+
     use super::*;
 
     #[test]

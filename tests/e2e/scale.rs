@@ -67,7 +67,7 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
 
     // The dry run lists every step, with the keys each move carries; the real run then
     // ends where that plan says.
-    let planned: Value = serde_json::from_str(&plugin_ok(&[
+    let saved = plugin_ok(&[
         "-n",
         &ns.name,
         "scale",
@@ -76,8 +76,8 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
         "--dry-run",
         "-o",
         "json",
-    ]))
-    .expect("scale --dry-run -o json");
+    ]);
+    let planned: Value = serde_json::from_str(&saved).expect("scale --dry-run -o json");
     assert_eq!(planned["result"], "planned");
     assert_eq!(
         (&planned["from_pods"], &planned["to_pods"]),
@@ -116,7 +116,13 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
         "a dry run"
     );
 
-    let up = plugin(&["-n", &ns.name, "scale", "--masters", "4", "--yes"]);
+    // The saved plan is what runs: `apply -f` checks the cluster is the one it was made
+    // for and that scale plans the same steps again.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plan_file = dir.path().join("plan.json");
+    std::fs::write(&plan_file, &saved).expect("save the plan");
+    let plan_path = plan_file.to_str().expect("utf-8");
+    let up = plugin(&["-n", &ns.name, "apply", "-f", plan_path, "--yes"]);
     assert_eq!(up.code, 0, "{up:?}");
     assert_eq!(
         up.stderr.matches("cluster converged").count(),
@@ -143,6 +149,15 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
         "the plan counted the keys that moved"
     );
     assert_eq!(seven["master"], six["id"], "the plan's replica link");
+    let again = plugin(&["-n", &ns.name, "apply", "-f", plan_path, "--yes"]);
+    assert_eq!(again.code, 2, "a plan applies once: {again:?}");
+    assert!(
+        again
+            .stderr
+            .contains("the cluster changed since the plan was made"),
+        "{}",
+        again.stderr
+    );
     assert_eq!(
         masters_from_status(&up),
         masters_from_redis_cli(&endpoints(&up)[0])

@@ -3,6 +3,7 @@
 //! as oracles. One binary (`autotests = false`), one module per command.
 
 mod access;
+mod apply;
 mod atomic;
 mod auth;
 mod bad_input;
