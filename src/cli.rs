@@ -113,6 +113,34 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every command's `--help`, as a reader gets it (snapshot: `src/snapshots/`).
+    #[test]
+    fn every_command_s_help() {
+        let mut cli = Cli::command().term_width(100);
+        cli.build();
+        let mut text = format!("{}\n", cli.render_long_help());
+        // The global options are in the first help; each command's shows its own.
+        let globals: Vec<clap::Id> = cli
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().clone())
+            .collect();
+        for sub in cli.get_subcommands() {
+            let mut sub = sub.clone().term_width(100);
+            for id in &globals {
+                if sub.get_arguments().any(|a| a.get_id() == id) {
+                    sub = sub.mut_arg(id.clone(), |a| a.hide(true));
+                }
+            }
+            let name = sub.get_name().to_string();
+            text.push_str(&format!(
+                "\n=== {name} --help ===\n{}\n",
+                sub.render_long_help()
+            ));
+        }
+        insta::assert_snapshot!("help", text);
+    }
+
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("kubectl-redis_cluster").chain(args.iter().copied()))
     }

@@ -37,3 +37,6 @@ pub mod unlock;
 
 pub use context::{Ctx, Outcome};
 pub use refusal::Refusal;
+
+#[cfg(test)]
+mod snapshots;

@@ -112,7 +112,7 @@ pub async fn plan(
 }
 
 /// One step as the plan prints it.
-fn describe(step: &ScaleStep, statefulset: &str) -> String {
+pub(super) fn describe(step: &ScaleStep, statefulset: &str) -> String {
     match step {
         ScaleStep::ScaleStatefulset { from, to } => {
             format!("scale statefulset {statefulset} {from} → {to}")

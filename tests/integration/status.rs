@@ -33,7 +33,7 @@ fn an_unassigned_slot_is_reported_exactly_and_redis_cli_agrees() {
     let out = plugin(&["--seed", &nodes.seed(), "status"]);
     assert_exit(&out, 1);
     assert!(
-        stdout(&out).contains("1 slots are served by no master: 777"),
+        stdout(&out).contains("1 slot(s) served by no master: 777"),
         "{}",
         stdout(&out)
     );

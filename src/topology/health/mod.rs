@@ -141,7 +141,7 @@ impl fmt::Display for Problem {
             Self::Unreachable { node, error } => write!(f, "{node} is unreachable: {error}"),
             Self::StateNotOk { node, state } => write!(f, "{node} reports cluster_state:{state}"),
             Self::SlotsUncovered { slots } => {
-                write!(f, "{} slots are served by no master: {slots}", slots.len())
+                write!(f, "{} slot(s) served by no master: {slots}", slots.len())
             }
             Self::OpenSlots { node, slots, open } => match open {
                 OpenDirection::MigratingTo(peer) => {

@@ -24,7 +24,7 @@ fn an_unassigned_slot_is_reported_exactly() {
     );
     assert_eq!(
         problems[0].to_string(),
-        "1 slots are served by no master: 100"
+        "1 slot(s) served by no master: 100"
     );
 }
 
