@@ -119,7 +119,9 @@ fn interleave_domains(candidates: &[Candidate]) -> Vec<CandidateIdx> {
         .collect()
 }
 
-/// Gives each replica a master: a maximum matching (Kuhn's augmenting paths) over the pairs
+/// Gives each replica a master by the placement rule of [`super::placement`] (another
+/// domain, then the fewest replicas), for the whole layout at once: a maximum matching
+/// (Kuhn's augmenting paths) over the pairs
 /// whose domains differ, so no replica shares its master's domain whenever any assignment
 /// allows it; replicas left over take the master with the most room. Deterministic.
 fn place_replicas(

@@ -1,39 +1,45 @@
 //! Pure decisions about membership: which master a new or orphaned replica should follow
-//! (fewest replicas, another failure domain when possible), which replicas must move when
+//! (the placement rule of [`super::placement`]), which replicas must move when
 //! nodes leave, and whether a node the cluster has already forgotten is left to reset.
 
 use std::collections::BTreeMap;
 
+use super::placement::{Seat, pick_master};
 use crate::topology::{ClusterView, Endpoint, NodeId, NodeReport};
 
 /// The master a replica in `domain` should follow: among masters with slots (not in
-/// `excluded`), prefer another domain, then the fewest replicas, then the lowest id.
+/// `excluded`), by the one placement rule ([`super::placement`]): another domain, then the
+/// fewest replicas, then one whose replicas are elsewhere, then the lowest id.
 pub fn choose_master(
     view: &ClusterView,
     domain_of: &dyn Fn(&NodeId) -> String,
     domain: &str,
     excluded: &[NodeId],
 ) -> Option<NodeId> {
-    let mut replicas: BTreeMap<&NodeId, usize> = view
+    let mut replicas: BTreeMap<&NodeId, (String, Vec<String>)> = view
         .masters()
         .filter(|m| !m.myself().slots.is_empty() && !excluded.contains(m.id()))
-        .map(|m| (m.id(), 0))
+        .map(|m| (m.id(), (domain_of(m.id()), Vec::new())))
         .collect();
     for r in view.replicas() {
-        if let Some(count) = r
+        if let Some((_, domains)) = r
             .myself()
             .master_id
             .as_ref()
             .and_then(|m| replicas.get_mut(m))
             && !excluded.contains(r.id())
         {
-            *count += 1;
+            domains.push(domain_of(r.id()));
         }
     }
-    replicas
-        .into_iter()
-        .min_by_key(|(id, n)| (domain_of(id) == domain, *n, (*id).clone()))
-        .map(|(id, _)| id.clone())
+    pick_master(
+        replicas.iter().map(|(id, (own, domains))| Seat {
+            master: id,
+            domain: own,
+            replica_domains: domains.iter().map(String::as_str).collect(),
+        }),
+        domain,
+    )
 }
 
 /// For nodes about to leave: each replica of a leaving master that stays needs a new master.

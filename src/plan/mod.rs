@@ -11,6 +11,7 @@ pub mod layout;
 pub mod membership;
 pub mod method;
 pub mod moves;
+pub mod placement;
 pub mod primaries;
 pub mod rebalance;
 pub mod replicas;

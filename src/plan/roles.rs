@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::placement::{Seat, pick_master};
 use crate::topology::NodeId;
 
 /// A cluster node as role planning sees it.
@@ -92,18 +93,15 @@ pub fn assign_roles(
         chosen.iter().map(|m| (&m.id, m.domain.as_str())).collect();
     let mut replicate = Vec::new();
     for n in free {
-        let best = links
+        let seats = links
             .iter()
             .filter(|(_, s)| s.len() < replicas)
-            .min_by_key(|(m, s)| {
-                (
-                    domain_of[*m] == n.domain,
-                    s.len(),
-                    s.iter().any(|x| x.domain == n.domain),
-                    (**m).clone(),
-                )
-            })
-            .map(|(m, _)| (*m).clone());
+            .map(|(m, s)| Seat {
+                master: m,
+                domain: domain_of[*m],
+                replica_domains: s.iter().map(|x| x.domain.as_str()).collect(),
+            });
+        let best = pick_master(seats, &n.domain);
         // Counts were checked: the seats equal the non-masters, so one always has room.
         let master = best.expect("seats match the non-master count");
         if let Some(siblings) = links.get_mut(&master) {
