@@ -8,8 +8,10 @@ use super::context::{Ctx, Outcome};
 use super::moving::wait_healthy;
 use super::refusal::Refusal;
 use super::report::NodeChange;
-use super::target::{domains, resolve_node};
+use super::target::{domain_at, domains, node_name, resolve_node};
+use crate::output::steps::numbered;
 use crate::plan::membership::choose_master;
+use crate::plan::steps::Step;
 use crate::redis::connector::resolve;
 use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_membership};
 use crate::redis::membership::{meet, replicate};
@@ -57,22 +59,35 @@ impl AddNodeOpts {
         };
         let wants_replica = self.replica || self.replica_of.is_some();
         let role = if wants_replica { "replica" } else { "master" };
-        let report = |result| NodeChange {
+        let report = |result, steps| NodeChange {
             result,
             node: new.to_string(),
             id: new_id.to_string(),
             role: Some(role),
+            steps,
         };
         if ctx.settings.dry_run {
-            if wants_replica {
-                let master = self
-                    .replica_of
-                    .as_deref()
-                    .unwrap_or("the master with the fewest replicas");
-                ctx.reporter
-                    .line(&format!("Plan: then make {new} a replica of {master}"));
+            let name = |id: &NodeId| node_name(ctx, &view, id);
+            let new_name = joining_name(ctx, &new);
+            let mut steps = Vec::new();
+            if !was_member {
+                steps.push(Step::Join {
+                    node: new_name.clone(),
+                });
             }
-            ctx.print_json("add-node", &report("planned"))?;
+            if wants_replica {
+                let master = self.master_for(ctx, &view, &new, &new_id)?;
+                steps.push(Step::Replicate {
+                    node: new_name,
+                    master: name(&master),
+                });
+            }
+            ctx.reporter
+                .line(&format!("Plan: add {new} ({})", new_id.short()));
+            for line in numbered(&steps, None) {
+                ctx.reporter.line(&line);
+            }
+            ctx.print_json("add-node", &report("planned", steps))?;
             return Ok(Outcome::Success);
         }
         if wants_replica {
@@ -92,7 +107,7 @@ impl AddNodeOpts {
         } else {
             "added"
         };
-        ctx.print_json("add-node", &report(result))?;
+        ctx.print_json("add-node", &report(result, Vec::new()))?;
         Ok(Outcome::Success)
     }
 
@@ -161,25 +176,7 @@ impl AddNodeOpts {
         if !me.myself().slots.is_empty() {
             bail!("{new} serves slots; it cannot become a replica");
         }
-        let master = match &self.replica_of {
-            Some(typed) => {
-                let line = resolve_node(ctx, &view, typed)?;
-                if !line.flags.master {
-                    return Err(Refusal::NotAMaster {
-                        flag: "--replica-of",
-                        given: typed.clone(),
-                        endpoint: line.addr.endpoint(),
-                    }
-                    .into());
-                }
-                line.id.clone()
-            }
-            None => {
-                let domain_of = domains(ctx, &view);
-                choose_master(&view, &domain_of, &new.host, std::slice::from_ref(id))
-                    .context("no master with slots to replicate")?
-            }
-        };
+        let master = self.master_for(ctx, &view, new, id)?;
         if me.myself().master_id.as_ref() == Some(&master) {
             return Ok(());
         }
@@ -188,6 +185,51 @@ impl AddNodeOpts {
         replicate(&ctx.pool, new, &master).await?;
         Ok(())
     }
+}
+
+impl AddNodeOpts {
+    /// The master the new node follows: `--replica-of`'s, else the one the placement rule
+    /// picks ([`crate::plan::placement`]).
+    fn master_for(
+        &self,
+        ctx: &Ctx,
+        view: &ClusterView,
+        new: &Endpoint,
+        id: &NodeId,
+    ) -> anyhow::Result<NodeId> {
+        match &self.replica_of {
+            Some(typed) => {
+                let line = resolve_node(ctx, view, typed)?;
+                if !line.flags.master {
+                    return Err(Refusal::NotAMaster {
+                        flag: "--replica-of",
+                        given: typed.clone(),
+                        endpoint: line.addr.endpoint(),
+                    }
+                    .into());
+                }
+                Ok(line.id.clone())
+            }
+            None => {
+                let domain_of = domains(ctx, view);
+                choose_master(
+                    view,
+                    &domain_of,
+                    &domain_at(ctx, new),
+                    std::slice::from_ref(id),
+                )
+                .context("no master with slots to replicate")
+            }
+        }
+    }
+}
+
+/// A node about to join, as a plan names it: its pod, else its address.
+fn joining_name(ctx: &Ctx, endpoint: &Endpoint) -> String {
+    ctx.members
+        .as_ref()
+        .and_then(|pods| pods.by_ip(&endpoint.host))
+        .map_or_else(|| endpoint.to_string(), |m| m.pod.clone())
 }
 
 /// Waits until the cluster may be changed, observing it from every seed but `outside` (the

@@ -12,10 +12,13 @@ use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start};
 use super::refusal::Refusal;
 use super::report::NodeChange;
-use super::target::{domains, resolve_node};
+use super::target::{domains, node_name, resolve_node};
 use crate::k8s::target::expand_pod_name;
+use crate::output::steps::numbered;
 use crate::plan::membership::{Leaving, leaving_state, repoint_replicas};
+use crate::plan::moves::SlotMove;
 use crate::plan::rebalance::plan_drain;
+use crate::plan::steps::{Step, move_steps, removal as steps_removal};
 use crate::redis::converge::wait_for_cluster;
 use crate::redis::membership::{forget_everywhere, replicate, reset_hard};
 use crate::redis::observe::{observe_cluster, observe_node};
@@ -64,7 +67,7 @@ impl DelNodeOpts {
                         "{} is not in the cluster and knows no peer; nothing to do",
                         self.node
                     ));
-                    ctx.print_json("del-node", &removal("nothing_to_do", &victim))?;
+                    ctx.print_json("del-node", &removal("nothing_to_do", &victim, Vec::new()))?;
                     return Ok(Outcome::Success);
                 }
                 Leaving::Stranger => {
@@ -75,8 +78,16 @@ impl DelNodeOpts {
                 }
             }
         }
+        // Where the leaving node's replicas go is planned before its slots move: with
+        // `cluster-allow-replica-migration yes` (Redis' default) the servers re-point the
+        // replicas of an emptied master themselves, and the run must still end as planned.
+        let planned_repoint = {
+            let domain_of = domains(ctx, &first);
+            repoint_replicas(&first, &domain_of, std::slice::from_ref(&id))
+        };
+        let mut drained = Vec::new();
         if reachable && !victim.flags.replica {
-            self.drain_if_asked(ctx, &id).await?;
+            drained = self.drain_if_asked(ctx, &id).await?;
         } else if !victim.slots.is_empty() {
             return Err(Refusal::UnreachableOwnsSlots {
                 node: victim.addr.endpoint(),
@@ -85,8 +96,13 @@ impl DelNodeOpts {
             .into());
         }
         let view = others_ready(ctx, &id).await?;
-        let domain_of = domains(ctx, &view);
-        let repoint = repoint_replicas(&view, &domain_of, std::slice::from_ref(&id));
+        let repoint: Vec<(NodeId, NodeId)> = planned_repoint
+            .into_iter()
+            .filter(|(replica, master)| {
+                view.report(replica)
+                    .is_some_and(|r| r.myself().master_id.as_ref() != Some(master))
+            })
+            .collect();
         let endpoint = endpoint_of(&view, &id);
         let name = endpoint
             .as_ref()
@@ -95,19 +111,20 @@ impl DelNodeOpts {
             "Plan: remove {name} ({}) from the cluster",
             id.short()
         ));
-        for (replica, master) in &repoint {
-            ctx.reporter.line(&format!(
-                "  make {} a replica of {}",
-                replica.short(),
-                master.short()
-            ));
+        let label = |node: &NodeId| node_name(ctx, &first, node);
+        let mut steps = move_steps(&drained, &label);
+        steps.extend(repoint.iter().map(|(replica, master)| Step::Replicate {
+            node: label(replica),
+            master: label(master),
+        }));
+        let leaving = [label(&id)];
+        let answering: &[String] = if reachable { &leaving } else { &[] };
+        steps.extend(steps_removal(&leaving, answering));
+        for line in numbered(&steps, None) {
+            ctx.reporter.line(&line);
         }
-        ctx.reporter.line(&format!(
-            "  FORGET it on every other node{}",
-            if reachable { ", then reset it" } else { "" }
-        ));
         if ctx.settings.dry_run {
-            ctx.print_json("del-node", &removal("planned", &victim))?;
+            ctx.print_json("del-node", &removal("planned", &victim, steps))?;
             return Ok(Outcome::Success);
         }
         ctx.confirm(
@@ -135,19 +152,24 @@ impl DelNodeOpts {
             ctx.pool.forget(e);
         }
         ctx.reporter.done(format!("{name} removed"));
-        let seeds: Vec<Endpoint> = ctx
+        // Observed from the other seeds; when the node removed was the only one (`--seed` at
+        // it), from the nodes that stay.
+        let mut seeds: Vec<Endpoint> = ctx
             .seeds
             .iter()
             .filter(|s| Some(*s) != endpoint.as_ref())
             .cloned()
             .collect();
+        if seeds.is_empty() {
+            seeds = others.clone();
+        }
         let rest = observe_cluster(&ctx.pool, &seeds)
             .await
             .context("cannot read the cluster")?;
         if rest.known_nodes().contains_key(&id) {
             bail!("a node still lists {name} after FORGET; run the same command again");
         }
-        ctx.print_json("del-node", &removal("removed", &victim))?;
+        ctx.print_json("del-node", &removal("removed", &victim, Vec::new()))?;
         Ok(Outcome::Success)
     }
 
@@ -174,14 +196,16 @@ impl DelNodeOpts {
             "Plan: reset {name} ({}): every other node has already forgotten it (an earlier del-node stopped before resetting it)",
             id.short()
         ));
-        let change = |result| NodeChange {
+        let change = |result, steps| NodeChange {
             result,
             node: name.clone(),
             id: id.to_string(),
             role: None,
+            steps,
         };
         if ctx.settings.dry_run {
-            ctx.print_json("del-node", &change("planned"))?;
+            let steps = vec![Step::Reset { node: name.clone() }];
+            ctx.print_json("del-node", &change("planned", steps))?;
             return Ok(Outcome::Success);
         }
         ctx.confirm(&format!("Reset {name}?"), "reset the node", true)?;
@@ -190,16 +214,17 @@ impl DelNodeOpts {
             .with_context(|| format!("cannot reset {name}"))?;
         ctx.pool.forget(&report.endpoint);
         ctx.reporter.done(format!("{name} removed"));
-        ctx.print_json("del-node", &change("reset"))?;
+        ctx.print_json("del-node", &change("reset", Vec::new()))?;
         Ok(Outcome::Success)
     }
 
     /// A master with slots: refuse without `--drain`; with it, move its slots away.
-    async fn drain_if_asked(&self, ctx: &Ctx, id: &NodeId) -> anyhow::Result<()> {
+    /// Returns the moves planned.
+    async fn drain_if_asked(&self, ctx: &Ctx, id: &NodeId) -> anyhow::Result<Vec<SlotMove>> {
         let start = start(ctx).await?;
         let holds = start.slots.get(id).map_or(0, |s| s.len());
         if holds == 0 && start.resume.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         if !self.drain && holds > 0 {
             return Err(Refusal::NeedsDrain {
@@ -217,13 +242,13 @@ impl DelNodeOpts {
         execute(
             ctx,
             &start,
-            moves,
+            moves.clone(),
             &replan,
             &self.moves.options(),
             "Move this node's slots away?",
         )
         .await?;
-        Ok(())
+        Ok(moves)
     }
 }
 
@@ -263,11 +288,12 @@ async fn others_ready(ctx: &Ctx, leaving: &NodeId) -> anyhow::Result<ClusterView
 }
 
 /// `del-node`'s `-o json` result for `node`.
-fn removal(result: &'static str, node: &NodeLine) -> NodeChange {
+fn removal(result: &'static str, node: &NodeLine, steps: Vec<Step>) -> NodeChange {
     NodeChange {
         result,
         node: node.addr.endpoint().to_string(),
         id: node.id.to_string(),
         role: None,
+        steps,
     }
 }

@@ -42,6 +42,7 @@ impl FailoverOpts {
             node: line.addr.endpoint().to_string(),
             id: line.id.to_string(),
             role: Some("master"),
+            steps: Vec::new(),
         };
         if line.flags.master {
             // A failover an interrupted run started may not have reached every node yet: the

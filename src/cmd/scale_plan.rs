@@ -4,8 +4,9 @@
 //! fresh observation with the same planners.
 
 use crate::k8s::{K8s, Pods};
+use crate::output::steps::numbered;
 use crate::plan::membership::as_staying_see_it;
-use crate::plan::scale::{PodNode, ScaleInput, ScalePlan, ScalePod, ScaleStep, plan_scale};
+use crate::plan::scale::{PodNode, ScaleInput, ScalePlan, ScalePod, plan_scale};
 use crate::redis::sample::sample;
 use crate::topology::{ClusterView, Endpoint};
 
@@ -101,44 +102,8 @@ pub async fn plan(
     if plan.steps.is_empty() {
         ctx.reporter.line("  nothing to change");
     }
-    for (i, step) in plan.steps.iter().enumerate() {
-        ctx.reporter.line(&format!(
-            "  {}. {}",
-            i + 1,
-            describe(step, shape.statefulset)
-        ));
+    for line in numbered(&plan.steps, Some(shape.statefulset)) {
+        ctx.reporter.line(&line);
     }
     Ok(plan)
-}
-
-/// One step as the plan prints it.
-pub(super) fn describe(step: &ScaleStep, statefulset: &str) -> String {
-    match step {
-        ScaleStep::ScaleStatefulset { from, to } => {
-            format!("scale statefulset {statefulset} {from} → {to}")
-        }
-        ScaleStep::Join { pod } => format!("{pod} joins the cluster (MEET)"),
-        ScaleStep::Promote { pod, replaces } => format!(
-            "promote {pod} in place of its master {replaces} (its slots change hands, no key moves)"
-        ),
-        ScaleStep::MoveSlots {
-            from,
-            to,
-            slots,
-            ranges,
-            keys,
-        } => {
-            let keys = keys.map_or_else(String::new, |k| format!(", {k} key(s)"));
-            let shown = if ranges.len() > 40 {
-                format!("{}…", &ranges[..ranges[..40].rfind(' ').unwrap_or(40)])
-            } else {
-                ranges.clone()
-            };
-            format!("move {slots} slot(s) ({shown}) from {from} to {to}{keys}")
-        }
-        ScaleStep::Replicate { pod, master } => format!("make {pod} a replica of {master}"),
-        ScaleStep::Forget { pod } => format!("every staying node forgets {pod}"),
-        ScaleStep::Reset { pod } => format!("reset {pod} (CLUSTER RESET HARD)"),
-        ScaleStep::DeleteClaim { claim } => format!("delete PVC {claim} (its data is gone)"),
-    }
 }

@@ -111,18 +111,7 @@ fn scale(pods: Vec<ScalePod>, masters: usize, claims: bool) -> (String, String) 
     let mut plan = plan_scale(&input).unwrap();
     let keys: BTreeMap<u16, u64> = plan.moves.iter().map(|m| (m.slot, 3)).collect();
     plan.count_keys(&keys);
-    let text: Vec<String> = plan
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            format!(
-                "  {}. {}",
-                i + 1,
-                super::scale_plan::describe(s, "redis-cluster")
-            )
-        })
-        .collect();
+    let text = crate::output::steps::numbered(&plan.steps, Some("redis-cluster"));
     let report = ScaleChange {
         result: "planned",
         statefulset: "redis-cluster".into(),

@@ -35,3 +35,25 @@ pub fn domains(ctx: &Ctx, view: &ClusterView) -> impl Fn(&crate::topology::NodeI
         .collect();
     move |id| hosts.get(id).cloned().unwrap_or_default()
 }
+
+/// The failure domain of the node at `endpoint`: its pod's (zone, else Kubernetes node) in
+/// Kubernetes mode, else its host, as [`domains`] names them.
+pub fn domain_at(ctx: &Ctx, endpoint: &crate::topology::Endpoint) -> String {
+    ctx.members
+        .as_ref()
+        .and_then(|pods| pods.by_ip(&endpoint.host))
+        .map_or_else(|| endpoint.host.clone(), |m| m.domain())
+}
+
+/// How a plan names a node: its pod in Kubernetes mode, else its address (else its short id).
+pub fn node_name(ctx: &Ctx, view: &ClusterView, id: &crate::topology::NodeId) -> String {
+    let endpoint = crate::topology::lookup::endpoint_of(view, id);
+    let pod = endpoint.as_ref().and_then(|e| {
+        ctx.members
+            .as_ref()
+            .and_then(|pods| pods.by_ip(&e.host))
+            .map(|m| m.pod.clone())
+    });
+    pod.or_else(|| endpoint.map(|e| e.to_string()))
+        .unwrap_or_else(|| id.short().to_string())
+}

@@ -7,6 +7,7 @@ pub mod prompt;
 pub mod reply;
 pub mod reporter;
 pub mod status;
+pub mod steps;
 pub mod styles;
 pub mod table;
 

@@ -18,3 +18,4 @@ pub mod replicas;
 pub mod roles;
 pub mod rollout;
 pub mod scale;
+pub mod steps;

@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::moves::{SlotMove, summarize};
+use super::moves::SlotMove;
 use super::rebalance::{BalanceError, plan_drain, plan_rebalance};
 use super::roles::{RoleFacts, RolesError, assign_roles};
+use super::steps::{Step, move_steps, removal};
 use crate::topology::{NodeId, SlotSet};
 
 /// A pod of the StatefulSet as the planner sees it.
@@ -62,67 +63,6 @@ pub struct ScaleInput {
     pub claims: Vec<(String, u32)>,
 }
 
-/// One step.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
-pub enum ScaleStep {
-    /// `spec.replicas` from → to.
-    ScaleStatefulset {
-        /// Pods before.
-        from: u32,
-        /// Pods after.
-        to: u32,
-    },
-    /// The pod's empty node joins the cluster (MEET).
-    Join {
-        /// The pod.
-        pod: String,
-    },
-    /// `CLUSTER FAILOVER` on a staying replica of a leaving master.
-    Promote {
-        /// The replica's pod.
-        pod: String,
-        /// The leaving master's pod it replaces.
-        replaces: String,
-    },
-    /// Slots (and their keys) move from one master to another.
-    MoveSlots {
-        /// Source pod.
-        from: String,
-        /// Target pod.
-        to: String,
-        /// How many slots.
-        slots: usize,
-        /// Which, as ranges.
-        ranges: String,
-        /// Keys they hold now (sampled), when known.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        keys: Option<u64>,
-    },
-    /// `CLUSTER REPLICATE`: the pod's node follows `master`.
-    Replicate {
-        /// The replica's pod.
-        pod: String,
-        /// Its master's pod.
-        master: String,
-    },
-    /// Every staying node forgets the pod's node.
-    Forget {
-        /// The leaving pod.
-        pod: String,
-    },
-    /// `CLUSTER RESET HARD` on the leaving pod's node.
-    Reset {
-        /// The leaving pod.
-        pod: String,
-    },
-    /// The PersistentVolumeClaim goes (its data with it).
-    DeleteClaim {
-        /// The claim.
-        claim: String,
-    },
-}
-
 /// The plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ScalePlan {
@@ -133,7 +73,7 @@ pub struct ScalePlan {
     /// Pods after.
     pub to_pods: u32,
     /// The steps, in order.
-    pub steps: Vec<ScaleStep>,
+    pub steps: Vec<Step>,
     /// The slot moves behind the `move_slots` steps (node ids; `new:<pod>` for new pods).
     #[serde(skip)]
     pub moves: Vec<SlotMove>,
@@ -194,7 +134,7 @@ pub fn plan_scale(input: &ScaleInput) -> Result<ScalePlan, ScaleError> {
     })
 }
 
-type Steps = (Vec<ScaleStep>, Vec<SlotMove>);
+type Steps = (Vec<Step>, Vec<SlotMove>);
 
 fn up(
     input: &ScaleInput,
@@ -204,7 +144,7 @@ fn up(
 ) -> Result<Steps, ScaleError> {
     let mut steps = Vec::new();
     if want > input.pods_now {
-        steps.push(ScaleStep::ScaleStatefulset {
+        steps.push(Step::ScaleStatefulset {
             from: input.pods_now,
             to: want,
         });
@@ -214,7 +154,9 @@ fn up(
         staying
             .iter()
             .filter(|p| p.node.is_none())
-            .map(|p| ScaleStep::Join { pod: p.pod.clone() }),
+            .map(|p| Step::Join {
+                node: p.pod.clone(),
+            }),
     );
     let facts: Vec<RoleFacts> = staying.iter().map(|p| facts(p)).collect();
     let roles = assign_roles(&facts, input.masters, input.replicas)?;
@@ -277,8 +219,8 @@ fn down(
         if slots.get(&master).is_none_or(SlotSet::is_empty) {
             continue; // another replica of it took over already
         }
-        steps.push(ScaleStep::Promote {
-            pod: name(&replica),
+        steps.push(Step::Promote {
+            node: name(&replica),
             replaces: name(&master),
         });
         let handed = slots
@@ -311,9 +253,9 @@ fn down(
         .collect();
     let roles = assign_roles(&facts, input.masters, input.replicas)?;
     steps.extend(replicate_steps(&roles.replicate, name));
-    steps.extend(leaving.iter().map(|id| ScaleStep::Forget { pod: name(id) }));
-    steps.extend(leaving.iter().map(|id| ScaleStep::Reset { pod: name(id) }));
-    steps.push(ScaleStep::ScaleStatefulset {
+    let names: Vec<String> = leaving.iter().map(name).collect();
+    steps.extend(removal(&names, &names));
+    steps.push(Step::ScaleStatefulset {
         from: input.pods_now,
         to: want,
     });
@@ -322,7 +264,7 @@ fn down(
             .claims
             .iter()
             .filter(|(_, ordinal)| *ordinal >= want)
-            .map(|(claim, _)| ScaleStep::DeleteClaim {
+            .map(|(claim, _)| Step::DeleteClaim {
                 claim: claim.clone(),
             }),
     );
@@ -355,33 +297,18 @@ fn slots_of(pods: &[&ScalePod], id: &NodeId) -> SlotSet {
 fn replicate_steps<'a>(
     links: &'a [(NodeId, NodeId)],
     name: &'a dyn Fn(&NodeId) -> String,
-) -> impl Iterator<Item = ScaleStep> + 'a {
-    links
-        .iter()
-        .map(move |(replica, master)| ScaleStep::Replicate {
-            pod: name(replica),
-            master: name(master),
-        })
-}
-
-fn move_steps(moves: &[SlotMove], name: &dyn Fn(&NodeId) -> String) -> Vec<ScaleStep> {
-    summarize(moves)
-        .into_iter()
-        .map(|(from, to, set)| ScaleStep::MoveSlots {
-            from: name(&from),
-            to: name(&to),
-            slots: set.len(),
-            ranges: set.to_string(),
-            keys: None,
-        })
-        .collect()
+) -> impl Iterator<Item = Step> + 'a {
+    links.iter().map(move |(replica, master)| Step::Replicate {
+        node: name(replica),
+        master: name(master),
+    })
 }
 
 impl ScalePlan {
     /// Fills each `move_slots` step's key count from keys per slot (sampled).
     pub fn count_keys(&mut self, keys: &BTreeMap<u16, u64>) {
         for step in &mut self.steps {
-            if let ScaleStep::MoveSlots {
+            if let Step::MoveSlots {
                 ranges, keys: k, ..
             } = step
             {

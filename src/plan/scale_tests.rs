@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::plan::layout::even_slot_split;
+use crate::plan::steps::Step;
 use crate::topology::fixtures::fixture_id;
 
 /// Pod `i` of `redis-cluster`, in its own domain, with a node serving `slots` (masters) or
@@ -52,16 +53,16 @@ fn kinds(plan: &ScalePlan) -> Vec<String> {
     plan.steps
         .iter()
         .map(|s| match s {
-            ScaleStep::ScaleStatefulset { from, to } => format!("statefulset {from}->{to}"),
-            ScaleStep::Join { pod } => format!("join {pod}"),
-            ScaleStep::Promote { pod, replaces } => format!("promote {pod} for {replaces}"),
-            ScaleStep::MoveSlots {
+            Step::ScaleStatefulset { from, to } => format!("statefulset {from}->{to}"),
+            Step::Join { node } => format!("join {node}"),
+            Step::Promote { node, replaces } => format!("promote {node} for {replaces}"),
+            Step::MoveSlots {
                 from, to, slots, ..
             } => format!("move {slots} {from}->{to}"),
-            ScaleStep::Replicate { pod, master } => format!("replicate {pod}->{master}"),
-            ScaleStep::Forget { pod } => format!("forget {pod}"),
-            ScaleStep::Reset { pod } => format!("reset {pod}"),
-            ScaleStep::DeleteClaim { claim } => format!("delete {claim}"),
+            Step::Replicate { node, master } => format!("replicate {node}->{master}"),
+            Step::Forget { node } => format!("forget {node}"),
+            Step::Reset { node } => format!("reset {node}"),
+            Step::DeleteClaim { claim } => format!("delete {claim}"),
         })
         .map(|s| s.replace("redis-cluster-", "p"))
         .collect()
@@ -195,7 +196,7 @@ fn key_counts_are_filled_per_move_from_the_sampled_slots() {
         .steps
         .iter()
         .filter_map(|s| match s {
-            ScaleStep::MoveSlots { keys, .. } => Some(*keys),
+            Step::MoveSlots { keys, .. } => Some(*keys),
             _ => None,
         })
         .collect();

@@ -99,7 +99,7 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
         "{planned:#}"
     );
     assert_eq!(
-        (&steps[3]["pod"], &steps[3]["master"]),
+        (&steps[3]["node"], &steps[3]["master"]),
         (&"redis-cluster-7".into(), &"redis-cluster-6".into())
     );
     let moving: Vec<&Value> = steps.iter().filter(|s| s["step"] == "move_slots").collect();
@@ -181,7 +181,7 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
         .expect("steps")
         .iter()
         .map(|s| {
-            let who = s["pod"].as_str().or(s["claim"].as_str()).unwrap_or("");
+            let who = s["node"].as_str().or(s["claim"].as_str()).unwrap_or("");
             format!("{} {who}", s["step"].as_str().unwrap())
         })
         .collect();

@@ -94,3 +94,80 @@ fn every_command_prints_one_json_document_with_its_schema() {
     );
     assert_keys_intact(&nodes.seed(), "j", 1_000);
 }
+
+#[test]
+fn add_node_and_del_node_dry_runs_list_the_steps_the_real_runs_take() {
+    // As the manifests run them: with replica migration allowed (Redis' default), the
+    // servers move replicas of an emptied or orphaned master by themselves, after the plan.
+    let mut nodes = Nodes::secured(
+        Access::default(),
+        Box::new(|_| vec!["--cluster-allow-replica-migration".into(), "no".into()]),
+    );
+    nodes.add(3);
+    nodes.init(0);
+    nodes.write_keys("steps", 1_000);
+    let fresh = nodes.add(1).remove(0);
+
+    let plan = json(&nodes, "add-node", &[&fresh, "--replica", "--dry-run"]);
+    let steps = plan["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 2, "{plan}");
+    assert_eq!(
+        (&steps[0]["step"], &steps[0]["node"]),
+        (&"join".into(), &fresh.clone().into())
+    );
+    assert_eq!(steps[1]["step"], "replicate");
+    let master = steps[1]["master"].as_str().expect("master").to_string();
+    assert_success(&nodes.plugin(&["add-node", &fresh, "--replica", "--yes"]));
+    // As a node that stays sees it (the master removed below is reset).
+    let master_line = |addr: &str| {
+        nodes
+            .nodes
+            .iter()
+            .find(|n| n.addr() == fresh)
+            .expect("the new replica stays")
+            .cli(&["cluster", "nodes"])
+            .lines()
+            .find(|l| {
+                l.split(' ')
+                    .nth(1)
+                    .is_some_and(|a| a.starts_with(&format!("{addr}@")))
+            })
+            .map(str::to_string)
+            .expect("listed")
+    };
+    let master_id = master_line(&master).split(' ').next().unwrap().to_string();
+    assert_eq!(
+        master_line(&fresh).split(' ').nth(3),
+        Some(master_id.as_str()),
+        "the replica follows the master the plan named"
+    );
+
+    // Removing that master: its slots drained to the two others, its replica re-pointed,
+    // then forgotten everywhere and reset.
+    let plan = json(&nodes, "del-node", &[&master, "--drain", "--dry-run"]);
+    let kinds: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["move_slots", "move_slots", "replicate", "forget", "reset"],
+        "{plan}"
+    );
+    let repointed = plan["steps"][2]["master"].as_str().unwrap().to_string();
+    assert_ne!(repointed, master);
+    assert_success(&nodes.plugin(&["del-node", &master, "--drain", "--yes"]));
+    let new_master_id = master_line(&repointed)
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        master_line(&fresh).split(' ').nth(3),
+        Some(new_master_id.as_str())
+    );
+    // Read through a node that stays: the seed node was the one removed (and reset).
+    assert_keys_intact(&repointed, "steps", 1_000);
+}

@@ -1,0 +1,118 @@
+//! The steps of membership and Kubernetes changes as values: what `scale`, `add-node` and
+//! `del-node` print with `--dry-run` and report with `-o json` (`steps`), in the order they
+//! run. Nodes are named by their pod in Kubernetes mode, else by their address.
+
+use serde::Serialize;
+
+use super::moves::{SlotMove, summarize};
+use crate::topology::NodeId;
+
+/// One step of a membership or Kubernetes change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// `spec.replicas` from → to.
+    ScaleStatefulset {
+        /// Pods before.
+        from: u32,
+        /// Pods after.
+        to: u32,
+    },
+    /// The pod's empty node joins the cluster (MEET).
+    Join {
+        /// The node (its pod in Kubernetes mode, else its address).
+        node: String,
+    },
+    /// `CLUSTER FAILOVER` on a staying replica of a leaving master.
+    Promote {
+        /// The replica (its pod, else its address).
+        node: String,
+        /// The leaving master's pod it replaces.
+        replaces: String,
+    },
+    /// Slots (and their keys) move from one master to another.
+    MoveSlots {
+        /// Source pod.
+        from: String,
+        /// Target pod.
+        to: String,
+        /// How many slots.
+        slots: usize,
+        /// Which, as ranges.
+        ranges: String,
+        /// Keys they hold now (sampled), when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        keys: Option<u64>,
+    },
+    /// `CLUSTER REPLICATE`: the pod's node follows `master`.
+    Replicate {
+        /// The replica (its pod, else its address).
+        node: String,
+        /// Its master's pod.
+        master: String,
+    },
+    /// Every staying node forgets the pod's node.
+    Forget {
+        /// The leaving node (its pod, else its address).
+        node: String,
+    },
+    /// `CLUSTER RESET HARD` on the leaving pod's node.
+    Reset {
+        /// The leaving node (its pod, else its address).
+        node: String,
+    },
+    /// The PersistentVolumeClaim goes (its data with it).
+    DeleteClaim {
+        /// The claim.
+        claim: String,
+    },
+}
+
+/// The `move_slots` steps of `moves`, one per (source, target), named by `name`.
+pub fn move_steps(moves: &[SlotMove], name: &dyn Fn(&NodeId) -> String) -> Vec<Step> {
+    summarize(moves)
+        .into_iter()
+        .map(|(from, to, set)| Step::MoveSlots {
+            from: name(&from),
+            to: name(&to),
+            slots: set.len(),
+            ranges: set.to_string(),
+            keys: None,
+        })
+        .collect()
+}
+
+/// How nodes leave, the same for `del-node` and `scale` down: every staying node forgets
+/// every leaving node before any leaving node is reset (a node reset while a member still
+/// lists it would linger there without an address); `reachable` are those that answer, the
+/// only ones a reset can reach.
+pub fn removal(leaving: &[String], reachable: &[String]) -> Vec<Step> {
+    leaving
+        .iter()
+        .map(|node| Step::Forget { node: node.clone() })
+        .chain(
+            leaving
+                .iter()
+                .filter(|n| reachable.contains(n))
+                .map(|node| Step::Reset { node: node.clone() }),
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_leaving_node_is_forgotten_before_any_is_reset_and_only_answering_ones_are_reset() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            removal(&names(&["a", "b"]), &names(&["b"])),
+            [
+                Step::Forget { node: "a".into() },
+                Step::Forget { node: "b".into() },
+                Step::Reset { node: "b".into() },
+            ]
+        );
+    }
+}
