@@ -264,6 +264,15 @@ fn an_ip_cluster_moves_to_hostnames_one_pod_at_a_time_and_commands_and_keys_work
     plugin_ok(&["-n", n, "failover", &replica, "--yes"]);
     plugin_ok(&["-n", n, "rebalance", "--yes"]);
     assert_names_everywhere(n);
+    // New pods come from the template: they announce their names from the start.
+    plugin_ok(&["-n", n, "scale", "--masters", "4", "--yes"]);
+    assert_names_everywhere(n);
+    let status = status_json(&plugin_ok(&["-n", n, "status", "-o", "json"]));
+    assert_eq!(
+        status["nodes"].as_array().map(Vec::len),
+        Some(8),
+        "{status}"
+    );
     let p = port.to_string();
     redis_cli(&["-c", "-h", &host, "-p", &p, "set", "after", "moves"]);
     assert_eq!(
@@ -274,7 +283,7 @@ fn an_ip_cluster_moves_to_hostnames_one_pod_at_a_time_and_commands_and_keys_work
     let (bad, _) = redis_py(&host, port, "py", 1000, false);
     assert!(
         bad.is_empty(),
-        "after reshard, failover, rebalance: {bad:?}"
+        "after reshard, failover, rebalance, scale: {bad:?}"
     );
     assert!(proxy.interrupt().success());
 }
