@@ -8,16 +8,9 @@ use crate::harness::*;
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-redis_cluster");
 
-/// The slots node `addr` serves, as its own `CLUSTER NODES` line says.
+/// The slots the node at `addr` serves.
 fn own_slots(nodes: &Nodes, addr: &str) -> usize {
-    let node = nodes.nodes.iter().find(|n| n.addr() == addr).expect("node");
-    let lines = node.cli(&["cluster", "nodes"]);
-    slots_in_line(
-        lines
-            .lines()
-            .find(|l| l.contains("myself"))
-            .expect("own line"),
-    )
+    own_slot_count(nodes.nodes.iter().find(|n| n.addr() == addr).expect("node"))
 }
 
 #[test]

@@ -148,6 +148,17 @@ pub fn slots_in_line(line: &str) -> usize {
         .sum()
 }
 
+/// The slots `node` serves, as its own `CLUSTER NODES` line says.
+pub fn own_slot_count(node: &RedisNode) -> usize {
+    let lines = node.cli(&["cluster", "nodes"]);
+    slots_in_line(
+        lines
+            .lines()
+            .find(|l| l.contains("myself"))
+            .expect("own line"),
+    )
+}
+
 /// Slot count per master as `node` sees it, sorted: `[4096, 4096, 4096, 4096]`.
 pub fn slot_counts(node: &RedisNode) -> Vec<usize> {
     let mut counts: Vec<usize> = node

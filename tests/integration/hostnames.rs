@@ -8,9 +8,8 @@
 use std::collections::BTreeSet;
 
 use crate::harness::*;
-use crate::proxy::support::{ProxyProcess, redis_py};
-
-const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-redis_cluster");
+use crate::proxy::start_proxy;
+use crate::proxy::support::redis_py;
 
 #[test]
 fn a_cluster_that_sends_clients_to_names_is_formed_moved_and_healed_like_any_other() {
@@ -55,17 +54,7 @@ fn a_cluster_that_sends_clients_to_names_is_formed_moved_and_healed_like_any_oth
         "a redirect names the node: {moved}"
     );
 
-    let mut command = std::process::Command::new(PLUGIN);
-    command.args([
-        "--seed",
-        &nodes.seed(),
-        "proxy",
-        "--address",
-        &next_host(),
-        "-o",
-        "json",
-    ]);
-    let proxy = ProxyProcess::start(command, std::time::Duration::from_secs(30));
+    let proxy = start_proxy(&nodes);
     let (host, port) = (proxy.host(), proxy.port());
     let (bad, hosts) = redis_py(&host, port, "named", 1500, true);
     assert!(bad.is_empty(), "{bad:?}");

@@ -153,16 +153,8 @@ fn a_reshard_killed_after_saving_its_journal_shows_it_in_a_dry_run_and_the_same_
     nodes.write_keys("journal", 2_000);
     let seed = nodes.seed();
     let to = nodes.nodes[1].addr();
-    let slots_of = |addr: &str| {
-        let node = nodes.nodes.iter().find(|n| n.addr() == addr).expect("node");
-        let lines = node.cli(&["cluster", "nodes"]);
-        slots_in_line(
-            lines
-                .lines()
-                .find(|l| l.contains("myself"))
-                .expect("own line"),
-        )
-    };
+    let slots_of =
+        |addr: &str| own_slot_count(nodes.nodes.iter().find(|n| n.addr() == addr).expect("node"));
     let before = slots_of(&to);
     let args = [
         "--seed",

@@ -16,7 +16,7 @@ pub mod support;
 use support::{ProxyProcess, redis_benchmark, redis_cli, redis_py};
 
 /// `proxy` for `nodes` on a host of its own.
-fn start_proxy(nodes: &Nodes) -> ProxyProcess {
+pub fn start_proxy(nodes: &Nodes) -> ProxyProcess {
     let mut command = Command::new(PLUGIN);
     command.args([
         "--seed",
