@@ -147,6 +147,7 @@ impl ReshardOpts {
         )
         .await?;
         ctx.finish_journal(journal).await?;
+        crate::failpoint::hit("journal-finished");
         ctx.print_json("reshard", &report)?;
         Ok(Outcome::Success)
     }

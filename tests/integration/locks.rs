@@ -202,10 +202,24 @@ fn a_reshard_killed_after_saving_its_journal_shows_it_in_a_dry_run_and_the_same_
     assert_success(&again);
     assert_eq!(slots_of(&to), before + SLOTS);
     assert_eq!(lock_files(state.path()), Vec::<String>::new());
+    // Killed after its journal was marked done, before it let go of the lock: the same
+    // command run again moves nothing (it is not taken for a new reshard of 1500 more).
+    let finished = plugin_in(state.path(), &args, &[(FAILPOINT, "journal-finished")]);
+    assert_exit(&finished, 137);
+    assert_eq!(slots_of(&to), before + 2 * SLOTS, "it had moved its slots");
+    let again = plugin_in(state.path(), &args, &[]);
+    assert_success(&again);
+    assert!(
+        stderr(&again).contains("had moved all 1500 of its slot(s) when it was stopped"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(slots_of(&to), before + 2 * SLOTS, "nothing more moved");
+    assert_eq!(lock_files(state.path()), Vec::<String>::new());
     // Run once more, it is a new reshard of its own.
     let third = plugin_in(state.path(), &args, &[]);
     assert_success(&third);
-    assert_eq!(slots_of(&to), before + 2 * SLOTS);
+    assert_eq!(slots_of(&to), before + 3 * SLOTS);
     nodes.assert_redis_cli_agrees_healthy();
     nodes.assert_keys_intact("journal", 2_000);
 }
