@@ -73,6 +73,7 @@ fn scale_pods(masters: &[u32], replicas: &[(u32, u32)]) -> Vec<ScalePod> {
             slots,
             master: master.map(|m| fixture_id(m as usize)),
         }),
+        lingering: false,
     };
     let mut pods: Vec<ScalePod> = masters
         .iter()
@@ -107,6 +108,7 @@ fn scale(pods: Vec<ScalePod>, masters: usize, claims: bool) -> (String, String) 
         pods,
         masters,
         replicas: 1,
+        open_slots: 0,
     };
     let mut plan = plan_scale(&input).unwrap();
     let keys: BTreeMap<u16, u64> = plan.moves.iter().map(|m| (m.slot, 3)).collect();

@@ -14,6 +14,9 @@ pub fn describe(step: &Step, statefulset: Option<&str>) -> String {
         Step::Promote { node, replaces } => format!(
             "promote {node} in place of its master {replaces} (its slots change hands, no key moves)"
         ),
+        Step::FinishMoves { slots } => {
+            format!("finish {slots} slot(s) an interrupted run left open")
+        }
         Step::MoveSlots {
             from,
             to,

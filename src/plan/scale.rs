@@ -32,6 +32,9 @@ pub struct ScalePod {
     pub domain: String,
     /// Its node, when it answered as a member of the cluster (else it joins).
     pub node: Option<PodNode>,
+    /// Its node is no member but still knows peers: every member forgot it and it was not
+    /// reset yet (an interrupted removal); a leaving one is reset.
+    pub lingering: bool,
 }
 
 /// A member's node.
@@ -61,6 +64,10 @@ pub struct ScaleInput {
     /// Claims of the pods (name, ordinal), to delete those of leaving pods; empty unless
     /// `--delete-pvcs`.
     pub claims: Vec<(String, u32)>,
+    /// Slots an interrupted run left open: they are finished before any slot moves, and
+    /// no replica is promoted while one is (Redis 7.0 does not carry migration marks over a
+    /// failover).
+    pub open_slots: usize,
 }
 
 /// The plan.
@@ -109,6 +116,7 @@ pub fn plan_scale(input: &ScaleInput) -> Result<ScalePlan, ScaleError> {
                 ordinal,
                 domain: String::new(),
                 node: None,
+                lingering: false,
             });
         }
     }
@@ -168,6 +176,7 @@ fn up(
         .collect();
     let weights = slots.keys().map(|id| (id.clone(), 1.0)).collect();
     let moves = plan_rebalance(&slots, &weights, 0.0)?;
+    steps.extend(finish_moves(input));
     steps.extend(move_steps(&moves, name));
     Ok((steps, moves))
 }
@@ -178,7 +187,7 @@ fn down(
     want: u32,
     name: &dyn Fn(&NodeId) -> String,
 ) -> Result<Steps, ScaleError> {
-    let mut steps = Vec::new();
+    let mut steps: Vec<Step> = finish_moves(input).collect();
     let members: Vec<&ScalePod> = pods.iter().filter(|p| p.node.is_some()).collect();
     let leaving: Vec<NodeId> = members
         .iter()
@@ -213,7 +222,7 @@ fn down(
         .collect();
     let mut promoted = 0;
     for (replica, master) in candidates {
-        if serving_staying + promoted >= input.masters {
+        if input.open_slots > 0 || serving_staying + promoted >= input.masters {
             break;
         }
         if slots.get(&master).is_none_or(SlotSet::is_empty) {
@@ -255,6 +264,13 @@ fn down(
     steps.extend(replicate_steps(&roles.replicate, name));
     let names: Vec<String> = leaving.iter().map(name).collect();
     steps.extend(removal(&names, &names));
+    steps.extend(
+        pods.iter()
+            .filter(|p| p.ordinal >= want && p.lingering)
+            .map(|p| Step::Reset {
+                node: p.pod.clone(),
+            }),
+    );
     steps.push(Step::ScaleStatefulset {
         from: input.pods_now,
         to: want,
@@ -269,6 +285,15 @@ fn down(
             }),
     );
     Ok((steps, moves))
+}
+
+/// The `finish_moves` step when slots are open.
+fn finish_moves(input: &ScaleInput) -> impl Iterator<Item = Step> {
+    (input.open_slots > 0)
+        .then_some(Step::FinishMoves {
+            slots: input.open_slots,
+        })
+        .into_iter()
 }
 
 /// A pod's role facts as observed (a new pod: empty, no master).

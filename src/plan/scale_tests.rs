@@ -17,6 +17,7 @@ fn pod(i: u32, slots: Option<SlotSet>, master: Option<u32>) -> ScalePod {
             slots: slots.unwrap_or_default(),
             master: master.map(|m| fixture_id(m as usize)),
         }),
+        lingering: false,
     }
 }
 
@@ -46,6 +47,7 @@ fn input(pods: Vec<ScalePod>, masters: usize, replicas: usize) -> ScaleInput {
         masters,
         replicas,
         claims: Vec::new(),
+        open_slots: 0,
     }
 }
 
@@ -56,6 +58,7 @@ fn kinds(plan: &ScalePlan) -> Vec<String> {
             Step::ScaleStatefulset { from, to } => format!("statefulset {from}->{to}"),
             Step::Join { node } => format!("join {node}"),
             Step::Promote { node, replaces } => format!("promote {node} for {replaces}"),
+            Step::FinishMoves { slots } => format!("finish {slots}"),
             Step::MoveSlots {
                 from, to, slots, ..
             } => format!("move {slots} {from}->{to}"),
@@ -215,4 +218,43 @@ fn a_shape_the_pods_cannot_take_is_refused() {
             masters: 3
         }))
     );
+}
+
+#[test]
+fn slots_an_interrupted_run_left_open_are_finished_first_and_no_replica_is_promoted_meanwhile() {
+    // The same cluster as the promotion case, killed while it drained: one slot open.
+    let pods = cluster(&[0, 1, 6, 7], &[(2, 6), (3, 7), (4, 0), (5, 1)]);
+    let mut inp = input(pods, 3, 1);
+    inp.open_slots = 1;
+    let steps = kinds(&plan_scale(&inp).unwrap());
+    assert_eq!(steps[0], "finish 1", "{steps:?}");
+    assert!(steps.iter().all(|s| !s.starts_with("promote")), "{steps:?}");
+    // Scaling up (or re-running at the same size), they are finished before the moves.
+    let mut inp = input(cluster(&[0, 1, 2], &[(3, 0), (4, 1), (5, 2)]), 3, 1);
+    inp.open_slots = 2;
+    assert_eq!(kinds(&plan_scale(&inp).unwrap()), ["finish 2"]);
+}
+
+#[test]
+fn a_leaving_pod_every_member_forgot_but_nobody_reset_is_reset_and_a_finished_cluster_plans_nothing()
+ {
+    // Killed between the resets: pod 6 was reset (a lone node now, no member), pod 7 was
+    // forgotten by every staying node but still knows its old peers.
+    let mut pods = cluster(&[0, 1, 2], &[(3, 0), (4, 1), (5, 2)]);
+    for (i, lingering) in [(6, false), (7, true)] {
+        pods.push(ScalePod {
+            node: None,
+            lingering,
+            ..pod(i, None, None)
+        });
+    }
+    let mut inp = input(pods, 3, 1);
+    inp.pods_now = 8;
+    assert_eq!(
+        kinds(&plan_scale(&inp).unwrap()),
+        ["reset p7", "statefulset 8->6"]
+    );
+    // Once the StatefulSet shrank, there is nothing left to do.
+    let done = input(cluster(&[0, 1, 2], &[(3, 0), (4, 1), (5, 2)]), 3, 1);
+    assert!(plan_scale(&done).unwrap().steps.is_empty());
 }

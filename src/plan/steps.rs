@@ -30,6 +30,11 @@ pub enum Step {
         /// The leaving master's pod it replaces.
         replaces: String,
     },
+    /// Slots an interrupted run left open (migrating or importing) are finished first.
+    FinishMoves {
+        /// How many.
+        slots: usize,
+    },
     /// Slots (and their keys) move from one master to another.
     MoveSlots {
         /// Source pod.
@@ -68,6 +73,59 @@ pub enum Step {
     },
 }
 
+/// Who applies a step: the Redis executor (membership commands), the slot mover, or the
+/// Kubernetes executor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Executor {
+    /// `join`, `promote`, `replicate`, `forget`, `reset`.
+    Redis,
+    /// `finish_moves`, `move_slots`.
+    Mover,
+    /// `scale_statefulset`, `delete_claim`.
+    Kubernetes,
+}
+
+impl Step {
+    /// The step's kind, as `-o json` names it (`step`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::ScaleStatefulset { .. } => "scale_statefulset",
+            Step::Join { .. } => "join",
+            Step::Promote { .. } => "promote",
+            Step::FinishMoves { .. } => "finish_moves",
+            Step::MoveSlots { .. } => "move_slots",
+            Step::Replicate { .. } => "replicate",
+            Step::Forget { .. } => "forget",
+            Step::Reset { .. } => "reset",
+            Step::DeleteClaim { .. } => "delete_claim",
+        }
+    }
+
+    /// Who applies this step.
+    pub fn executor(&self) -> Executor {
+        match self {
+            Step::ScaleStatefulset { .. } | Step::DeleteClaim { .. } => Executor::Kubernetes,
+            Step::FinishMoves { .. } | Step::MoveSlots { .. } => Executor::Mover,
+            Step::Join { .. }
+            | Step::Promote { .. }
+            | Step::Replicate { .. }
+            | Step::Forget { .. }
+            | Step::Reset { .. } => Executor::Redis,
+        }
+    }
+}
+
+/// The first phase of `steps`: the longest run of steps at their head that one executor
+/// applies, joins apart (a node takes a role only once every member knows it); `None` when
+/// there is nothing to do. A run applies it, observes the cluster again and plans the
+/// rest, so a run killed anywhere is finished by running it again.
+pub fn first_phase(steps: &[Step]) -> Option<(Executor, &[Step])> {
+    let phase = |s: &Step| (s.executor(), matches!(s, Step::Join { .. }));
+    let first = phase(steps.first()?);
+    let len = steps.iter().take_while(|s| phase(s) == first).count();
+    Some((first.0, &steps[..len]))
+}
+
 /// The `move_slots` steps of `moves`, one per (source, target), named by `name`.
 pub fn move_steps(moves: &[SlotMove], name: &dyn Fn(&NodeId) -> String) -> Vec<Step> {
     summarize(moves)
@@ -102,6 +160,46 @@ pub fn removal(leaving: &[String], reachable: &[String]) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phase_is_the_run_of_steps_one_executor_applies_at_the_head_of_the_plan() {
+        let steps = [
+            Step::ScaleStatefulset { from: 6, to: 8 },
+            Step::Join { node: "p6".into() },
+            Step::Join { node: "p7".into() },
+            Step::Replicate {
+                node: "p7".into(),
+                master: "p6".into(),
+            },
+            Step::FinishMoves { slots: 1 },
+            Step::DeleteClaim { claim: "c".into() },
+        ];
+        assert_eq!(
+            first_phase(&steps),
+            Some((Executor::Kubernetes, &steps[..1]))
+        );
+        assert_eq!(
+            first_phase(&steps[1..]),
+            Some((Executor::Redis, &steps[1..3]))
+        );
+        assert_eq!(
+            first_phase(&steps[3..]),
+            Some((Executor::Redis, &steps[3..4]))
+        );
+        assert_eq!(
+            first_phase(&steps[4..]),
+            Some((Executor::Mover, &steps[4..5]))
+        );
+        assert_eq!(first_phase(&[]), None);
+        // The names are the JSON tags.
+        for step in &steps {
+            assert_eq!(
+                serde_json::to_value(step).unwrap()["step"],
+                step.name(),
+                "{step:?}"
+            );
+        }
+    }
 
     #[test]
     fn every_leaving_node_is_forgotten_before_any_is_reset_and_only_answering_ones_are_reset() {
