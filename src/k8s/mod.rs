@@ -25,6 +25,7 @@ pub mod rollout;
 pub mod scale;
 pub mod secret;
 pub mod served_tls;
+pub mod steps;
 pub mod target;
 pub mod wait;
 

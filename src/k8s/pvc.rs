@@ -67,17 +67,24 @@ impl K8s {
 
     /// Deletes claims; one already gone counts as deleted.
     pub async fn delete_claims(&self, claims: &[Claim]) -> Result<(), K8sError> {
-        let api = self.api::<PersistentVolumeClaim>();
         for claim in claims {
-            let op = Op::new("delete", "persistentvolumeclaims")
-                .on("persistentvolumeclaim", &claim.name);
-            match api.delete(&claim.name, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(self.scope.classify(op, e)),
-            }
+            self.delete_claim(&claim.name).await?;
         }
         Ok(())
+    }
+
+    /// Deletes the claim `name`; one already gone counts as deleted.
+    pub async fn delete_claim(&self, name: &str) -> Result<(), K8sError> {
+        let op = Op::new("delete", "persistentvolumeclaims").on("persistentvolumeclaim", name);
+        match self
+            .api::<PersistentVolumeClaim>()
+            .delete(name, &DeleteParams::default())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(self.scope.classify(op, e)),
+        }
     }
 }
 

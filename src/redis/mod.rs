@@ -15,6 +15,7 @@ pub mod pool;
 pub mod proxy;
 pub mod repair;
 pub mod sample;
+pub mod steps;
 pub mod tls;
 pub mod wait;
 
