@@ -54,6 +54,9 @@ pub struct Ctx {
     pub journal_done: std::sync::atomic::AtomicBool,
     /// The lock this run holds with `--seed` (a local state file).
     pub local_lock: Option<super::local_lock::LocalLock>,
+    /// Whether the whole plan was confirmed ([`Ctx::confirm_plan`]): the run asks nothing
+    /// more.
+    pub plan_confirmed: std::sync::atomic::AtomicBool,
 }
 
 impl Ctx {
@@ -249,6 +252,7 @@ impl Ctx {
             held: None,
             inherited: None,
             journal_done: Default::default(),
+            plan_confirmed: Default::default(),
             local_lock: None,
         }
     }
@@ -261,7 +265,10 @@ impl Ctx {
     /// Asks before a change unless `--yes`. Non-destructive changes proceed without a
     /// terminal; destructive ones are refused there.
     pub fn confirm(&self, question: &str, action: &str, destructive: bool) -> Result<(), Refusal> {
-        if !destructive && !self.settings.interactive {
+        let confirmed = self
+            .plan_confirmed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if confirmed || (!destructive && !self.settings.interactive) {
             return Ok(());
         }
         Ok(confirm(
@@ -272,6 +279,15 @@ impl Ctx {
             &mut std::io::stdin().lock(),
             &mut std::io::stderr(),
         )?)
+    }
+
+    /// Asks once for a whole plan (a destructive change) unless `--yes`; every later
+    /// question of the run is taken as answered.
+    pub fn confirm_plan(&self, question: &str, action: &str) -> Result<(), Refusal> {
+        self.confirm(question, action, true)?;
+        self.plan_confirmed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 }
 

@@ -1,21 +1,17 @@
 //! `scale --masters N [--replicas-per-master R]`: the StatefulSet steps and the cluster steps
 //! as one command.
 //!
-//! Up: scale the StatefulSet, wait for the new pods to answer, MEET them, give every node its
-//! role (masters first, replicas to the master with fewest replicas in another domain), and
-//! rebalance onto the new masters. Down: the highest ordinals leave (that is what a
-//! StatefulSet removes); a staying replica of a leaving master is promoted when masters are
-//! short, the other leaving masters are drained, staying replicas are re-pointed, the leaving
-//! nodes are forgotten everywhere and reset, then the StatefulSet shrinks (and, with
-//! `--delete-pvcs`, their volumes go). Every step is planned from a fresh observation, so a
-//! re-run after a kill skips what is done and finishes the rest.
+//! What runs is [`crate::plan::scale`]'s plan, printed and confirmed once. Then the run is a
+//! loop: wait for the StatefulSet's pods, observe the cluster, plan again, apply the phase
+//! at the head of the plan ([`first_phase`]: Kubernetes steps through [`K8s::apply_step`],
+//! membership steps through [`apply_step`], slot moves through the mover), wait until the
+//! cluster took it, and so on until nothing is left. A run killed anywhere is finished by
+//! running it again: it plans from what it finds.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::Args;
-use futures::future::try_join_all;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
@@ -23,17 +19,21 @@ use super::moving::{Start, execute, start_from, wait_healthy_from};
 use super::refusal::Refusal;
 use super::report::ScaleChange;
 use super::scale_plan::{self, Shape};
+use crate::k8s::steps::StatefulSetRef;
 use crate::k8s::{K8s, Pods};
+use crate::output::steps::describe;
 use crate::plan::layout::MIN_MASTERS;
 use crate::plan::membership::as_staying_see_it;
+use crate::plan::moves::SlotMove;
 use crate::plan::rebalance::{plan_drain, plan_rebalance};
-use crate::plan::roles::{RoleFacts, assign_roles};
+use crate::plan::scale::ScalePlan;
+use crate::plan::steps::{Executor, Step, first_phase};
 use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_membership};
-use crate::redis::membership::{failover_and_wait, forget_everywhere, meet, replicate, reset_hard};
-use crate::redis::observe::{observe_cluster, observe_nodes};
+use crate::redis::error::ApplyError;
+use crate::redis::observe::observe_cluster;
+use crate::redis::steps::{Roster, StepError, apply_step};
 use crate::settings::Access;
 use crate::topology::health::Problem;
-use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId};
 
 /// Options of `scale`.
@@ -87,13 +87,11 @@ impl ScaleOpts {
         let replicas = self
             .replicas_per_master
             .unwrap_or_else(|| current_replicas(&view));
-        let want = u32::try_from(self.masters * (1 + replicas)).context("too many pods")?;
-        let have = k8s.replicas(sts).await?.desired;
         let pods = ctx.members.clone().context("no pods discovered")?;
         let shape = Shape {
             statefulset: sts,
             port: target.client_port(),
-            pods_now: have,
+            pods_now: k8s.replicas(sts).await?.desired,
             masters: self.masters,
             replicas,
             delete_pvcs: self.delete_pvcs,
@@ -121,404 +119,251 @@ impl ScaleOpts {
             ctx.print_json("scale", &report("planned", plan, fingerprint))?;
             return Ok(Outcome::Success);
         }
-        if want >= have {
-            self.up(ctx, k8s, sts, target.client_port(), want, replicas)
-                .await?;
-        } else {
-            self.down(ctx, k8s, sts, target.client_port(), want, replicas)
-                .await?;
+        if !plan.steps.is_empty() {
+            ctx.confirm_plan(&question(&plan, sts), "scale")?;
         }
+        self.run(ctx, k8s, &shape).await?;
+        ctx.reporter.done(format!(
+            "{sts}: {} masters with {replicas} replica(s) each",
+            self.masters
+        ));
         ctx.print_json("scale", &report("scaled", plan, None))?;
         Ok(Outcome::Success)
     }
 
-    /// Scaling up (or finishing an interrupted scale at the same size).
-    async fn up(
-        &self,
-        ctx: &Ctx,
-        k8s: &K8s,
-        sts: &str,
-        port: u16,
-        want: u32,
-        replicas: usize,
-    ) -> anyhow::Result<()> {
-        let current = k8s.replicas(sts).await?.desired;
-        ctx.confirm(
-            &format!("Scale {sts} to {want} pods and rebalance?"),
-            "scale",
-            true,
-        )?;
-        if current < want {
-            ctx.reporter
-                .step(format!("scale statefulset {sts} {current} → {want}"));
-            k8s.set_replicas(sts, want).await?;
-        }
-        let pods = k8s
-            .wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout)
-            .await?;
-        self.join_new_pods(ctx, &pods, &pods.endpoints()).await?;
-        // A pod may have been recreated meanwhile, at another IP (a drained Kubernetes node):
-        // roles and moves are planned from the pods as they are now, and when one goes while
-        // roles are assigned, from the pods as they are once it is back.
-        let deadline = Instant::now() + ctx.settings.timeout;
-        let seeds = loop {
+    /// Waits for the pods, observes, plans and applies the phase at the head of the plan,
+    /// until the plan is empty; then waits until the cluster is healthy. A pod that stops
+    /// answering meanwhile (deleted, restarted at another IP) is waited for and planned
+    /// around, within `--timeout` of the last phase that went through.
+    async fn run(&self, ctx: &Ctx, k8s: &K8s, asked: &Shape<'_>) -> anyhow::Result<()> {
+        let timeout = ctx.settings.timeout;
+        let set = StatefulSetRef {
+            name: asked.statefulset,
+            port: asked.port,
+            timeout,
+        };
+        let mut last: Option<Vec<Step>> = None;
+        let mut patience = Instant::now() + timeout;
+        // Whether the last phase was slot moves, which end waiting until the cluster is healthy.
+        let mut converged = false;
+        let staying = loop {
+            let shape = Shape {
+                pods_now: k8s.replicas(set.name).await?.desired,
+                ..*asked
+            };
             let pods = k8s
-                .wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout)
+                .wait_members(set.name, set.port, shape.pods_now, &ctx.pool, timeout)
                 .await?;
+            let view = observe_cluster(&ctx.pool, &pods.endpoints())
+                .await
+                .context("cannot read the cluster")?;
             let seeds = pods.endpoints();
-            match self.settle_roles(ctx, &pods, &seeds, replicas).await {
-                Err(e) if Instant::now() < deadline => match e.downcast::<PodsChanged>() {
-                    Ok(changed) => ctx
-                        .reporter
-                        .warn(format!("{changed}; waiting for the pods again")),
-                    Err(other) => return Err(other),
+            if let Some(gone) = view
+                .unreachable
+                .iter()
+                .find(|u| seeds.contains(&u.endpoint))
+            {
+                // Planned without it, its pod would look like one to join.
+                let gone = gone.endpoint.clone();
+                lost(ctx, &gone, patience)?;
+                continue;
+            }
+            let plan = scale_plan::build(k8s, &pods, &view, &shape).await?;
+            let Some((executor, phase)) = first_phase(&plan.steps) else {
+                break scale_plan::staying(&pods, &shape);
+            };
+            if last.as_deref() == Some(phase) {
+                bail!(
+                    "the cluster did not take `{}` (planned again after it was applied); see `status`, then run the same command again",
+                    describe(&phase[0], Some(set.name))
+                );
+            }
+            let applied = match executor {
+                Executor::Kubernetes => {
+                    for step in phase {
+                        ctx.reporter.step(describe(step, Some(set.name)));
+                        k8s.apply_step(&set, &ctx.pool, step).await?;
+                    }
+                    Ok(false)
+                }
+                Executor::Redis => {
+                    let roster = scale_plan::roster(&pods, &view, &shape);
+                    membership(ctx, &roster, phase, &pods, set.name)
+                        .await
+                        .map(|()| false)
+                }
+                Executor::Mover => self.move_slots(ctx, &pods, &view, &shape).await,
+            };
+            match applied {
+                Err(e) => match lost_node(&e) {
+                    Some(gone) => lost(ctx, &gone, patience)?,
+                    None => return Err(e),
                 },
-                settled => {
-                    settled?;
-                    break seeds;
+                Ok(waited) => {
+                    converged = waited;
+                    last = Some(phase.to_vec());
+                    patience = Instant::now() + timeout;
                 }
             }
         };
-        let start = start_from(ctx, &seeds).await?;
-        let weights: BTreeMap<NodeId, f64> =
-            start.slots.keys().map(|id| (id.clone(), 1.0)).collect();
-        let moves =
-            plan_rebalance(&start.slots, &weights, 0.0).context("cannot plan the rebalance")?;
-        let replan = |next: &Start, _moved: u64| {
-            plan_rebalance(&next.slots, &weights, 0.0).context("cannot plan the rebalance")
+        if !converged {
+            wait_healthy_from(ctx, &staying).await?;
+        }
+        Ok(())
+    }
+
+    /// The phase of slot moves, planned from the mover's own look at the cluster (slots an
+    /// interrupted run left open finished first): scaling down, the leaving masters are
+    /// drained; else the slots are spread evenly over the masters (the planners
+    /// [`crate::plan::scale`] uses). Returns whether it ended waiting until the cluster is
+    /// healthy (it does when it moved anything).
+    async fn move_slots(
+        &self,
+        ctx: &Ctx,
+        pods: &Pods,
+        view: &ClusterView,
+        shape: &Shape<'_>,
+    ) -> anyhow::Result<bool> {
+        let staying = scale_plan::staying(pods, shape);
+        let members = as_staying_see_it(view, &staying);
+        let seeds: Vec<Endpoint> = members.reports.iter().map(|r| r.endpoint.clone()).collect();
+        let leaving: Vec<NodeId> = members
+            .reports
+            .iter()
+            .filter(|r| !staying.contains(&r.endpoint))
+            .map(|r| r.id().clone())
+            .collect();
+        let replan = |next: &Start, _moved: u64| -> anyhow::Result<Vec<SlotMove>> {
+            if leaving.is_empty() {
+                let weights = next.slots.keys().map(|id| (id.clone(), 1.0)).collect();
+                plan_rebalance(&next.slots, &weights, 0.0).context("cannot plan the rebalance")
+            } else {
+                plan_drain(&next.slots, &leaving).context("cannot plan the drain")
+            }
         };
+        let start = start_from(ctx, &seeds).await?;
+        let moves = replan(&start, 0)?;
         let report = execute(
             ctx,
             &start,
             moves,
             &replan,
             &self.moves.options(),
-            "Move slots onto the new masters?",
+            "Move the slots?",
         )
         .await?;
-        // One convergence wait, one `cluster converged` line: `execute` waits after moving.
-        if !report.waited_for_convergence() {
-            wait_healthy_from(ctx, &seeds).await?;
-        }
-        ctx.reporter.done(format!(
-            "{sts}: {} masters with {replicas} replica(s) each",
-            self.masters
-        ));
-        Ok(())
+        Ok(report.waited_for_convergence())
     }
+}
 
-    /// MEETs every pod whose node is not in the cluster yet (after checking it is empty).
-    async fn join_new_pods(
-        &self,
-        ctx: &Ctx,
-        pods: &Pods,
-        seeds: &[Endpoint],
-    ) -> anyhow::Result<()> {
-        let view = observe_cluster(&ctx.pool, seeds)
+/// Applies a phase of membership steps, then waits until the cluster took them: every node
+/// knows the new pods after joins; else the staying nodes agree and, after new replica
+/// links, the replicas are in sync (before any slot moves onto their masters).
+async fn membership(
+    ctx: &Ctx,
+    roster: &Roster,
+    phase: &[Step],
+    pods: &Pods,
+    statefulset: &str,
+) -> anyhow::Result<()> {
+    let timeout = ctx.settings.timeout;
+    for step in phase {
+        ctx.reporter.step(describe(step, Some(statefulset)));
+        apply_step(&ctx.pool, roster, step, timeout)
             .await
-            .context("cannot read the cluster")?;
-        let members = crate::k8s::membership::join(pods, &view);
-        let outside: Vec<(&str, Endpoint)> = members
-            .problems
-            .iter()
-            .filter_map(|p| match p {
-                Problem::PodNotInCluster { pod, node } => {
-                    Some((pod.as_str(), node.endpoint.parse().ok()?))
+            .map_err(|e| match e {
+                StepError::NotEmpty { node, endpoint } => Refusal::PodNotEmpty {
+                    pod: node,
+                    endpoint,
                 }
-                _ => None,
-            })
-            .collect();
-        if outside.is_empty() {
-            return Ok(());
+                .into(),
+                e => anyhow::Error::from(e),
+            })?;
+        if matches!(step, Step::Reset { .. }) {
+            crate::failpoint::hit("scale-down-after-a-reset");
         }
-        let hub = members
-            .cluster
-            .masters()
-            .next()
-            .context("the cluster has no master")?
-            .endpoint
-            .clone();
-        let endpoints: Vec<Endpoint> = outside.iter().map(|(_, e)| e.clone()).collect();
-        for (report, (pod, e)) in observe_nodes(&ctx.pool, &endpoints)
-            .await
-            .into_iter()
-            .zip(&outside)
-        {
-            let report = report?;
-            if report.keys() > 0 || report.nodes.len() > 1 || !report.myself().slots.is_empty() {
-                return Err(Refusal::PodNotEmpty {
-                    pod: pod.to_string(),
-                    endpoint: e.clone(),
-                }
-                .into());
-            }
-            ctx.reporter.step(format!("introduce pod {pod} ({e})"));
-            meet(&ctx.pool, &hub, e, report.myself().addr.cport).await?;
-        }
+    }
+    if phase.iter().any(|s| matches!(s, Step::Join { .. })) {
         wait_for_membership(
             &ctx.pool,
-            seeds,
+            &pods.endpoints(),
             ctx.addresses().as_ref(),
             "every node knows the new pods",
-            ctx.settings.timeout,
+            timeout,
         )
         .await
         .context("the new pods did not join")?;
-        ctx.reporter
-            .done(format!("{} pod(s) joined", outside.len()));
-        Ok(())
+        return Ok(());
     }
-
-    /// Gives every node in `seeds` its role and waits until replicas are in sync.
-    async fn settle_roles(
-        &self,
-        ctx: &Ctx,
-        pods: &Pods,
-        seeds: &[Endpoint],
-        replicas: usize,
-    ) -> anyhow::Result<()> {
-        let view = wait_for_cluster(
-            &ctx.pool,
-            seeds,
-            "the cluster agrees",
-            ctx.settings.timeout,
-            blocks_moving,
-        )
-        .await?;
-        let facts = role_facts(pods, &view, seeds);
-        if facts.len() < seeds.len() {
-            return Err(PodsChanged {
-                answered: facts.len(),
-                pods: seeds.len(),
-            }
-            .into());
-        }
-        let roles = assign_roles(&facts, self.masters, replicas).context("cannot assign roles")?;
-        let name = |id: &NodeId| pod_name(pods, &view, id);
-        for (replica, master) in &roles.replicate {
-            ctx.reporter.step(format!(
-                "make {} a replica of {}",
-                name(replica),
-                name(master)
-            ));
-        }
-        try_join_all(roles.replicate.iter().map(|(replica, master)| {
-            let view = &view;
-            async move {
-                let e = endpoint_of(view, replica).context("replica without address")?;
-                replicate(&ctx.pool, &e, master).await?;
-                Ok::<_, anyhow::Error>(())
-            }
-        }))
-        .await?;
-        // Replicas in sync before slots move; open slots (an interrupted run's) are not waited
-        // for here: the moves that follow finish them.
-        wait_for_cluster(
-            &ctx.pool,
-            seeds,
-            "the replicas are in sync",
-            ctx.settings.timeout,
-            |p| {
-                blocks_moving(p)
-                    || matches!(
+    let links = phase.iter().any(|s| matches!(s, Step::Replicate { .. }));
+    wait_for_cluster(
+        &ctx.pool,
+        &roster.staying,
+        if links {
+            "the replicas are in sync"
+        } else {
+            "the cluster agrees"
+        },
+        timeout,
+        |p| {
+            blocks_moving(p)
+                || (links
+                    && matches!(
                         p,
                         Problem::ReplicaNotInSync { .. } | Problem::RoleDisagrees { .. }
-                    )
-            },
-        )
-        .await?;
-        Ok(())
-    }
+                    ))
+        },
+    )
+    .await?;
+    Ok(())
+}
 
-    /// Scaling down.
-    async fn down(
-        &self,
-        ctx: &Ctx,
-        k8s: &K8s,
-        sts: &str,
-        port: u16,
-        want: u32,
-        replicas: usize,
-    ) -> anyhow::Result<()> {
-        let pods = ctx.members.clone().context("no pods discovered")?;
-        let staying: Vec<Endpoint> = pods
-            .members
-            .iter()
-            .filter(|m| m.ordinal < want)
-            .filter_map(|m| m.endpoint(port))
-            .collect();
-        // Observe only nodes the staying pods know: leaving pods an interrupted earlier run
-        // reset (lone nodes now), or had every staying node forget, are no members.
-        let seen = observe_cluster(&ctx.pool, &pods.endpoints())
-            .await
-            .context("cannot read the cluster")?;
-        let view = as_staying_see_it(&seen, &staying);
-        let all: Vec<Endpoint> = view.reports.iter().map(|r| r.endpoint.clone()).collect();
-        let leaving: Vec<NodeId> = view
-            .reports
-            .iter()
-            .filter(|r| !staying.contains(&r.endpoint))
-            .map(|r| r.id().clone())
-            .collect();
-        ctx.confirm(
-            &format!(
-                "Remove {} node(s) and scale {sts} to {want} pods?",
-                leaving.len()
-            ),
-            "scale down",
-            true,
-        )?;
-        self.promote_staying_replicas(ctx, &all, &leaving).await?;
-        self.drain(ctx, &all, &leaving).await?;
-        let view = observe_cluster(&ctx.pool, &all).await?;
-        let facts: Vec<RoleFacts> = role_facts(&pods, &view, &staying);
-        let roles = assign_roles(&facts, self.masters, replicas)
-            .context("cannot assign roles to the staying pods")?;
-        for (replica, master) in &roles.replicate {
-            ctx.reporter.step(format!(
-                "make {} a replica of {}",
-                pod_name(&pods, &view, replica),
-                pod_name(&pods, &view, master)
-            ));
-            replicate(
-                &ctx.pool,
-                &endpoint_of(&view, replica).context("replica without address")?,
-                master,
-            )
-            .await?;
-        }
-        // Every staying node forgets every leaving node before any leaving node is reset: a
-        // node reset while a member still lists it would linger there without an address.
-        for id in &leaving {
-            ctx.reporter.step(format!(
-                "forget {} on every staying node",
-                pod_name(&pods, &view, id)
-            ));
-            forget_everywhere(&ctx.pool, &staying, id).await?;
-        }
-        // Then every leaving pod whose node still knows a peer is reset: the ones leaving
-        // now, and any an interrupted run had forgotten without resetting.
-        let leaving_pods: Vec<(&str, Endpoint)> = pods
-            .members
-            .iter()
-            .filter(|m| m.ordinal >= want)
-            .filter_map(|m| Some((m.pod.as_str(), m.endpoint(port)?)))
-            .collect();
-        let endpoints: Vec<Endpoint> = leaving_pods.iter().map(|(_, e)| e.clone()).collect();
-        for ((pod, e), report) in leaving_pods
-            .iter()
-            .zip(observe_nodes(&ctx.pool, &endpoints).await)
-        {
-            if report.is_ok_and(|r| r.nodes.len() > 1) {
-                ctx.reporter.step(format!("reset {pod} ({e})"));
-                reset_hard(&ctx.pool, e)
-                    .await
-                    .with_context(|| format!("cannot reset {e}"))?;
-                crate::failpoint::hit("scale-down-after-a-reset");
-            }
-        }
-        ctx.reporter
-            .step(format!("scale statefulset {sts} to {want}"));
-        k8s.set_replicas(sts, want).await?;
-        k8s.wait_members(sts, port, want, &ctx.pool, ctx.settings.timeout)
-            .await?;
-        if self.delete_pvcs {
-            let set = k8s.statefulset(sts).await?;
-            let claims: Vec<_> = k8s
-                .claims(&set)
-                .await?
-                .into_iter()
-                .filter(|c| c.ordinal >= want)
-                .collect();
-            let names: Vec<&str> = claims.iter().map(|c| c.name.as_str()).collect();
-            ctx.confirm(
-                &format!(
-                    "Delete PVCs {} (their data is gone for good)?",
-                    names.join(", ")
-                ),
-                "delete PVCs",
-                true,
-            )?;
-            k8s.delete_claims(&claims).await?;
-            ctx.reporter
-                .done(format!("deleted {} PVC(s)", claims.len()));
-        }
-        wait_healthy_from(ctx, &staying).await?;
-        ctx.reporter.done(format!(
-            "{sts}: {} masters with {replicas} replica(s) each",
-            self.masters
+/// The node a failed step could not reach, when that is why it failed.
+fn lost_node(e: &anyhow::Error) -> Option<Endpoint> {
+    let node = match e.downcast_ref::<StepError>()? {
+        StepError::Node(n) | StepError::Apply(ApplyError::Node(n)) => n,
+        _ => return None,
+    };
+    node.is_transport().then(|| node.endpoint().clone())
+}
+
+/// A node stopped answering: warn and drop its connection, or fail once `--timeout` passed
+/// since the last phase went through.
+fn lost(ctx: &Ctx, gone: &Endpoint, patience: Instant) -> anyhow::Result<()> {
+    if Instant::now() > patience {
+        bail!(
+            "{gone} stopped answering and did not come back; run the same command again once its pod is back"
+        );
+    }
+    ctx.reporter.warn(format!(
+        "{gone} stopped answering (its pod deleted or restarted?); waiting for the pods, then planning again"
+    ));
+    ctx.pool.forget(gone);
+    Ok(())
+}
+
+/// The one question before a scale: how many steps, and any data deleted for good.
+fn question(plan: &ScalePlan, statefulset: &str) -> String {
+    let claims: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::DeleteClaim { claim } => Some(claim.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut question = format!(
+        "Scale {statefulset} to {} pods ({} step(s) above)",
+        plan.to_pods,
+        plan.steps.len()
+    );
+    if !claims.is_empty() {
+        question.push_str(&format!(
+            ", deleting PVCs {} (their data is gone for good)",
+            claims.join(", ")
         ));
-        Ok(())
     }
-
-    /// While fewer staying nodes serve slots than masters wanted, promote a staying replica
-    /// of a leaving master: its slots change hands without moving a key. Never while a slot
-    /// is open (an interrupted drain): Redis 7.0 does not carry migration marks over a
-    /// failover, so the drain finishes those slots instead.
-    async fn promote_staying_replicas(
-        &self,
-        ctx: &Ctx,
-        all: &[Endpoint],
-        leaving: &[NodeId],
-    ) -> anyhow::Result<()> {
-        let view = observe_cluster(&ctx.pool, all).await?;
-        let open = crate::plan::moves::open_slots(&view);
-        if !open.resume.is_empty() || !open.stuck.is_empty() {
-            return Ok(());
-        }
-        let serving_staying = view
-            .masters()
-            .filter(|m| !leaving.contains(m.id()) && !m.myself().slots.is_empty())
-            .count();
-        let candidates: Vec<NodeId> = view
-            .replicas()
-            .filter(|r| !leaving.contains(r.id()))
-            .filter(|r| {
-                r.myself()
-                    .master_id
-                    .as_ref()
-                    .is_some_and(|m| leaving.contains(m))
-            })
-            .map(|r| r.id().clone())
-            .collect();
-        for id in candidates
-            .into_iter()
-            .take(self.masters.saturating_sub(serving_staying))
-        {
-            let e = endpoint_of(&view, &id).context("replica without address")?;
-            ctx.reporter
-                .step(format!("promote {e} (a replica of a leaving master)"));
-            failover_and_wait(&ctx.pool, &e, None, ctx.settings.timeout).await?;
-            wait_for_cluster(
-                &ctx.pool,
-                all,
-                "the cluster agrees on the promotion",
-                ctx.settings.timeout,
-                blocks_moving,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Moves every slot off the leaving masters onto the staying ones.
-    async fn drain(&self, ctx: &Ctx, all: &[Endpoint], leaving: &[NodeId]) -> anyhow::Result<()> {
-        let start = start_from(ctx, all).await?;
-        let moves = plan_drain(&start.slots, leaving).context("cannot plan the drain")?;
-        let replan = |next: &Start, _moved: u64| {
-            plan_drain(&next.slots, leaving).context("cannot plan the drain")
-        };
-        execute(
-            ctx,
-            &start,
-            moves,
-            &replan,
-            &self.moves.options(),
-            "Move the leaving masters' slots away?",
-        )
-        .await?;
-        Ok(())
-    }
+    question + "?"
 }
 
 /// Saved or planned steps without their key counts (keys come and go between a plan and
@@ -541,40 +386,4 @@ fn current_replicas(view: &ClusterView) -> usize {
         .count();
     let replicas = view.replicas().count();
     (replicas + masters / 2).checked_div(masters).unwrap_or(1)
-}
-
-/// Fewer pods answered than the StatefulSet has: one was deleted or restarted (at a new IP)
-/// after the pods were listed.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{answered} of the {pods} pods answered while roles were assigned (a pod was deleted or restarted)"
-)]
-struct PodsChanged {
-    answered: usize,
-    pods: usize,
-}
-
-/// The role facts of the nodes at `endpoints`, ranked by pod ordinal.
-fn role_facts(pods: &Pods, view: &ClusterView, endpoints: &[Endpoint]) -> Vec<RoleFacts> {
-    view.reports
-        .iter()
-        .filter(|r| endpoints.contains(&r.endpoint))
-        .map(|r| {
-            let member = pods.by_ip(&r.endpoint.host);
-            RoleFacts {
-                id: r.id().clone(),
-                rank: member.map_or(u32::MAX, |m| m.ordinal),
-                domain: member.map_or_else(|| r.endpoint.host.clone(), |m| m.domain()),
-                has_slots: !r.myself().slots.is_empty(),
-                master: r.myself().master_id.clone(),
-            }
-        })
-        .collect()
-}
-
-/// The pod name of a node, else its short id.
-fn pod_name(pods: &Pods, view: &ClusterView, id: &NodeId) -> String {
-    endpoint_of(view, id)
-        .and_then(|e| pods.by_ip(&e.host).map(|m| m.pod.clone()))
-        .unwrap_or_else(|| id.short().to_string())
 }

@@ -56,11 +56,11 @@ fn scale_to_four_masters_and_back_keeps_every_key() {
     let seeds = endpoints(&before);
     write_keys(&seeds, "s", 100_000);
 
-    // A cluster fresh from init is already balanced: the same size moves nothing.
+    // A cluster fresh from init is already balanced: the same size plans nothing.
     let same = plugin(&["-n", &ns.name, "scale", "--masters", "3", "--yes"]);
     assert_eq!(same.code, 0, "{same:?}");
     assert!(
-        same.stderr.contains("nothing to move") && !same.stderr.contains("Plan: move"),
+        same.stderr.contains("nothing to change") && !same.stderr.contains("Plan: move"),
         "{}",
         same.stderr
     );
