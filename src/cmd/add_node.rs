@@ -9,13 +9,14 @@ use super::moving::wait_healthy;
 use super::refusal::Refusal;
 use super::report::NodeChange;
 use super::target::{domain_at, domains, node_name, resolve_node};
-use crate::output::steps::numbered;
+use crate::output::steps::{describe, numbered};
 use crate::plan::membership::choose_master;
 use crate::plan::steps::Step;
 use crate::redis::connector::resolve;
 use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_membership};
-use crate::redis::membership::{meet, replicate};
 use crate::redis::observe::observe_node;
+use crate::redis::steps::{Roster, apply_step};
+use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId};
 
 /// Options of `add-node`.
@@ -38,7 +39,8 @@ pub struct AddNodeOpts {
 }
 
 impl AddNodeOpts {
-    /// Runs `add-node`.
+    /// Runs `add-node`: plans the steps (join, then follow a master), prints them, and
+    /// applies them through the Redis executor.
     pub async fn exec(self, ctx: &Ctx) -> anyhow::Result<Outcome> {
         let typed: Endpoint = self.node.parse()?;
         let new = resolve(&typed)
@@ -55,10 +57,40 @@ impl AddNodeOpts {
                     .step(format!("{new} is already a member ({})", id.short()));
                 id
             }
-            None => self.join(ctx, &view, &new).await?,
+            None => lone_empty(ctx, &new).await?,
         };
         let wants_replica = self.replica || self.replica_of.is_some();
         let role = if wants_replica { "replica" } else { "master" };
+        let new_name = joining_name(ctx, &new);
+        let mut steps = Vec::new();
+        if !was_member {
+            steps.push(Step::Join {
+                node: new_name.clone(),
+            });
+        }
+        let mut master = None;
+        if wants_replica {
+            let me = view.report(&new_id).map(|r| r.myself());
+            if me.is_some_and(|me| !me.slots.is_empty()) {
+                bail!("{new} serves slots; it cannot become a replica");
+            }
+            let chosen = self.master_for(ctx, &view, &new, &new_id)?;
+            if me.and_then(|me| me.master_id.as_ref()) != Some(&chosen) {
+                steps.push(Step::Replicate {
+                    node: new_name.clone(),
+                    master: node_name(ctx, &view, &chosen),
+                });
+            }
+            master = Some(chosen);
+        }
+        ctx.reporter
+            .line(&format!("Plan: add {new} ({})", new_id.short()));
+        if steps.is_empty() {
+            ctx.reporter.line("  nothing to change");
+        }
+        for line in numbered(&steps, None) {
+            ctx.reporter.line(&line);
+        }
         let report = |result, steps| NodeChange {
             result,
             node: new.to_string(),
@@ -67,31 +99,37 @@ impl AddNodeOpts {
             steps,
         };
         if ctx.settings.dry_run {
-            let name = |id: &NodeId| node_name(ctx, &view, id);
-            let new_name = joining_name(ctx, &new);
-            let mut steps = Vec::new();
-            if !was_member {
-                steps.push(Step::Join {
-                    node: new_name.clone(),
-                });
-            }
-            if wants_replica {
-                let master = self.master_for(ctx, &view, &new, &new_id)?;
-                steps.push(Step::Replicate {
-                    node: new_name,
-                    master: name(&master),
-                });
-            }
-            ctx.reporter
-                .line(&format!("Plan: add {new} ({})", new_id.short()));
-            for line in numbered(&steps, None) {
-                ctx.reporter.line(&line);
-            }
             ctx.print_json("add-node", &report("planned", steps))?;
             return Ok(Outcome::Success);
         }
-        if wants_replica {
-            self.make_replica(ctx, &new, &new_id).await?;
+        let hub = view
+            .masters()
+            .next()
+            .context("the cluster has no master")?
+            .endpoint
+            .clone();
+        let mut roster = Roster::new(Vec::new(), Some(hub.clone()));
+        roster.add(&new_name, new.clone(), Some(new_id.clone()));
+        if let Some(master) = &master {
+            let e = endpoint_of(&view, master).context("master without address")?;
+            roster.add(node_name(ctx, &view, master), e, Some(master.clone()));
+        }
+        for step in &steps {
+            ctx.reporter.step(describe(step, None));
+            apply_step(&ctx.pool, &roster, step, ctx.settings.timeout).await?;
+            if matches!(step, Step::Join { .. }) {
+                wait_for_membership(
+                    &ctx.pool,
+                    &[hub.clone(), new.clone()],
+                    ctx.addresses().as_ref(),
+                    "every node knows the new node",
+                    ctx.settings.timeout,
+                )
+                .await
+                .context("the new node did not join")?;
+                ctx.reporter
+                    .done(format!("{new} joined as {}", new_id.short()));
+            }
         }
         wait_healthy(ctx).await?;
         ctx.reporter.done(format!(
@@ -102,89 +140,43 @@ impl AddNodeOpts {
                 "a master without slots (run `rebalance --use-empty-masters`)"
             }
         ));
-        let result = if was_member && !wants_replica {
+        let result = if steps.is_empty() {
             "nothing_to_do"
         } else {
             "added"
         };
-        ctx.print_json("add-node", &report(result, Vec::new()))?;
+        ctx.print_json("add-node", &report(result, steps))?;
         Ok(Outcome::Success)
     }
+}
 
-    /// Checks the node is empty and alone, MEETs it, and waits until everyone knows it.
-    async fn join(&self, ctx: &Ctx, view: &ClusterView, new: &Endpoint) -> anyhow::Result<NodeId> {
-        let report = observe_node(&ctx.pool, new)
-            .await
-            .with_context(|| format!("cannot add {new}"))?;
-        if report.keys() > 0 {
-            return Err(Refusal::NotEmpty {
-                node: new.to_string(),
-                keys: report.keys(),
-            }
-            .into());
-        }
-        if report.nodes.len() > 1 {
-            return Err(Refusal::InAnotherCluster {
-                node: new.to_string(),
-                peers: report.nodes.len() - 1,
-            }
-            .into());
-        }
-        if !report.myself().slots.is_empty() {
-            return Err(Refusal::ServesSlots {
-                node: new.to_string(),
-                slots: report.myself().slots.to_string(),
-            }
-            .into());
-        }
-        let id = report.id().clone();
-        if ctx.settings.dry_run {
-            ctx.reporter.line(&format!(
-                "Plan: introduce {new} ({}) to the cluster",
-                id.short()
-            ));
-            return Ok(id);
-        }
-        let via = view
-            .masters()
-            .next()
-            .context("the cluster has no master")?
-            .endpoint
-            .clone();
-        ctx.reporter.step(format!("introduce {new} to {via}"));
-        meet(&ctx.pool, &via, new, report.myself().addr.cport).await?;
-        let seeds = vec![via, new.clone()];
-        wait_for_membership(
-            &ctx.pool,
-            &seeds,
-            ctx.addresses().as_ref(),
-            "every node knows the new node",
-            ctx.settings.timeout,
-        )
+/// The id of the node at `new`, once it proved empty and alone (refused otherwise).
+async fn lone_empty(ctx: &Ctx, new: &Endpoint) -> anyhow::Result<NodeId> {
+    let report = observe_node(&ctx.pool, new)
         .await
-        .context("the new node did not join")?;
-        ctx.reporter.done(format!("{new} joined as {}", id.short()));
-        Ok(id)
-    }
-
-    /// Picks the master and sends REPLICATE (a no-op when it already replicates it).
-    async fn make_replica(&self, ctx: &Ctx, new: &Endpoint, id: &NodeId) -> anyhow::Result<()> {
-        let view = ready(ctx, None).await?;
-        let me = view
-            .report(id)
-            .context("the new node vanished from the cluster")?;
-        if !me.myself().slots.is_empty() {
-            bail!("{new} serves slots; it cannot become a replica");
+        .with_context(|| format!("cannot add {new}"))?;
+    if report.keys() > 0 {
+        return Err(Refusal::NotEmpty {
+            node: new.to_string(),
+            keys: report.keys(),
         }
-        let master = self.master_for(ctx, &view, new, id)?;
-        if me.myself().master_id.as_ref() == Some(&master) {
-            return Ok(());
-        }
-        ctx.reporter
-            .step(format!("make {new} a replica of {}", master.short()));
-        replicate(&ctx.pool, new, &master).await?;
-        Ok(())
+        .into());
     }
+    if report.nodes.len() > 1 {
+        return Err(Refusal::InAnotherCluster {
+            node: new.to_string(),
+            peers: report.nodes.len() - 1,
+        }
+        .into());
+    }
+    if !report.myself().slots.is_empty() {
+        return Err(Refusal::ServesSlots {
+            node: new.to_string(),
+            slots: report.myself().slots.to_string(),
+        }
+        .into());
+    }
+    Ok(report.id().clone())
 }
 
 impl AddNodeOpts {

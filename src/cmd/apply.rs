@@ -15,13 +15,16 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{execute_journaled, start};
+use super::moving::{run_journaled, start};
 use super::refusal::Refusal;
 use super::scale::ScaleOpts;
 use crate::output::json::schema;
 use crate::plan::journal::Journal;
 use crate::plan::moves::SlotMove;
 use crate::redis::observe::observe_cluster;
+
+/// The one question before a saved plan's slots move.
+const QUESTION: &str = "Apply the saved plan?";
 
 /// Options of `apply`.
 #[derive(Debug, Args)]
@@ -155,8 +158,16 @@ impl ApplyOpts {
                         rest.len(),
                         journal.slot_count()
                     ));
-                    return run_moves(ctx, &self.moves, command, &start, journal.clone(), rest)
-                        .await;
+                    return run_journaled(
+                        ctx,
+                        &start,
+                        journal,
+                        rest,
+                        &self.moves.options(),
+                        QUESTION,
+                        command,
+                    )
+                    .await;
                 }
                 let now = start.view.fingerprint();
                 if now != fingerprint {
@@ -170,7 +181,16 @@ impl ApplyOpts {
                     .into_iter()
                     .filter(|m| !start.resume.iter().any(|r| r.slot == m.slot))
                     .collect();
-                run_moves(ctx, &self.moves, command, &start, planned, fresh).await
+                run_journaled(
+                    ctx,
+                    &start,
+                    &planned,
+                    fresh,
+                    &self.moves.options(),
+                    QUESTION,
+                    command,
+                )
+                .await
             }
             Saved::Scale {
                 masters,
@@ -200,33 +220,4 @@ impl ApplyOpts {
             }
         }
     }
-}
-
-/// Moves `moves` under `journal`, then reports as `command` does.
-async fn run_moves(
-    ctx: &Ctx,
-    args: &MoveArgs,
-    command: &'static str,
-    start: &super::moving::Start,
-    journal: Journal,
-    moves: Vec<SlotMove>,
-) -> anyhow::Result<Outcome> {
-    let replan = |next: &super::moving::Start, _moved: u64| {
-        journal
-            .remaining(&next.slots)
-            .context("cannot plan the rest of the saved plan")
-    };
-    let report = execute_journaled(
-        ctx,
-        start,
-        moves,
-        &replan,
-        &args.options(),
-        "Apply the saved plan?",
-        Some(&journal),
-    )
-    .await?;
-    ctx.finish_journal(&journal).await?;
-    ctx.print_json(command, &report)?;
-    Ok(Outcome::Success)
 }

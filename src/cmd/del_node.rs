@@ -14,14 +14,16 @@ use super::refusal::Refusal;
 use super::report::NodeChange;
 use super::target::{domains, node_name, resolve_node};
 use crate::k8s::target::expand_pod_name;
+use crate::output::steps::describe;
 use crate::output::steps::numbered;
 use crate::plan::membership::{Leaving, leaving_state, repoint_replicas};
 use crate::plan::moves::SlotMove;
 use crate::plan::rebalance::plan_drain;
-use crate::plan::steps::{Step, move_steps, removal as steps_removal};
+use crate::plan::steps::{Executor, Step, move_steps, removal as steps_removal};
 use crate::redis::converge::wait_for_cluster;
-use crate::redis::membership::{forget_everywhere, replicate, reset_hard};
+use crate::redis::membership::reset_hard;
 use crate::redis::observe::{observe_cluster, observe_node};
+use crate::redis::steps::{Roster, apply_step};
 use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId, NodeLine};
@@ -132,24 +134,29 @@ impl DelNodeOpts {
             "remove the node",
             true,
         )?;
-        for (replica, master) in &repoint {
-            let e = endpoint_of(&view, replica).context("replica without address")?;
-            replicate(&ctx.pool, &e, master).await?;
-        }
+        // The slots moved already; the rest of the plan runs as printed.
         let others: Vec<Endpoint> = view
             .reports
             .iter()
             .filter(|r| r.id() != &id)
             .map(|r| r.endpoint.clone())
             .collect();
-        forget_everywhere(&ctx.pool, &others, &id)
-            .await
-            .context("FORGET failed; run the same command again")?;
-        if let (true, Some(e)) = (reachable, &endpoint) {
-            reset_hard(&ctx.pool, e)
+        let mut roster = Roster::new(others.clone(), None);
+        for r in &view.reports {
+            roster.add(label(r.id()), r.endpoint.clone(), Some(r.id().clone()));
+        }
+        if view.report(&id).is_none() {
+            roster.add_unreachable(label(&id), id.clone());
+        }
+        for step in steps.iter().filter(|s| s.executor() == Executor::Redis) {
+            apply_step(&ctx.pool, &roster, step, ctx.settings.timeout)
                 .await
-                .with_context(|| format!("cannot reset {e}"))?;
-            ctx.pool.forget(e);
+                .with_context(|| {
+                    format!(
+                        "cannot {}; run the same command again",
+                        describe(step, None)
+                    )
+                })?;
         }
         ctx.reporter.done(format!("{name} removed"));
         // Observed from the other seeds; when the node removed was the only one (`--seed` at
@@ -169,7 +176,7 @@ impl DelNodeOpts {
         if rest.known_nodes().contains_key(&id) {
             bail!("a node still lists {name} after FORGET; run the same command again");
         }
-        ctx.print_json("del-node", &removal("removed", &victim, Vec::new()))?;
+        ctx.print_json("del-node", &removal("removed", &victim, steps))?;
         Ok(Outcome::Success)
     }
 

@@ -279,6 +279,31 @@ pub async fn execute_journaled(
     })
 }
 
+/// Moves a journaled plan (`reshard`, `apply -f`): `moves` now and, after a lost pod, what
+/// the journal still lists; marks the journal done once every slot moved, and prints
+/// `command`'s report.
+pub async fn run_journaled(
+    ctx: &Ctx,
+    start: &Start,
+    journal: &Journal,
+    moves: Vec<SlotMove>,
+    options: &MoveOptions,
+    question: &str,
+    command: &'static str,
+) -> anyhow::Result<super::context::Outcome> {
+    let replan = |next: &Start, _moved: u64| {
+        journal
+            .remaining(&next.slots)
+            .context("cannot plan the rest of the journaled moves")
+    };
+    let report =
+        execute_journaled(ctx, start, moves, &replan, options, question, Some(journal)).await?;
+    ctx.finish_journal(journal).await?;
+    crate::failpoint::hit("journal-finished");
+    ctx.print_json(command, &report)?;
+    Ok(super::context::Outcome::Success)
+}
+
 /// One attempt at `moves`: key by key, or the slots an interrupted run left open key by key
 /// and then the others atomically.
 async fn run_moves(

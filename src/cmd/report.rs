@@ -16,7 +16,7 @@ pub struct NodeChange {
     pub id: String,
     /// Its role once the command is done (`master`, `replica`); `null` once removed.
     pub role: Option<&'static str>,
-    /// With `--dry-run`: the steps, in order ([`crate::plan::steps::Step`]).
+    /// The steps planned (`--dry-run`) or taken, in order ([`crate::plan::steps::Step`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<crate::plan::steps::Step>,
 }

@@ -5,14 +5,16 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{Start, execute_journaled, start};
+use super::moving::{run_journaled, start};
 use super::parse;
 use super::refusal::Refusal;
 use super::target::resolve_node;
 use crate::plan::journal::Journal;
-use crate::plan::moves::SlotMove;
 use crate::plan::rebalance::{BalanceError, plan_reshard};
 use crate::topology::NodeId;
+
+/// The question before the slots move.
+const QUESTION: &str = "Move these slots?";
 
 /// Options of `reshard`.
 #[derive(Debug, Args)]
@@ -54,7 +56,16 @@ impl ReshardOpts {
                     journal.operation,
                     journal.slot_count()
                 ));
-                return self.run(ctx, &start, journal, Vec::new()).await;
+                return run_journaled(
+                    ctx,
+                    &start,
+                    journal,
+                    Vec::new(),
+                    &self.moves.options(),
+                    QUESTION,
+                    "reshard",
+                )
+                .await;
             }
             match journal.remaining(&start.slots) {
                 Ok(rest) => {
@@ -64,7 +75,16 @@ impl ReshardOpts {
                         rest.len(),
                         journal.slot_count()
                     ));
-                    return self.run(ctx, &start, journal, rest).await;
+                    return run_journaled(
+                        ctx,
+                        &start,
+                        journal,
+                        rest,
+                        &self.moves.options(),
+                        QUESTION,
+                        "reshard",
+                    )
+                    .await;
                 }
                 Err(e) => ctx.reporter.warn(format!(
                     "cannot continue the interrupted run ({e}); planning from the arguments"
@@ -119,36 +139,15 @@ impl ReshardOpts {
             planned => planned.context("cannot plan the reshard")?,
         };
         let journal = Journal::of(&ctx.operation, &moves);
-        self.run(ctx, &start, &journal, moves).await
-    }
-
-    /// Moves `moves`, the rest of `journal`'s plan; after a pod was lost mid-move, what the
-    /// journal still lacks. Marks the journal done at the end.
-    async fn run(
-        &self,
-        ctx: &Ctx,
-        start: &Start,
-        journal: &Journal,
-        moves: Vec<SlotMove>,
-    ) -> anyhow::Result<Outcome> {
-        let replan = |next: &Start, _moved: u64| {
-            journal
-                .remaining(&next.slots)
-                .context("cannot plan the rest of the reshard")
-        };
-        let report = execute_journaled(
+        run_journaled(
             ctx,
-            start,
+            &start,
+            &journal,
             moves,
-            &replan,
             &self.moves.options(),
-            "Move these slots?",
-            Some(journal),
+            QUESTION,
+            "reshard",
         )
-        .await?;
-        ctx.finish_journal(journal).await?;
-        crate::failpoint::hit("journal-finished");
-        ctx.print_json("reshard", &report)?;
-        Ok(Outcome::Success)
+        .await
     }
 }

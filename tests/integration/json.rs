@@ -117,7 +117,11 @@ fn add_node_and_del_node_dry_runs_list_the_steps_the_real_runs_take() {
     );
     assert_eq!(steps[1]["step"], "replicate");
     let master = steps[1]["master"].as_str().expect("master").to_string();
-    assert_success(&nodes.plugin(&["add-node", &fresh, "--replica", "--yes"]));
+    let added = json(&nodes, "add-node", &[&fresh, "--replica", "--yes"]);
+    assert_eq!(
+        added["steps"], plan["steps"],
+        "the real run reports the plan it ran"
+    );
     // As a node that stays sees it (the master removed below is reset).
     let master_line = |addr: &str| {
         nodes
@@ -158,7 +162,11 @@ fn add_node_and_del_node_dry_runs_list_the_steps_the_real_runs_take() {
     );
     let repointed = plan["steps"][2]["master"].as_str().unwrap().to_string();
     assert_ne!(repointed, master);
-    assert_success(&nodes.plugin(&["del-node", &master, "--drain", "--yes"]));
+    let removed = json(&nodes, "del-node", &[&master, "--drain", "--yes"]);
+    assert_eq!(
+        removed["steps"], plan["steps"],
+        "the real run reports the plan it ran"
+    );
     let new_master_id = master_line(&repointed)
         .split(' ')
         .next()
