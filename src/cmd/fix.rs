@@ -19,7 +19,7 @@ use super::moving::wait_healthy;
 use super::parse;
 use super::refusal::Refusal;
 use crate::plan::heal::{SlotFix, StaleAddress, plan_slot_fixes, stale_addresses};
-use crate::plan::moves::{SlotMove, open_slots, replica_marks};
+use crate::plan::moves::{ReplicaMark, SlotMove, open_slots, replica_marks};
 use crate::redis::connector::resolve;
 use crate::redis::converge::{wait_for_addresses, wait_for_cluster};
 use crate::redis::databases::cluster_databases;
@@ -52,8 +52,10 @@ pub struct FixOpts {
 pub struct FixReport {
     /// Nodes re-introduced at their current address (`ip:port`).
     pub readdressed: Vec<String>,
-    /// Every slot decision, as printed.
-    pub decisions: Vec<String>,
+    /// Every slot decision ([`SlotFix`]: `fix` and its fields, `reason` in words).
+    pub fixes: Vec<SlotFix>,
+    /// Marks replicas kept after their masters cleared them, cleared through the masters.
+    pub replica_marks: Vec<ReplicaMark>,
     /// How many slots could not be fixed safely.
     pub refused: usize,
 }
@@ -114,34 +116,20 @@ impl FixOpts {
             ctx.reporter.line(&f.to_string());
         }
         // Cleared by the wait below, on every look (a resumed move can leave one too).
-        let replica_only: Vec<String> = replica_marks(&view)
-            .iter()
-            .map(|m| {
-                format!(
-                    "slots {}: replica {} kept marks its master {} cleared; clear them through the master (SETSLOT STABLE replicates)",
-                    m.slots,
-                    m.replica.short(),
-                    m.master.short()
-                )
-            })
-            .collect();
-        for line in &replica_only {
-            ctx.reporter.line(line);
+        let marks = replica_marks(&view);
+        for m in &marks {
+            ctx.reporter.line(&format!(
+                "slots {}: replica {} kept marks its master {} cleared; clear them through the master (SETSLOT STABLE replicates)",
+                m.slots,
+                m.replica.short(),
+                m.master.short()
+            ));
         }
         let refused = fixes
             .iter()
             .filter(|f| matches!(f, SlotFix::Refuse { .. }))
             .count();
-        let report = FixReport {
-            readdressed: stale.iter().map(|s| s.current.to_string()).collect(),
-            decisions: fixes
-                .iter()
-                .map(ToString::to_string)
-                .chain(replica_only.iter().cloned())
-                .collect(),
-            refused,
-        };
-        if fixes.is_empty() && stale.is_empty() && replica_only.is_empty() {
+        if fixes.is_empty() && stale.is_empty() && marks.is_empty() {
             ctx.reporter.done("nothing to fix");
         }
         if !ctx.settings.dry_run && fixes.len() > refused {
@@ -151,6 +139,12 @@ impl FixOpts {
         if !ctx.settings.dry_run && refused == 0 {
             wait_healthy(ctx).await?;
         }
+        let report = FixReport {
+            readdressed: stale.iter().map(|s| s.current.to_string()).collect(),
+            fixes,
+            replica_marks: marks,
+            refused,
+        };
         ctx.print_json("fix", &report)?;
         if refused > 0 {
             return Err(Refusal::Unfixable(refused).into());

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::context::{Ctx, Outcome};
 use super::parse;
 use crate::k8s::{K8s, Pods};
-use crate::plan::init::{InitPlan, StepDisplay, plan_init};
+use crate::plan::init::{InitPlan, NamedInitStep, StepDisplay, plan_init};
 use crate::plan::layout::Candidate;
 use crate::redis::connector::resolve;
 use crate::redis::init::{InitEvent, InitTarget, apply_init};
@@ -40,8 +40,8 @@ pub struct InitOpts {
 pub struct InitReport {
     /// `created`, `already_initialized`, or `planned` (dry run).
     pub result: &'static str,
-    /// The steps, as printed.
-    pub steps: Vec<String>,
+    /// The steps planned (`--dry-run`) or taken, in order, nodes named as given.
+    pub steps: Vec<NamedInitStep>,
     /// Seconds spent applying.
     pub seconds: f64,
 }
@@ -70,9 +70,10 @@ impl InitOpts {
                 .to_string()
             })
             .collect();
+        let named: Vec<NamedInitStep> = steps.iter().map(|s| s.named(&candidates)).collect();
         if ctx.settings.dry_run {
             print_plan(ctx, &lines);
-            return finish(ctx, "planned", lines, 0.0, Outcome::Success);
+            return finish(ctx, "planned", named, 0.0, Outcome::Success);
         }
         ctx.confirm(
             &format!(
@@ -116,7 +117,7 @@ impl InitOpts {
             "cluster created from {} nodes in {seconds:.2}s",
             candidates.len()
         ));
-        finish(ctx, "created", lines, seconds, Outcome::Success)
+        finish(ctx, "created", named, seconds, Outcome::Success)
     }
 
     /// The candidates and their endpoints: `--nodes` resolved to IPs, or in Kubernetes mode
@@ -255,7 +256,7 @@ fn print_plan(ctx: &Ctx, lines: &[String]) {
 fn finish(
     ctx: &Ctx,
     result: &'static str,
-    steps: Vec<String>,
+    steps: Vec<NamedInitStep>,
     seconds: f64,
     outcome: Outcome,
 ) -> anyhow::Result<Outcome> {

@@ -1,6 +1,6 @@
 //! `-o json`: every command's result as one JSON document on stdout, with a `schema` field
 //! naming the command and the version of its report's shape
-//! (`kubectl-redis-cluster/<command>/v1`), so scripts can tell what they read and notice
+//! (`kubectl-redis-cluster/<command>/v<N>`), so scripts can tell what they read and notice
 //! when it changes. The fields are each report type's own (documented on the type).
 
 use std::io::Write;
@@ -17,7 +17,16 @@ struct Envelope<'a, T: Serialize> {
 
 /// The schema name of `command`'s report.
 pub fn schema(command: &str) -> String {
-    format!("kubectl-redis-cluster/{command}/v1")
+    format!("kubectl-redis-cluster/{command}/v{}", version(command))
+}
+
+/// The version of `command`'s report shape: 1, and 2 for `init` (typed `steps`, once
+/// strings) and `fix` (typed `fixes` and `replica_marks`, once `decisions` as strings).
+pub fn version(command: &str) -> u32 {
+    match command {
+        "init" | "fix" => 2,
+        _ => 1,
+    }
 }
 
 /// Writes `report` as `command`'s JSON document, pretty-printed, with a final newline.

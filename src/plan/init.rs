@@ -271,6 +271,67 @@ fn missing_steps(reports: &[&NodeReport], ids: &[&NodeId], layout: &Layout) -> V
     steps
 }
 
+/// A step with its nodes named, as `-o json` reports it (`step`: `add_slots` with `node`,
+/// `slots`; `set_config_epoch` with `node`, `epoch`; `meet` with `node`, `peer`;
+/// `replicate` with `node`, `master`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum NamedInitStep {
+    /// `CLUSTER ADDSLOTSRANGE`.
+    AddSlots {
+        /// The master.
+        node: String,
+        /// The slots, as ranges.
+        slots: SlotSet,
+    },
+    /// `CLUSTER SET-CONFIG-EPOCH`.
+    SetConfigEpoch {
+        /// The master.
+        node: String,
+        /// Its epoch.
+        epoch: u64,
+    },
+    /// `CLUSTER MEET` sent to `node`, introducing `peer`.
+    Meet {
+        /// Who is told.
+        node: String,
+        /// Who is introduced.
+        peer: String,
+    },
+    /// `CLUSTER REPLICATE`.
+    Replicate {
+        /// The replica.
+        node: String,
+        /// Its master.
+        master: String,
+    },
+}
+
+impl InitStep {
+    /// The step with its nodes named by `candidates`.
+    pub fn named(&self, candidates: &[Candidate]) -> NamedInitStep {
+        let name = |i: &CandidateIdx| candidates[*i].name.clone();
+        match self {
+            InitStep::AddSlots { node, slots } => NamedInitStep::AddSlots {
+                node: name(node),
+                slots: slots.clone(),
+            },
+            InitStep::SetConfigEpoch { node, epoch } => NamedInitStep::SetConfigEpoch {
+                node: name(node),
+                epoch: *epoch,
+            },
+            InitStep::Meet { node, peer } => NamedInitStep::Meet {
+                node: name(node),
+                peer: name(peer),
+            },
+            InitStep::Replicate { replica, master } => NamedInitStep::Replicate {
+                node: name(replica),
+                master: name(master),
+            },
+        }
+    }
+}
+
 /// Renders a step with candidate names, for plans and progress.
 pub struct StepDisplay<'a> {
     /// The step.

@@ -148,7 +148,7 @@ pub fn open_slots(view: &ClusterView) -> OpenSlots {
 /// replicates `CLUSTER SETSLOT` to replicas and refuses it on them, so such a mark can only be
 /// cleared through the master: a `SETSLOT s STABLE` there (a no-op on the master, which has
 /// no mark) replicates and clears it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReplicaMark {
     /// The replica.
     pub replica: NodeId,

@@ -34,9 +34,14 @@ fn json(nodes: &Nodes, command: &str, args: &[&str]) -> serde_json::Value {
         "{command}: not JSON:\n{text}"
     );
     let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let version = if ["init", "fix"].contains(&command) {
+        2
+    } else {
+        1
+    };
     assert_eq!(
         doc["schema"],
-        format!("kubectl-redis-cluster/{command}/v1"),
+        format!("kubectl-redis-cluster/{command}/v{version}"),
         "{doc:#}"
     );
     doc

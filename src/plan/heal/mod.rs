@@ -52,8 +52,10 @@ pub fn stale_addresses(view: &ClusterView) -> Vec<StaleAddress> {
         .collect()
 }
 
-/// What `fix` does about one slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What `fix` does about one slot; `-o json` names it in `fix` (`resume`, `assign`,
+/// `stabilize`, `merge`, `refuse`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "fix", rename_all = "snake_case")]
 pub enum SlotFix {
     /// Finish an interrupted move.
     Resume(SlotMove),
