@@ -40,3 +40,5 @@ pub use refusal::Refusal;
 
 #[cfg(test)]
 mod snapshots;
+#[cfg(test)]
+mod snapshots_reports;
