@@ -15,7 +15,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{run_journaled, start};
+use super::moving::{continue_journaled, run_journaled, start};
 use super::refusal::Refusal;
 use super::scale::ScaleOpts;
 use crate::output::json::schema;
@@ -152,13 +152,7 @@ impl ApplyOpts {
                     let rest = journal
                         .remaining(&start.slots)
                         .context("cannot continue the interrupted apply")?;
-                    ctx.reporter.warn(format!(
-                        "continuing the interrupted `{}`: {} of its {} slot(s) still to move",
-                        journal.operation,
-                        rest.len(),
-                        journal.slot_count()
-                    ));
-                    return run_journaled(
+                    return continue_journaled(
                         ctx,
                         &start,
                         journal,

@@ -304,6 +304,26 @@ pub async fn run_journaled(
     Ok(super::context::Outcome::Success)
 }
 
+/// [`run_journaled`] for the slots an interrupted run's `journal` still lists (`rest`),
+/// saying so first.
+pub async fn continue_journaled(
+    ctx: &Ctx,
+    start: &Start,
+    journal: &Journal,
+    rest: Vec<SlotMove>,
+    options: &MoveOptions,
+    question: &str,
+    command: &'static str,
+) -> anyhow::Result<super::context::Outcome> {
+    ctx.reporter.warn(format!(
+        "continuing the interrupted `{}`: {} of its {} slot(s) still to move",
+        journal.operation,
+        rest.len(),
+        journal.slot_count()
+    ));
+    run_journaled(ctx, start, journal, rest, options, question, command).await
+}
+
 /// One attempt at `moves`: key by key, or the slots an interrupted run left open key by key
 /// and then the others atomically.
 async fn run_moves(

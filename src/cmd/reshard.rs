@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
-use super::moving::{run_journaled, start};
+use super::moving::{continue_journaled, run_journaled, start};
 use super::parse;
 use super::refusal::Refusal;
 use super::target::resolve_node;
@@ -69,13 +69,7 @@ impl ReshardOpts {
             }
             match journal.remaining(&start.slots) {
                 Ok(rest) => {
-                    ctx.reporter.warn(format!(
-                        "continuing the interrupted `{}`: {} of its {} slot(s) still to move",
-                        journal.operation,
-                        rest.len(),
-                        journal.slot_count()
-                    ));
-                    return run_journaled(
+                    return continue_journaled(
                         ctx,
                         &start,
                         journal,
