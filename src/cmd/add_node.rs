@@ -6,16 +6,16 @@ use clap::Args;
 
 use super::context::{Ctx, Outcome};
 use super::moving::wait_healthy;
+use super::planned::{Shown, apply_membership, present};
 use super::refusal::Refusal;
 use super::report::NodeChange;
 use super::target::{domain_at, domains, node_name, resolve_node};
-use crate::output::steps::{describe, numbered};
 use crate::plan::membership::choose_master;
 use crate::plan::steps::Step;
 use crate::redis::connector::resolve;
 use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_membership};
 use crate::redis::observe::observe_node;
-use crate::redis::steps::{Roster, apply_step};
+use crate::redis::steps::Roster;
 use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId};
 
@@ -83,14 +83,6 @@ impl AddNodeOpts {
             }
             master = Some(chosen);
         }
-        ctx.reporter
-            .line(&format!("Plan: add {new} ({})", new_id.short()));
-        if steps.is_empty() {
-            ctx.reporter.line("  nothing to change");
-        }
-        for line in numbered(&steps, None) {
-            ctx.reporter.line(&line);
-        }
         let report = |result, steps| NodeChange {
             result,
             node: new.to_string(),
@@ -98,7 +90,14 @@ impl AddNodeOpts {
             role: Some(role),
             steps,
         };
-        if ctx.settings.dry_run {
+        let shown = Shown {
+            title: format!("Plan: add {new} ({})", new_id.short()),
+            statefulset: None,
+            question: format!("Add {new} to the cluster as a {role}?"),
+            action: "add the node",
+            destructive: false,
+        };
+        if !present(ctx, &steps, &shown)? {
             ctx.print_json("add-node", &report("planned", steps))?;
             return Ok(Outcome::Success);
         }
@@ -114,23 +113,26 @@ impl AddNodeOpts {
             let e = endpoint_of(&view, master).context("master without address")?;
             roster.add(node_name(ctx, &view, master), e, Some(master.clone()));
         }
-        for step in &steps {
-            ctx.reporter.step(describe(step, None));
-            apply_step(&ctx.pool, &roster, step, ctx.settings.timeout).await?;
-            if matches!(step, Step::Join { .. }) {
-                wait_for_membership(
-                    &ctx.pool,
-                    &[hub.clone(), new.clone()],
-                    ctx.addresses().as_ref(),
-                    "every node knows the new node",
-                    ctx.settings.timeout,
-                )
-                .await
-                .context("the new node did not join")?;
-                ctx.reporter
-                    .done(format!("{new} joined as {}", new_id.short()));
-            }
+        // Everyone knows the new node before it takes a role.
+        let (joins, roles): (Vec<Step>, Vec<Step>) = steps
+            .iter()
+            .cloned()
+            .partition(|s| matches!(s, Step::Join { .. }));
+        if !joins.is_empty() {
+            apply_membership(ctx, &roster, &joins, None).await?;
+            wait_for_membership(
+                &ctx.pool,
+                &[hub.clone(), new.clone()],
+                ctx.addresses().as_ref(),
+                "every node knows the new node",
+                ctx.settings.timeout,
+            )
+            .await
+            .context("the new node did not join")?;
+            ctx.reporter
+                .done(format!("{new} joined as {}", new_id.short()));
         }
+        apply_membership(ctx, &roster, &roles, None).await?;
         wait_healthy(ctx).await?;
         ctx.reporter.done(format!(
             "{new} is in the cluster as {}",

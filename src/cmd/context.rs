@@ -281,10 +281,15 @@ impl Ctx {
         )?)
     }
 
-    /// Asks once for a whole plan (a destructive change) unless `--yes`; every later
-    /// question of the run is taken as answered.
-    pub fn confirm_plan(&self, question: &str, action: &str) -> Result<(), Refusal> {
-        self.confirm(question, action, true)?;
+    /// Asks once for a whole plan, as [`Ctx::confirm`] does; every later question of the
+    /// run is taken as answered.
+    pub fn confirm_plan(
+        &self,
+        question: &str,
+        action: &str,
+        destructive: bool,
+    ) -> Result<(), Refusal> {
+        self.confirm(question, action, destructive)?;
         self.plan_confirmed
             .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())

@@ -10,20 +10,18 @@ use clap::Args;
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start};
+use super::planned::{Shown, apply_membership, present};
 use super::refusal::Refusal;
 use super::report::NodeChange;
 use super::target::{domains, node_name, resolve_node};
 use crate::k8s::target::expand_pod_name;
-use crate::output::steps::describe;
-use crate::output::steps::numbered;
 use crate::plan::membership::{Leaving, leaving_state, repoint_replicas};
 use crate::plan::moves::SlotMove;
 use crate::plan::rebalance::plan_drain;
-use crate::plan::steps::{Executor, Step, move_steps, removal as steps_removal};
+use crate::plan::steps::{Step, move_steps, removal as steps_removal};
 use crate::redis::converge::wait_for_cluster;
-use crate::redis::membership::reset_hard;
 use crate::redis::observe::{observe_cluster, observe_node};
-use crate::redis::steps::{Roster, apply_step};
+use crate::redis::steps::Roster;
 use crate::topology::health::Problem;
 use crate::topology::lookup::endpoint_of;
 use crate::topology::{ClusterView, Endpoint, NodeId, NodeLine};
@@ -87,9 +85,9 @@ impl DelNodeOpts {
             let domain_of = domains(ctx, &first);
             repoint_replicas(&first, &domain_of, std::slice::from_ref(&id))
         };
-        let mut drained = Vec::new();
+        let mut drain = None;
         if reachable && !victim.flags.replica {
-            drained = self.drain_if_asked(ctx, &id).await?;
+            drain = self.plan_drain(ctx, &id).await?;
         } else if !victim.slots.is_empty() {
             return Err(Refusal::UnreachableOwnsSlots {
                 node: victim.addr.endpoint(),
@@ -97,24 +95,28 @@ impl DelNodeOpts {
             }
             .into());
         }
-        let view = others_ready(ctx, &id).await?;
         let repoint: Vec<(NodeId, NodeId)> = planned_repoint
             .into_iter()
             .filter(|(replica, master)| {
-                view.report(replica)
+                first
+                    .report(replica)
                     .is_some_and(|r| r.myself().master_id.as_ref() != Some(master))
             })
             .collect();
-        let endpoint = endpoint_of(&view, &id);
+        let endpoint = endpoint_of(&first, &id);
         let name = endpoint
             .as_ref()
             .map_or_else(|| id.short().to_string(), ToString::to_string);
-        ctx.reporter.line(&format!(
-            "Plan: remove {name} ({}) from the cluster",
-            id.short()
-        ));
         let label = |node: &NodeId| node_name(ctx, &first, node);
-        let mut steps = move_steps(&drained, &label);
+        let mut steps = Vec::new();
+        if let Some((start, moves)) = &drain {
+            if !start.resume.is_empty() {
+                steps.push(Step::FinishMoves {
+                    slots: start.resume.len(),
+                });
+            }
+            steps.extend(move_steps(moves, &label));
+        }
         steps.extend(repoint.iter().map(|(replica, master)| Step::Replicate {
             node: label(replica),
             master: label(master),
@@ -122,19 +124,37 @@ impl DelNodeOpts {
         let leaving = [label(&id)];
         let answering: &[String] = if reachable { &leaving } else { &[] };
         steps.extend(steps_removal(&leaving, answering));
-        for line in numbered(&steps, None) {
-            ctx.reporter.line(&line);
+        let shown = Shown {
+            title: format!("Plan: remove {name} ({}) from the cluster", id.short()),
+            statefulset: None,
+            question: format!(
+                "Remove {name} from the cluster ({} step(s) above)?",
+                steps.len()
+            ),
+            action: "remove the node",
+            destructive: true,
+        };
+        let go = present(ctx, &steps, &shown)?;
+        if let Some((start, moves)) = drain {
+            // The moves in detail (durability, estimate); with --dry-run, only those.
+            let replan = |next: &Start, _moved: u64| {
+                plan_drain(&next.slots, std::slice::from_ref(&id)).context("cannot plan the drain")
+            };
+            execute(
+                ctx,
+                &start,
+                moves,
+                &replan,
+                &self.moves.options(),
+                "Move this node's slots away?",
+            )
+            .await?;
         }
-        if ctx.settings.dry_run {
+        if !go {
             ctx.print_json("del-node", &removal("planned", &victim, steps))?;
             return Ok(Outcome::Success);
         }
-        ctx.confirm(
-            &format!("Remove {name} from the cluster?"),
-            "remove the node",
-            true,
-        )?;
-        // The slots moved already; the rest of the plan runs as printed.
+        let view = others_ready(ctx, &id).await?;
         let others: Vec<Endpoint> = view
             .reports
             .iter()
@@ -148,16 +168,7 @@ impl DelNodeOpts {
         if view.report(&id).is_none() {
             roster.add_unreachable(label(&id), id.clone());
         }
-        for step in steps.iter().filter(|s| s.executor() == Executor::Redis) {
-            apply_step(&ctx.pool, &roster, step, ctx.settings.timeout)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot {}; run the same command again",
-                        describe(step, None)
-                    )
-                })?;
-        }
+        apply_membership(ctx, &roster, &steps, None).await?;
         ctx.reporter.done(format!("{name} removed"));
         // Observed from the other seeds; when the node removed was the only one (`--seed` at
         // it), from the nodes that stay.
@@ -199,10 +210,6 @@ impl DelNodeOpts {
             );
         }
         let name = report.endpoint.to_string();
-        ctx.reporter.line(&format!(
-            "Plan: reset {name} ({}): every other node has already forgotten it (an earlier del-node stopped before resetting it)",
-            id.short()
-        ));
         let change = |result, steps| NodeChange {
             result,
             node: name.clone(),
@@ -210,28 +217,40 @@ impl DelNodeOpts {
             role: None,
             steps,
         };
-        if ctx.settings.dry_run {
-            let steps = vec![Step::Reset { node: name.clone() }];
+        let steps = vec![Step::Reset { node: name.clone() }];
+        let shown = Shown {
+            title: format!(
+                "Plan: reset {name} ({}): every other node has already forgotten it (an earlier del-node stopped before resetting it)",
+                id.short()
+            ),
+            statefulset: None,
+            question: format!("Reset {name}?"),
+            action: "reset the node",
+            destructive: true,
+        };
+        if !present(ctx, &steps, &shown)? {
             ctx.print_json("del-node", &change("planned", steps))?;
             return Ok(Outcome::Success);
         }
-        ctx.confirm(&format!("Reset {name}?"), "reset the node", true)?;
-        reset_hard(&ctx.pool, &report.endpoint)
-            .await
-            .with_context(|| format!("cannot reset {name}"))?;
-        ctx.pool.forget(&report.endpoint);
+        let mut roster = Roster::new(Vec::new(), None);
+        roster.add(&name, report.endpoint.clone(), Some(id.clone()));
+        apply_membership(ctx, &roster, &steps, None).await?;
         ctx.reporter.done(format!("{name} removed"));
-        ctx.print_json("del-node", &change("reset", Vec::new()))?;
+        ctx.print_json("del-node", &change("reset", steps))?;
         Ok(Outcome::Success)
     }
 
-    /// A master with slots: refuse without `--drain`; with it, move its slots away.
-    /// Returns the moves planned.
-    async fn drain_if_asked(&self, ctx: &Ctx, id: &NodeId) -> anyhow::Result<Vec<SlotMove>> {
+    /// A master with slots: refuse without `--drain`; with it, where its slots go (and the
+    /// slots an interrupted run left open, finished first). `None` when nothing moves.
+    async fn plan_drain(
+        &self,
+        ctx: &Ctx,
+        id: &NodeId,
+    ) -> anyhow::Result<Option<(Start, Vec<SlotMove>)>> {
         let start = start(ctx).await?;
         let holds = start.slots.get(id).map_or(0, |s| s.len());
         if holds == 0 && start.resume.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         if !self.drain && holds > 0 {
             return Err(Refusal::NeedsDrain {
@@ -242,20 +261,7 @@ impl DelNodeOpts {
         }
         let moves =
             plan_drain(&start.slots, std::slice::from_ref(id)).context("cannot plan the drain")?;
-        // execute waits until the cluster converged whenever it moved anything.
-        let replan = |next: &Start, _moved: u64| {
-            plan_drain(&next.slots, std::slice::from_ref(id)).context("cannot plan the drain")
-        };
-        execute(
-            ctx,
-            &start,
-            moves.clone(),
-            &replan,
-            &self.moves.options(),
-            "Move this node's slots away?",
-        )
-        .await?;
-        Ok(moves)
+        Ok(Some((start, moves)))
     }
 }
 

@@ -5,10 +5,12 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::context::{Ctx, Outcome};
+use super::planned::{Shown, apply_membership, present};
 use super::report::NodeChange;
-use super::target::resolve_node;
-use crate::redis::membership::failover_and_wait;
+use super::target::{node_name, resolve_node};
+use crate::plan::steps::{FailoverMode, Step};
 use crate::redis::observe::observe_cluster;
+use crate::redis::steps::Roster;
 use crate::topology::lookup::endpoint_of;
 
 /// Options of `failover`.
@@ -37,12 +39,12 @@ impl FailoverOpts {
             .await
             .context("cannot read the cluster")?;
         let line = resolve_node(ctx, &view, &self.node)?;
-        let report = |result| NodeChange {
+        let report = |result, steps| NodeChange {
             result,
             node: line.addr.endpoint().to_string(),
             id: line.id.to_string(),
             role: Some("master"),
-            steps: Vec::new(),
+            steps,
         };
         if line.flags.master {
             // A failover an interrupted run started may not have reached every node yet: the
@@ -54,30 +56,43 @@ impl FailoverOpts {
                 "{} is already a master; nothing to do",
                 line.addr.endpoint()
             ));
-            ctx.print_json("failover", &report("nothing_to_do"))?;
+            ctx.print_json("failover", &report("nothing_to_do", Vec::new()))?;
             return Ok(Outcome::Success);
         }
         let id = line.id.clone();
         let endpoint = endpoint_of(&view, &id).context("the replica has no address")?;
+        let master = line
+            .master_id
+            .clone()
+            .context("the replica names no master")?;
         let mode = match (self.force, self.takeover) {
-            (true, _) => Some("FORCE"),
-            (_, true) => Some("TAKEOVER"),
+            (true, _) => Some(FailoverMode::Force),
+            (_, true) => Some(FailoverMode::Takeover),
             _ => None,
         };
-        ctx.reporter.line(&format!(
-            "Plan: promote {endpoint} ({}) to master{}",
-            id.short(),
-            mode.map(|m| format!(" with {m}")).unwrap_or_default()
-        ));
-        if ctx.settings.dry_run {
-            ctx.print_json("failover", &report("planned"))?;
+        let (name, master_name) = (node_name(ctx, &view, &id), node_name(ctx, &view, &master));
+        let steps = vec![Step::Promote {
+            node: name.clone(),
+            replaces: master_name,
+            mode,
+        }];
+        let shown = Shown {
+            title: format!("Plan: promote {endpoint} ({}) to master", id.short()),
+            statefulset: None,
+            question: format!("Fail over to {endpoint}?"),
+            action: "fail over",
+            destructive: true,
+        };
+        if !present(ctx, &steps, &shown)? {
+            ctx.print_json("failover", &report("planned", steps))?;
             return Ok(Outcome::Success);
         }
-        ctx.confirm(&format!("Fail over to {endpoint}?"), "fail over", true)?;
-        failover_and_wait(&ctx.pool, &endpoint, mode, ctx.settings.timeout).await?;
+        let mut roster = Roster::new(Vec::new(), None);
+        roster.add(name, endpoint.clone(), Some(id.clone()));
+        apply_membership(ctx, &roster, &steps, None).await?;
         super::moving::wait_healthy(ctx).await?;
         ctx.reporter.done(format!("{endpoint} is now a master"));
-        ctx.print_json("failover", &report("promoted"))?;
+        ctx.print_json("failover", &report("promoted", steps))?;
         Ok(Outcome::Success)
     }
 }

@@ -20,6 +20,7 @@ pub mod move_args;
 pub mod moving;
 pub mod parse;
 pub mod placement;
+pub mod planned;
 pub mod preflight;
 pub mod proxy;
 pub mod rebalance;

@@ -16,6 +16,7 @@ use clap::Args;
 use super::context::{Ctx, Outcome};
 use super::move_args::MoveArgs;
 use super::moving::{Start, execute, start_from, wait_healthy_from};
+use super::planned::{Shown, apply_membership, present};
 use super::refusal::Refusal;
 use super::report::ScaleChange;
 use super::scale_plan::{self, Shape};
@@ -31,7 +32,7 @@ use crate::plan::steps::{Executor, Step, first_phase};
 use crate::redis::converge::{blocks_moving, wait_for_cluster, wait_for_membership};
 use crate::redis::error::ApplyError;
 use crate::redis::observe::observe_cluster;
-use crate::redis::steps::{Roster, StepError, apply_step};
+use crate::redis::steps::{Roster, StepError};
 use crate::settings::Access;
 use crate::topology::health::Problem;
 use crate::topology::{ClusterView, Endpoint, NodeId};
@@ -114,13 +115,20 @@ impl ScaleOpts {
             plan,
             fingerprint,
         };
-        if ctx.settings.dry_run {
+        let shown = Shown {
+            title: format!(
+                "Plan: {} masters with {replicas} replica(s) each: statefulset {sts} {} → {} pods",
+                self.masters, plan.from_pods, plan.to_pods
+            ),
+            statefulset: Some(sts),
+            question: question(&plan, sts),
+            action: "scale",
+            destructive: true,
+        };
+        if !present(ctx, &plan.steps, &shown)? {
             let fingerprint = Some(view.fingerprint());
             ctx.print_json("scale", &report("planned", plan, fingerprint))?;
             return Ok(Outcome::Success);
-        }
-        if !plan.steps.is_empty() {
-            ctx.confirm_plan(&question(&plan, sts), "scale")?;
         }
         self.run(ctx, k8s, &shape).await?;
         ctx.reporter.done(format!(
@@ -267,22 +275,7 @@ async fn membership(
     statefulset: &str,
 ) -> anyhow::Result<()> {
     let timeout = ctx.settings.timeout;
-    for step in phase {
-        ctx.reporter.step(describe(step, Some(statefulset)));
-        apply_step(&ctx.pool, roster, step, timeout)
-            .await
-            .map_err(|e| match e {
-                StepError::NotEmpty { node, endpoint } => Refusal::PodNotEmpty {
-                    pod: node,
-                    endpoint,
-                }
-                .into(),
-                e => anyhow::Error::from(e),
-            })?;
-        if matches!(step, Step::Reset { .. }) {
-            crate::failpoint::hit("scale-down-after-a-reset");
-        }
-    }
+    apply_membership(ctx, roster, phase, Some(statefulset)).await?;
     if phase.iter().any(|s| matches!(s, Step::Join { .. })) {
         wait_for_membership(
             &ctx.pool,

@@ -4,7 +4,6 @@
 //! fresh observation with the same planners.
 
 use crate::k8s::{K8s, Pods};
-use crate::output::steps::numbered;
 use crate::plan::membership::as_staying_see_it;
 use crate::plan::moves::open_slots;
 use crate::plan::scale::{PodNode, ScaleInput, ScalePlan, ScalePod, plan_scale};
@@ -31,7 +30,7 @@ pub struct Shape<'a> {
     pub delete_pvcs: bool,
 }
 
-/// Plans `shape` from `pods` and `view`, counts the keys of the moves, prints the steps.
+/// Plans `shape` from `pods` and `view` and counts the keys of the moves (sampled).
 pub async fn plan(
     ctx: &Ctx,
     k8s: &K8s,
@@ -45,16 +44,6 @@ pub async fn plan(
         Err(e) => ctx
             .reporter
             .warn(format!("cannot count the keys to move: {}", e.one_line())),
-    }
-    ctx.reporter.line(&format!(
-        "Plan: {} masters with {} replica(s) each: statefulset {} {} → {} pods",
-        shape.masters, shape.replicas, shape.statefulset, plan.from_pods, plan.to_pods
-    ));
-    if plan.steps.is_empty() {
-        ctx.reporter.line("  nothing to change");
-    }
-    for line in numbered(&plan.steps, Some(shape.statefulset)) {
-        ctx.reporter.line(&line);
     }
     Ok(plan)
 }

@@ -1,6 +1,6 @@
 //! Membership and Kubernetes steps ([`crate::plan::steps`]) as a plan prints them.
 
-use crate::plan::steps::Step;
+use crate::plan::steps::{FailoverMode, Step};
 
 /// One step, e.g. `make redis-cluster-7 a replica of redis-cluster-6`; `statefulset` names
 /// the StatefulSet a `scale_statefulset` step resizes.
@@ -11,9 +11,20 @@ pub fn describe(step: &Step, statefulset: Option<&str>) -> String {
             statefulset.unwrap_or("?")
         ),
         Step::Join { node } => format!("{node} joins the cluster (MEET)"),
-        Step::Promote { node, replaces } => format!(
-            "promote {node} in place of its master {replaces} (its slots change hands, no key moves)"
-        ),
+        Step::Promote {
+            node,
+            replaces,
+            mode,
+        } => {
+            let how = match mode {
+                None => String::new(),
+                Some(FailoverMode::Force) => " with FORCE".into(),
+                Some(FailoverMode::Takeover) => " with TAKEOVER".into(),
+            };
+            format!(
+                "promote {node} in place of its master {replaces}{how} (its slots change hands, no key moves)"
+            )
+        }
         Step::FinishMoves { slots } => {
             format!("finish {slots} slot(s) an interrupted run left open")
         }

@@ -231,6 +231,7 @@ fn down(
         steps.push(Step::Promote {
             node: name(&replica),
             replaces: name(&master),
+            mode: None,
         });
         let handed = slots
             .insert(master.clone(), SlotSet::default())

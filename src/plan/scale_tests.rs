@@ -57,7 +57,7 @@ fn kinds(plan: &ScalePlan) -> Vec<String> {
         .map(|s| match s {
             Step::ScaleStatefulset { from, to } => format!("statefulset {from}->{to}"),
             Step::Join { node } => format!("join {node}"),
-            Step::Promote { node, replaces } => format!("promote {node} for {replaces}"),
+            Step::Promote { node, replaces, .. } => format!("promote {node} for {replaces}"),
             Step::FinishMoves { slots } => format!("finish {slots}"),
             Step::MoveSlots {
                 from, to, slots, ..

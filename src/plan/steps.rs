@@ -23,12 +23,17 @@ pub enum Step {
         /// The node (its pod in Kubernetes mode, else its address).
         node: String,
     },
-    /// `CLUSTER FAILOVER` on a staying replica of a leaving master.
+    /// `CLUSTER FAILOVER` on a replica: it takes its master's slots (`failover`, or a staying
+    /// replica of a leaving master in `scale`).
     Promote {
         /// The replica (its pod, else its address).
         node: String,
-        /// The leaving master's pod it replaces.
+        /// Its master (pod, else address), which becomes its replica.
         replaces: String,
+        /// `force` or `takeover` (`failover --force`, `--takeover`); absent for the
+        /// coordinated failover.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<FailoverMode>,
     },
     /// Slots an interrupted run left open (migrating or importing) are finished first.
     FinishMoves {
@@ -71,6 +76,16 @@ pub enum Step {
         /// The claim.
         claim: String,
     },
+}
+
+/// How a replica takes over ([`Step::Promote`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverMode {
+    /// `CLUSTER FAILOVER FORCE`: without its master's agreement (the master is down).
+    Force,
+    /// `CLUSTER FAILOVER TAKEOVER`: without any master's agreement.
+    Takeover,
 }
 
 /// Who applies a step: the Redis executor (membership commands), the slot mover, or the

@@ -11,7 +11,7 @@ use super::error::{ApplyError, NodeError};
 use super::membership::{failover_and_wait, forget_everywhere, meet, replicate, reset_hard};
 use super::observe::observe_node;
 use super::pool::Pool;
-use crate::plan::steps::Step;
+use crate::plan::steps::{FailoverMode, Step};
 use crate::topology::{Endpoint, NodeId};
 
 /// Where the nodes a plan names are, as observed just before its steps run.
@@ -124,8 +124,12 @@ pub async fn apply_step(
                 .ok_or_else(|| StepError::NoHub { node: node.clone() })?;
             meet(pool, hub, endpoint, me.addr.cport).await?;
         }
-        Step::Promote { node, .. } => {
-            failover_and_wait(pool, roster.endpoint(node)?, None, timeout).await?;
+        Step::Promote { node, mode, .. } => {
+            let mode = mode.map(|m| match m {
+                FailoverMode::Force => "FORCE",
+                FailoverMode::Takeover => "TAKEOVER",
+            });
+            failover_and_wait(pool, roster.endpoint(node)?, mode, timeout).await?;
         }
         Step::Replicate { node, master } => {
             replicate(pool, roster.endpoint(node)?, roster.id(master)?).await?;
