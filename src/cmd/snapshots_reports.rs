@@ -1,8 +1,9 @@
-//! Snapshot tests (insta) of the `-o json` reports of the commands whose output
-//! `super::snapshots` does not cover: `init`, `fix`, `reshard`, `add-node`, `del-node`,
-//! `failover` and `proxy`, each built from a fixture cluster the way the command builds it
-//! (the same planners, the same report types), so a renamed or retyped field shows as a
-//! diff in `src/cmd/snapshots/`.
+//! Snapshot tests (insta) of the `-o json` reports `super::snapshots` does not cover:
+//! `init`, `fix`, `reshard` (and `rebalance`, the same report), `add-node`, `del-node`,
+//! `failover` and `proxy` built from fixture clusters with the planners the commands use;
+//! `deploy` (and `destroy`), `unlock`, `rebalance-replicas`, `rebalance-primaries`,
+//! `drain-prep` and `announce-hostnames` (and `rolling-restart`, `upgrade`) from fixed
+//! values. A renamed or retyped field shows as a diff in `src/cmd/snapshots/`.
 
 use crate::output::json::write_report;
 use crate::plan::durability::durability;
@@ -153,4 +154,116 @@ fn proxy_report() {
         listeners,
     };
     insta::assert_snapshot!("proxy_json", json("proxy", &report));
+}
+
+#[test]
+fn deploy_and_unlock_reports() {
+    let deployed = super::report::ObjectsChange {
+        result: "planned",
+        objects: vec![
+            "Service/redis-cluster-headless".into(),
+            "StatefulSet/redis-cluster".into(),
+        ],
+    };
+    insta::assert_snapshot!("deploy_planned_json", json("deploy", &deployed));
+    let holder = crate::k8s::lease::Holder {
+        identity: "ann@laptop".into(),
+        host: "laptop".into(),
+        pid: 4242,
+        operation: "scale --masters 4".into(),
+        since: Some("2026-12-07T10:02:11Z".parse().unwrap()),
+        renewed: Some("2026-12-07T10:02:41Z".parse().unwrap()),
+        seconds: 60,
+    };
+    let unlocked = super::unlock::UnlockReport {
+        result: "planned",
+        lease: Some("redis-cluster-lock".into()),
+        file: None,
+        holder: Some(holder),
+    };
+    insta::assert_snapshot!("unlock_planned_json", json("unlock", &unlocked));
+}
+
+#[test]
+fn day_two_reports() {
+    use crate::plan::primaries::PrimaryMove;
+    use crate::plan::replicas::{Exposure, Handover, ReplicaMove};
+    let replicas = super::rebalance_replicas::RebalanceReplicasReport {
+        result: "planned",
+        moves: vec![ReplicaMove {
+            replica: "redis-cluster-4".into(),
+            replica_id: fixture_id(4),
+            from: "redis-cluster-1".into(),
+            to: "redis-cluster-2".into(),
+            to_id: fixture_id(2),
+        }],
+        exposed: vec![Exposure {
+            master: "redis-cluster-0".into(),
+            domain: "zone-a".into(),
+            replicas: vec!["redis-cluster-3".into()],
+        }],
+        seconds: 0.0,
+    };
+    insta::assert_snapshot!(
+        "rebalance_replicas_json",
+        json("rebalance-replicas", &replicas)
+    );
+    let primaries = super::rebalance_primaries::RebalancePrimariesReport {
+        result: "planned",
+        moves: vec![PrimaryMove {
+            master: "redis-cluster-0".into(),
+            to: "redis-cluster-3".into(),
+            to_id: fixture_id(3),
+            from_domain: "zone-a".into(),
+            to_domain: "zone-b".into(),
+        }],
+        before: [("zone-a".to_string(), 2), ("zone-b".to_string(), 1)].into(),
+        seconds: 0.0,
+    };
+    insta::assert_snapshot!(
+        "rebalance_primaries_json",
+        json("rebalance-primaries", &primaries)
+    );
+    let drain = super::drain_prep::DrainPrepReport {
+        result: "planned",
+        node: "worker-1".into(),
+        handovers: vec![Handover {
+            master: "redis-cluster-1".into(),
+            to: "redis-cluster-4".into(),
+            to_id: fixture_id(4),
+        }],
+        without_replica: Vec::new(),
+        seconds: 0.0,
+    };
+    insta::assert_snapshot!("drain_prep_json", json("drain-prep", &drain));
+    let members: Vec<crate::plan::rollout::RollMember> = (0..2u32)
+        .map(|i| crate::plan::rollout::RollMember {
+            pod: format!("redis-cluster-{i}"),
+            ordinal: i,
+            id: Some(fixture_id(i as usize)),
+            master: (i == 1).then(|| fixture_id(0)),
+            slots: if i == 0 { 16384 } else { 0 },
+            in_sync: true,
+            outdated: true,
+        })
+        .collect();
+    let announced = super::rollout::RolloutReport {
+        result: "planned",
+        change: "hostnames".into(),
+        statefulset: "redis-cluster".into(),
+        hostnames: (0..2)
+            .map(|i| super::announce::PodHostname {
+                pod: format!("redis-cluster-{i}"),
+                hostname: format!(
+                    "redis-cluster-{i}.redis-cluster-headless.cache.svc.cluster.local"
+                ),
+            })
+            .collect(),
+        steps: crate::plan::rollout::plan(&members).unwrap(),
+        seconds: 0.0,
+    };
+    insta::assert_snapshot!(
+        "announce_hostnames_json",
+        json("announce-hostnames", &announced)
+    );
 }
