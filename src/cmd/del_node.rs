@@ -15,10 +15,11 @@ use super::refusal::Refusal;
 use super::report::NodeChange;
 use super::target::{domains, node_name, resolve_node};
 use crate::k8s::target::expand_pod_name;
-use crate::plan::membership::{Leaving, leaving_state, repoint_replicas};
+use crate::plan::membership::{Leaving, leaving_state};
 use crate::plan::moves::SlotMove;
 use crate::plan::rebalance::plan_drain;
-use crate::plan::steps::{Step, move_steps, removal as steps_removal};
+use crate::plan::removal::{RemovalInput, plan_removal};
+use crate::plan::steps::Step;
 use crate::redis::converge::wait_for_cluster;
 use crate::redis::observe::{observe_cluster, observe_node};
 use crate::redis::steps::Roster;
@@ -78,13 +79,6 @@ impl DelNodeOpts {
                 }
             }
         }
-        // Where the leaving node's replicas go is planned before its slots move: with
-        // `cluster-allow-replica-migration yes` (Redis' default) the servers re-point the
-        // replicas of an emptied master themselves, and the run must still end as planned.
-        let planned_repoint = {
-            let domain_of = domains(ctx, &first);
-            repoint_replicas(&first, &domain_of, std::slice::from_ref(&id))
-        };
         let mut drain = None;
         if reachable && !victim.flags.replica {
             drain = self.plan_drain(ctx, &id).await?;
@@ -95,35 +89,20 @@ impl DelNodeOpts {
             }
             .into());
         }
-        let repoint: Vec<(NodeId, NodeId)> = planned_repoint
-            .into_iter()
-            .filter(|(replica, master)| {
-                first
-                    .report(replica)
-                    .is_some_and(|r| r.myself().master_id.as_ref() != Some(master))
-            })
-            .collect();
         let endpoint = endpoint_of(&first, &id);
         let name = endpoint
             .as_ref()
             .map_or_else(|| id.short().to_string(), ToString::to_string);
         let label = |node: &NodeId| node_name(ctx, &first, node);
-        let mut steps = Vec::new();
-        if let Some((start, moves)) = &drain {
-            if !start.resume.is_empty() {
-                steps.push(Step::FinishMoves {
-                    slots: start.resume.len(),
-                });
-            }
-            steps.extend(move_steps(moves, &label));
-        }
-        steps.extend(repoint.iter().map(|(replica, master)| Step::Replicate {
-            node: label(replica),
-            master: label(master),
-        }));
-        let leaving = [label(&id)];
-        let answering: &[String] = if reachable { &leaving } else { &[] };
-        steps.extend(steps_removal(&leaving, answering));
+        let no_moves = Vec::new();
+        let input = RemovalInput {
+            view: &first,
+            node: &id,
+            reachable,
+            open_slots: drain.as_ref().map_or(0, |(start, _)| start.resume.len()),
+            drain: drain.as_ref().map_or(&no_moves, |(_, moves)| moves),
+        };
+        let steps = plan_removal(&input, &domains(ctx, &first), &label);
         let shown = Shown {
             title: format!("Plan: remove {name} ({}) from the cluster", id.short()),
             statefulset: None,

@@ -14,6 +14,7 @@ pub mod moves;
 pub mod placement;
 pub mod primaries;
 pub mod rebalance;
+pub mod removal;
 pub mod replicas;
 pub mod roles;
 pub mod rollout;
