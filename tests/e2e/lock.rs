@@ -205,8 +205,36 @@ fn a_reshard_killed_while_slots_move_is_finished_exactly_by_running_it_again() {
         );
         crate::cluster::assert_keys(&seeds, "j", 20_000);
     }
-    assert!(
-        mid_move > 0,
-        "no kill landed while slots moved; the test proved nothing"
+    eprintln!("timed kills that landed while slots moved: {mid_move} of 3");
+    // Timed kills land where they land (the slot moves take a fraction of a run); this one
+    // ends the run after its first or second window of 1024 slots, always while the rest of
+    // its 3000 wait.
+    reshard(&a, &b);
+    let window = 1 + rng.below(2);
+    let stopped = plugin_env(
+        &killed_args,
+        &[(
+            "KUBECTL_REDIS_CLUSTER_FAILPOINT",
+            &format!("slots-finalized@{window}"),
+        )],
     );
+    assert_eq!(stopped.code, 137, "{stopped:?}");
+    let a_after_kill = master_slots(n)
+        .iter()
+        .find(|(pod, _)| *pod == a)
+        .expect("a")
+        .1;
+    assert_eq!(
+        a_after_kill,
+        before[0].1 - 3000 + 1024 * window,
+        "killed after window {window}"
+    );
+    assert!(lease_exists(n), "the killed run still holds the lock");
+    plugin_ok(&killed_args);
+    assert_eq!(
+        master_slots(n),
+        before,
+        "the re-run must finish exactly the killed run's 3000 slots"
+    );
+    crate::cluster::assert_keys(&seeds, "j", 20_000);
 }

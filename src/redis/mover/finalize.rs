@@ -102,6 +102,7 @@ impl MoverCtx<'_> {
         self.counters
             .slots
             .fetch_add(window.len() as u64, Ordering::Relaxed);
+        crate::failpoint::hit("slots-finalized");
         Ok(())
     }
 
