@@ -174,12 +174,15 @@ impl ScaleOpts {
                 // Planned without it, its pod would look like one to join.
                 let gone = gone.endpoint.clone();
                 lost(ctx, &gone, patience)?;
+                converged = false;
                 continue;
             }
             let plan = scale_plan::build(k8s, &pods, &view, &shape).await?;
             let Some((executor, phase)) = first_phase(&plan.steps) else {
                 break scale_plan::staying(&pods, &shape);
             };
+            // Asked once: here only when the plan shown first was empty and this one is not.
+            ctx.confirm_plan(&question(&plan, set.name), "scale", true)?;
             if last.as_deref() == Some(phase) {
                 bail!(
                     "the cluster did not take `{}` (planned again after it was applied); see `status`, then run the same command again",
@@ -204,7 +207,10 @@ impl ScaleOpts {
             };
             match applied {
                 Err(e) => match lost_node(&e) {
-                    Some(gone) => lost(ctx, &gone, patience)?,
+                    Some(gone) => {
+                        lost(ctx, &gone, patience)?;
+                        converged = false;
+                    }
                     None => return Err(e),
                 },
                 Ok(waited) => {
@@ -235,10 +241,12 @@ impl ScaleOpts {
         let staying = scale_plan::staying(pods, shape);
         let members = as_staying_see_it(view, &staying);
         let seeds: Vec<Endpoint> = members.reports.iter().map(|r| r.endpoint.clone()).collect();
+        // Scaling down, the leaving pods' nodes are drained; else slots are spread evenly.
+        let down = shape.pods_wanted() < shape.pods_now;
         let leaving: Vec<NodeId> = members
             .reports
             .iter()
-            .filter(|r| !staying.contains(&r.endpoint))
+            .filter(|r| down && !staying.contains(&r.endpoint))
             .map(|r| r.id().clone())
             .collect();
         let replan = |next: &Start, _moved: u64| -> anyhow::Result<Vec<SlotMove>> {
@@ -264,9 +272,10 @@ impl ScaleOpts {
     }
 }
 
-/// Applies a phase of membership steps, then waits until the cluster took them: every node
-/// knows the new pods after joins; else the staying nodes agree and, after new replica
-/// links, the replicas are in sync (before any slot moves onto their masters).
+/// Applies a phase of membership steps (replica links only once every node knows every
+/// other), then waits until the cluster took them: every node knows the new pods after
+/// joins; else the staying nodes agree and, after new replica links, the replicas are in
+/// sync (before any slot moves onto their masters).
 async fn membership(
     ctx: &Ctx,
     roster: &Roster,
@@ -275,8 +284,22 @@ async fn membership(
     statefulset: &str,
 ) -> anyhow::Result<()> {
     let timeout = ctx.settings.timeout;
+    let links = phase.iter().any(|s| matches!(s, Step::Replicate { .. }));
+    if links {
+        // A replica names its master by id: every node must know every other first (a run
+        // killed while pods joined may have left that to gossip).
+        wait_for_cluster(
+            &ctx.pool,
+            &roster.staying,
+            "the cluster agrees",
+            timeout,
+            blocks_moving,
+        )
+        .await?;
+    }
     apply_membership(ctx, roster, phase, Some(statefulset)).await?;
     if phase.iter().any(|s| matches!(s, Step::Join { .. })) {
+        crate::failpoint::hit("scale-introduced");
         wait_for_membership(
             &ctx.pool,
             &pods.endpoints(),
@@ -288,7 +311,6 @@ async fn membership(
         .context("the new pods did not join")?;
         return Ok(());
     }
-    let links = phase.iter().any(|s| matches!(s, Step::Replicate { .. }));
     wait_for_cluster(
         &ctx.pool,
         &roster.staying,

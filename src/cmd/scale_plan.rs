@@ -1,7 +1,8 @@
 //! The plan value of `scale` ([`crate::plan::scale`]) built from the StatefulSet's pods and
-//! the cluster as observed, with the keys each move carries (sampled), printed as numbered
-//! steps. `--dry-run` stops there; a real run prints it and then takes each phase from a
-//! fresh observation with the same planners.
+//! the cluster as observed, with the keys each move carries (sampled); where the pods it
+//! names are ([`roster`]). `scale` plans with it before each phase it applies.
+
+use std::collections::BTreeSet;
 
 use crate::k8s::{K8s, Pods};
 use crate::plan::membership::as_staying_see_it;
@@ -9,7 +10,7 @@ use crate::plan::moves::open_slots;
 use crate::plan::scale::{PodNode, ScaleInput, ScalePlan, ScalePod, plan_scale};
 use crate::redis::sample::sample;
 use crate::redis::steps::Roster;
-use crate::topology::{ClusterView, Endpoint, NodeReport};
+use crate::topology::{ClusterView, Endpoint, NodeId, NodeReport};
 
 use super::context::Ctx;
 use super::refusal::Refusal;
@@ -74,6 +75,11 @@ pub async fn build(
         Vec::new()
     };
     let open = open_slots(&members);
+    let listed: BTreeSet<&NodeId> = members
+        .reports
+        .iter()
+        .flat_map(|r| r.nodes.iter().filter(|l| !l.flags.myself).map(|l| &l.id))
+        .collect();
     fn report_at<'v>(view: &'v ClusterView, ip: &str) -> Option<&'v NodeReport> {
         view.reports.iter().find(|r| r.endpoint.host == ip)
     }
@@ -85,9 +91,10 @@ pub async fn build(
             .iter()
             .map(|m| {
                 let ip = m.ip.as_deref().unwrap_or_default();
+                // A node has joined once another member lists it (a lone node has not; nor
+                // has one every member forgot, which still lists them).
                 let member = report_at(&members, ip)
-                    // A lone empty node has not joined yet.
-                    .filter(|r| r.nodes.len() > 1 || !r.myself().slots.is_empty());
+                    .filter(|r| !r.myself().slots.is_empty() || listed.contains(r.id()));
                 ScalePod {
                     pod: m.pod.clone(),
                     ordinal: m.ordinal,

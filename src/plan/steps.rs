@@ -131,11 +131,19 @@ impl Step {
 }
 
 /// The first phase of `steps`: the longest run of steps at their head that one executor
-/// applies, joins apart (a node takes a role only once every member knows it); `None` when
-/// there is nothing to do. A run applies it, observes the cluster again and plans the
-/// rest, so a run killed anywhere is finished by running it again.
+/// applies, joins and promotions apart (a node takes a role only once every member knows
+/// it; replicas are re-pointed and old masters removed only once the cluster agrees on a
+/// promotion); `None` when there is nothing to do. A run applies it, observes the cluster
+/// again and plans the rest, so a run killed anywhere is finished by running it again.
 pub fn first_phase(steps: &[Step]) -> Option<(Executor, &[Step])> {
-    let phase = |s: &Step| (s.executor(), matches!(s, Step::Join { .. }));
+    let phase = |s: &Step| {
+        let apart = match s {
+            Step::Join { .. } => 1,
+            Step::Promote { .. } => 2,
+            _ => 0,
+        };
+        (s.executor(), apart)
+    };
     let first = phase(steps.first()?);
     let len = steps.iter().take_while(|s| phase(s) == first).count();
     Some((first.0, &steps[..len]))
@@ -187,6 +195,12 @@ mod tests {
                 master: "p6".into(),
             },
             Step::FinishMoves { slots: 1 },
+            Step::Promote {
+                node: "p2".into(),
+                replaces: "p6".into(),
+                mode: None,
+            },
+            Step::Forget { node: "p6".into() },
             Step::DeleteClaim { claim: "c".into() },
         ];
         assert_eq!(

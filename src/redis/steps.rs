@@ -50,6 +50,11 @@ impl Roster {
         self.ids.insert(name.into(), id);
     }
 
+    /// Whether `id` is one of the nodes recorded.
+    pub fn knows(&self, id: &NodeId) -> bool {
+        self.ids.values().any(|known| known == id)
+    }
+
     fn endpoint(&self, name: &str) -> Result<&Endpoint, StepError> {
         self.endpoints
             .get(name)
@@ -112,7 +117,13 @@ pub async fn apply_step(
             let endpoint = roster.endpoint(node)?;
             let report = observe_node(pool, endpoint).await?;
             let me = report.myself();
-            if report.keys() > 0 || report.nodes.len() > 1 || !me.slots.is_empty() {
+            // Peers it knows must all be nodes of this cluster: one a killed run had already
+            // introduced is introduced again; one from another cluster is refused.
+            let stranger_peer = report
+                .nodes
+                .iter()
+                .any(|l| !l.flags.myself && !roster.knows(&l.id));
+            if report.keys() > 0 || stranger_peer || !me.slots.is_empty() {
                 return Err(StepError::NotEmpty {
                     node: node.clone(),
                     endpoint: endpoint.clone(),
@@ -132,7 +143,18 @@ pub async fn apply_step(
             failover_and_wait(pool, roster.endpoint(node)?, mode, timeout).await?;
         }
         Step::Replicate { node, master } => {
-            replicate(pool, roster.endpoint(node)?, roster.id(master)?).await?;
+            let (endpoint, master) = (roster.endpoint(node)?, roster.id(master)?);
+            // Already following it (the servers may have re-pointed it themselves): a
+            // REPLICATE would only restart its replication.
+            if observe_node(pool, endpoint)
+                .await?
+                .myself()
+                .master_id
+                .as_ref()
+                != Some(master)
+            {
+                replicate(pool, endpoint, master).await?;
+            }
         }
         Step::Forget { node } => {
             forget_everywhere(pool, &roster.staying, roster.id(node)?).await?;

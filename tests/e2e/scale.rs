@@ -391,6 +391,30 @@ fn a_scale_down_stopped_between_two_resets_is_finished_by_running_it_again() {
 }
 
 #[test]
+fn a_scale_up_stopped_right_after_its_meets_is_finished_by_running_it_again() {
+    // The moment a timed kill once hit in CI: the new pods introduced (MEET sent), no wait
+    // for the cluster to learn them. The re-run sees them as members that some nodes do not
+    // know yet; it must wait for that before a new replica names its master.
+    let ns = initialized("scalemeet");
+    let n = ns.name.as_str();
+    let seeds = endpoints(&healthy_status(n));
+    write_keys(&seeds, "m", 5_000);
+    let stopped = plugin_env(
+        &["-n", n, "scale", "--masters", "4", "--yes"],
+        &[("KUBECTL_REDIS_CLUSTER_FAILPOINT", "scale-introduced")],
+    );
+    assert_eq!(stopped.code, 137, "{stopped:?}");
+    plugin_ok(&["-n", n, "scale", "--masters", "4", "--yes"]);
+    let status = healthy_status(n);
+    assert_eq!(slot_counts(&status), vec![4096; 4]);
+    assert_eq!(
+        masters_from_status(&status),
+        masters_from_redis_cli(&endpoints(&status)[0])
+    );
+    assert_keys(&endpoints(&status), "m", 5_000);
+}
+
+#[test]
 fn fix_heals_the_cluster_after_every_pod_restarts_with_a_new_ip() {
     let ns = initialized("newip");
     let before = healthy_status(&ns.name);
